@@ -1,0 +1,22 @@
+/* The command layer: option parsing, output, exit codes.  Only code in
+ * main.c and cmd-*.c prints errors. */
+#pragma once
+#include "error.h"
+
+/* Exit codes (DESIGN §2): kbuild-ns's own failures are 125, like
+ * podman/docker; 126/127 are for an inner command that cannot run. */
+#define EXIT_KB_FAIL 125
+
+typedef struct kb_ctx {
+	char *state_dir;
+	int verbosity;           /* -1 with -q, +1 per -v */
+} kb_ctx;
+
+int cmd_image(kb_ctx *c, int argc, char **argv);
+int cmd_help(kb_ctx *c, int argc, char **argv);
+
+/* "kbuild-ns: <cmd>: <message>" on stderr; returns EXIT_KB_FAIL. */
+int cmd_fail(const char *cmd, const kb_error *e);
+int cmd_failx(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+/* A usage error: the message, then a usage line for cmd; exit 125. */
+int cmd_usage(const char *usage, const char *fmt, ...) _printf_(2, 3);

@@ -1,0 +1,139 @@
+/* kbuild-ns: entry point.  Global options, then one command. */
+#include "cmd.h"
+#include "progress.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+static const char usage_line[] =
+	"usage: kbuild-ns [-C DIR] [--state-dir DIR] [-v|-q] COMMAND [ARGS]";
+
+static void help(void)
+{
+	printf("%s\n\n"
+	       "Build Kubernetes (or any project shaped like it) without Docker and without root.\n\n"
+	       "Commands:\n"
+	       "  image import PATH [--name NAME:TAG] [--platform OS/ARCH]   import an image archive\n"
+	       "  image ls | inspect REF | rm REF... | prune               manage imported images\n"
+	       "  help [COMMAND]                                           the manual page\n"
+	       "  make, run, shell, copy-output, clean, status, doctor     planned, not in this release\n\n"
+	       "Options:\n"
+	       "  -C DIR            run as if started in DIR\n"
+	       "  --state-dir DIR   where images and build state live\n"
+	       "  -v, -q            more output, or none but errors\n"
+	       "  -h, --help        this text;  --version  the version\n\n"
+	       "Read `kbuild-ns help` (kbuild-ns(1)) and `kbuild-ns help image` for the details.\n",
+	       usage_line);
+}
+
+int cmd_fail(const char *cmd, const kb_error *e)
+{
+	fprintf(stderr, "kbuild-ns: %s: %s\n", cmd, e->msg[0] ? e->msg : "failed");
+	return EXIT_KB_FAIL;
+}
+
+int cmd_failx(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "kbuild-ns: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_KB_FAIL;
+}
+
+int cmd_usage(const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("kbuild-ns: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%s\n", usage);
+	return EXIT_KB_FAIL;
+}
+
+static char *default_state_dir(void)
+{
+	const char *s = getenv("KBUILD_NS_STATE_DIR");
+	if (s && *s)
+		return strdup(s);
+	const char *x = getenv("XDG_DATA_HOME");
+	if (x && *x == '/')
+		return xasprintf("%s/kbuild-ns", x);
+	const char *h = getenv("HOME");
+	if (h && *h == '/')
+		return xasprintf("%s/.local/share/kbuild-ns", h);
+	return NULL;
+}
+
+static const char *const planned[] = {
+	"make", "run", "shell", "copy-output", "clean", "status", "doctor",
+};
+
+int main(int argc, char **argv)
+{
+	kb_ctx c = { 0 };
+	const char *chdir_to = NULL, *state = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-' || !strcmp(a, "-"))
+			break;
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			help();
+			return 0;
+		}
+		if (!strcmp(a, "--version")) {
+			printf("kbuild-ns %s\n", PACKAGE_VERSION);
+			return 0;
+		}
+		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			c.verbosity = c.verbosity < 0 ? 1 : c.verbosity + 1;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			c.verbosity = -1;
+		} else if (!strcmp(a, "-C") || !strcmp(a, "--state-dir")) {
+			if (i + 1 >= argc)
+				return cmd_usage(usage_line, "option %s needs an argument", a);
+			*(a[1] == 'C' ? &chdir_to : &state) = argv[++i];
+		} else if (!strncmp(a, "--state-dir=", 12)) {
+			state = a + 12;
+		} else if (!strncmp(a, "-C", 2)) {
+			chdir_to = a + 2;
+		} else {
+			return cmd_usage(usage_line, "unknown option %s", a);
+		}
+	}
+	if (i >= argc)
+		return cmd_usage(usage_line, "no command given (try kbuild-ns --help)");
+	out_init(c.verbosity);
+
+	const char *cmd = argv[i];
+	if (chdir_to && chdir(chdir_to) < 0)
+		return cmd_failx("-C", "%s: %s", chdir_to, strerror(errno));
+	if (!strcmp(cmd, "help"))
+		return cmd_help(&c, argc - i, argv + i);
+	for (size_t k = 0; k < ARRAY_SIZE(planned); k++)
+		if (!strcmp(cmd, planned[k]))
+			return cmd_failx(cmd, "not available in this release of kbuild-ns "
+					 "(only \"image\" and \"help\" are; see kbuild-ns(1))");
+	if (strcmp(cmd, "image"))
+		return cmd_usage(usage_line, "unknown command \"%s\" (try kbuild-ns --help)", cmd);
+
+	c.state_dir = state ? strdup(state) : default_state_dir();
+	if (!c.state_dir)
+		return cmd_failx(cmd, "no state directory: set --state-dir, KBUILD_NS_STATE_DIR or HOME");
+	int r = cmd_image(&c, argc - i, argv + i);
+	free(c.state_dir);
+	fflush(stdout);
+	if (ferror(stdout))
+		return cmd_failx(cmd, "writing to standard output failed");
+	return r;
+}
