@@ -227,12 +227,9 @@ static int do_opaque(xctx *x, const char *dir, const char *member)
 	if (add_opaque(x, dir) < 0)
 		return kb_err(x->e, ENOMEM, "%s", x->what);
 	x->st->opaques++;
-	int dfd = dup(fd);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	DIR *d = opendir_at(fd);
 	struct dirent *de;
 	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
 		return kb_err(x->e, errno, "%s: member %s", x->what, member);
 	}
 	while ((de = readdir(d))) {

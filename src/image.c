@@ -175,15 +175,12 @@ static int rec_cmp(const void *a, const void *b)
 
 int image_list(kb_store *s, image_rec ***ret, size_t *ret_n, kb_error *e)
 {
-	int dfd = dup(s->images_fd);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	DIR *d = opendir_at(s->images_fd);
 	struct dirent *de;
 	image_rec **out = NULL;
 	size_t n = 0;
 
 	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
 		return kb_err(e, errno, "store %s/images", s->root);
 	}
 	while ((de = readdir(d))) {
@@ -411,14 +408,11 @@ static int remove_layer(kb_store *s, const char *hex, kb_error *e)
 static int sweep(kb_store *s, const refs *layers, const refs *blobs, int dirfd, bool is_layers,
 		 uint64_t *count, kb_error *e)
 {
-	int dfd = dup(dirfd);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	DIR *d = opendir_at(dirfd);
 	struct dirent *de;
 	int r = 0;
 
 	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
 		return kb_err(e, errno, "store %s", s->root);
 	}
 	while ((de = readdir(d)) && r >= 0) {

@@ -289,11 +289,13 @@ int kb_import(kb_store *s, const import_opts *o, import_result *ret, kb_error *e
 	p.src = src;
 	p.o = o;
 	p.bars = o->progress ? bars_new(p.n) : NULL;
-	for (size_t i = 0; i < p.n && p.bars; i++)
+	for (size_t i = 0; i < p.n && p.bars; i++) {
+		bars_label(p.bars, i, p.jobs[i].label);
 		if (p.jobs[i].present) {
 			bars_start(p.bars, i, p.jobs[i].label, 0);
 			bars_finish(p.bars, i, "already in the store");
 		}
+	}
 	if ((r = run_pool(&p, o->jobs, e)) < 0)
 		goto out;
 

@@ -128,8 +128,18 @@ int main(int argc, char **argv)
 		return cmd_usage(usage_line, "unknown command \"%s\" (try kbuild-ns --help)", cmd);
 
 	c.state_dir = state ? strdup(state) : default_state_dir();
-	if (!c.state_dir)
+	if (!c.state_dir || !c.state_dir[0])
 		return cmd_failx(cmd, "no state directory: set --state-dir, KBUILD_NS_STATE_DIR or HOME");
+	if (c.state_dir[0] != '/') {
+		/* Paths we print and record (layer paths) must not depend on
+		 * the directory a later command runs in. */
+		_cleanup_free_ char *cwd = getcwd(NULL, 0);
+		if (!cwd)
+			return cmd_failx(cmd, "current directory: %s", strerror(errno));
+		char *abs = xasprintf("%s/%s", cwd, c.state_dir);
+		free(c.state_dir);
+		c.state_dir = abs;
+	}
 	int r = cmd_image(&c, argc - i, argv + i);
 	free(c.state_dir);
 	fflush(stdout);

@@ -109,15 +109,15 @@ static void draw(bars *b, bool force)
 		bar *x = &b->b[i];
 		char line[160];
 		if (!x->started) {
-			snprintf(line, sizeof line, "%-20s waiting", x->label[0] ? x->label : "layer");
+			snprintf(line, sizeof line, "%-26s waiting", x->label);
 		} else if (x->finished) {
-			snprintf(line, sizeof line, "%-20s %s", x->label, x->result);
+			snprintf(line, sizeof line, "%-26s %s", x->label, x->result);
 		} else {
 			int w = 30, fill = x->total ? (int)((double)x->done / (double)x->total * w) : 0;
 			char hb[2][24];
 			if (fill > w)
 				fill = w;
-			snprintf(line, sizeof line, "%-20s [%.*s%*s] %s / %s", x->label, fill,
+			snprintf(line, sizeof line, "%-26s [%.*s%*s] %s / %s", x->label, fill,
 				 "##############################", w - fill, "",
 				 human_size(x->done, hb[0], sizeof hb[0]), human_size(x->total, hb[1], sizeof hb[1]));
 		}
@@ -139,6 +139,15 @@ void bars_start(bars *b, size_t i, const char *label, uint64_t total)
 		draw(b, true);
 	else if (mode == OUT_PLAIN && verbosity >= 1)
 		out_status("import: %s: unpacking", label);
+	pthread_mutex_unlock(&b->lock);
+}
+
+void bars_label(bars *b, size_t i, const char *label)
+{
+	if (!b || i >= b->n)
+		return;
+	pthread_mutex_lock(&b->lock);
+	snprintf(b->b[i].label, sizeof b->b[i].label, "%s", label);
 	pthread_mutex_unlock(&b->lock);
 }
 

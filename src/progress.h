@@ -18,6 +18,7 @@ void out_notify(const char *msg);      /* for store lock waits */
 /* Per-layer progress.  Thread-safe; redraws at most ten times a second. */
 typedef struct bars bars;
 bars *bars_new(size_t n);
+void bars_label(bars *b, size_t i, const char *label);
 void bars_start(bars *b, size_t i, const char *label, uint64_t total);
 void bars_update(bars *b, size_t i, uint64_t done);
 void bars_finish(bars *b, size_t i, const char *result);

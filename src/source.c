@@ -126,6 +126,8 @@ int source_find(kb_source *s, const char *name, kb_span *ret, kb_error *e)
 	if (s->dirfd >= 0) {
 		struct stat st;
 		int fd = open_beneath(s->dirfd, name);
+		if (fd < 0 && errno == EXDEV)
+			return kb_errx(e, EXDEV, "%s: %s: path leads outside the layout directory", s->path, name);
 		if (fd < 0)
 			return kb_err(e, errno, "%s: %s", s->path, name);
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {

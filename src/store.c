@@ -103,13 +103,10 @@ int store_lock_import(kb_store *s, kb_error *e)
 
 void store_clean_tmp(kb_store *s)
 {
-	int dfd = dup(s->tmp_fd);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	DIR *d = opendir_at(s->tmp_fd);
 	struct dirent *de;
 
 	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
 		return;
 	}
 	while ((de = readdir(d))) {

@@ -48,5 +48,9 @@ int mkdir_p_at(int dirfd, const char *path, mode_t mode);
 int rm_rf_at(int dirfd, const char *name);
 /* Full-length write and pread loops. */
 int write_all(int fd, const void *buf, size_t len);
+/* A fresh DIR stream on directory fd (not dup(): a dup shares the file
+ * offset, so a second listing of the same fd would come back empty). */
+#include <dirent.h>
+DIR *opendir_at(int fd);
 /* Number of online CPUs, at least 1. */
 int cpu_count(void);
