@@ -22,6 +22,18 @@ static const char *format_name(image_format f)
 	return f == FMT_OCI ? "OCI image" : f == FMT_DOCKER ? "docker-save archive" : "root filesystem tarball";
 }
 
+/* After getopt returned '?': name the option it choked on. */
+static const char *bad_option(int argc, char **argv)
+{
+	static char buf[160];
+	const char *a = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+	if (optopt && !(a[0] == '-' && a[1] == '-'))
+		snprintf(buf, sizeof buf, "option -%c: unknown, or missing its argument", optopt);
+	else
+		snprintf(buf, sizeof buf, "option %.100s: unknown, or missing its argument", a);
+	return buf;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -47,8 +59,10 @@ static int do_import(kb_ctx *c, int argc, char **argv)
 	if (env && *env && parse_size(env, &o.max_layer_size) < 0)
 		return cmd_failx("import", "KBUILD_NS_MAX_LAYER_SIZE=%s: not a size (e.g. 64G)", env);
 	platform_host(&o.plat.want);
-	/* GNU getopt permutes: options may come before or after PATH. */
+	/* GNU getopt permutes: options may come before or after PATH.  Its
+	 * own messages are off: ours carry the "kbuild-ns:" prefix. */
 	optind = 1;
+	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
@@ -75,7 +89,7 @@ static int do_import(kb_ctx *c, int argc, char **argv)
 			printf("%s\nSee kbuild-ns help image.\n", usage_image);
 			return 0;
 		default:
-			return cmd_usage(usage_image, "import: bad option");
+			return cmd_usage(usage_image, "import: %s", bad_option(argc, argv));
 		}
 	}
 	if (optind >= argc)
@@ -107,7 +121,7 @@ static int do_import(kb_ctx *c, int argc, char **argv)
 		return cmd_fail("import", &e);
 	double t0 = now_s();
 	import_result res;
-	out_status("import: %s", o.path);
+	out_verbose("import: %s", o.path);
 	if (kb_import(s, &o, &res, &e) < 0)
 		return cmd_fail("import", &e);
 	if (res.skipped_devices || res.skipped_sockets)

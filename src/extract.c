@@ -36,12 +36,14 @@ typedef struct xctx {
 	char *cache_path;
 	int cache_fd;
 
+	bool padded;             /* zeros after the end were handed to libarchive */
 	char **opaque;           /* sorted paths of opaque directories in this layer */
 	size_t n_opaque, cap_opaque;
 } xctx;
 
 char *extract_clean_path(const char *p, kb_error *e)
 {
+	const char *orig = p;
 	size_t len = strlen(p);
 	if (len >= PATH_MAX) {
 		kb_errx(e, ENAMETOOLONG, "member %.60s…: path too long", p);
@@ -63,7 +65,7 @@ char *extract_clean_path(const char *p, kb_error *e)
 		if (n == 0 || (n == 1 && s[0] == '.'))
 			continue;
 		if (n == 2 && s[0] == '.' && s[1] == '.') {
-			kb_errx(e, EPERM, "member %.200s: path has a \"..\" component", s - o);
+			kb_errx(e, EPERM, "member %.200s: path has a \"..\" component", orig);
 			free(out);
 			return NULL;
 		}
@@ -270,6 +272,16 @@ static int do_whiteout(xctx *x, const char *dir, const char *name, const char *m
 }
 
 /* Set the metadata a layer keeps beyond what the disk can hold. */
+static bool needs_override(xctx *x, struct archive_entry *ent)
+{
+	mode_t mode = archive_entry_mode(ent) & 07777;
+	bool dir = archive_entry_filetype(ent) == AE_IFDIR;
+	/* Record what the disk does not show: an owner other than root, a
+	 * setuid/setgid bit, or a mode relax_modes widened. */
+	return archive_entry_uid(ent) != 0 || archive_entry_gid(ent) != 0 || (mode & 06000) ||
+	       (x->o->relax_modes && (mode | (dir ? 0700 : 0600)) != mode);
+}
+
 static int set_meta(xctx *x, int fd, struct archive_entry *ent, const char *member)
 {
 	mode_t mode = archive_entry_mode(ent) & 07777;
@@ -278,7 +290,7 @@ static int set_meta(xctx *x, int fd, struct archive_entry *ent, const char *memb
 	const void *val;
 	size_t len;
 
-	if (uid != 0 || gid != 0 || (mode & 06000)) {
+	if (needs_override(x, ent)) {
 		char buf[64];
 		int n = snprintf(buf, sizeof buf, "%lld:%lld:0%o", (long long)uid, (long long)gid, (unsigned)mode);
 		if (fsetxattr(fd, XATTR_OVERRIDE, buf, (size_t)n, 0) < 0)
@@ -417,9 +429,7 @@ static int do_dir(xctx *x, struct archive_entry *ent, const char *dir, const cha
 			return r;
 	}
 	x->st->dirs++;
-	mode_t orig = archive_entry_mode(ent) & 07777;
-	bool xattrs = archive_entry_xattr_count(ent) > 0;
-	if (archive_entry_uid(ent) == 0 && archive_entry_gid(ent) == 0 && !(orig & 06000) && !xattrs)
+	if (!needs_override(x, ent) && archive_entry_xattr_count(ent) == 0)
 		return 0;
 	_cleanup_close_ int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
@@ -569,6 +579,18 @@ static la_ssize_t read_cb(struct archive *a, void *ctx, const void **buf)
 	if (n < 0) {
 		archive_set_error(a, EIO, "%s", x->e->msg);
 		return -1;
+	}
+	if (n == 0 && !x->padded) {
+		/* Some writers (umoci < 0.4.8's insert, opencontainers/umoci#436)
+		 * end a layer right after the last member's data, without its
+		 * padding or the end-of-archive blocks.  libarchive wants both;
+		 * give it zeros.  They are not part of the stream, so the
+		 * digests still cover exactly the bytes stored, and a layer
+		 * truncated in earnest still fails its diff_id check. */
+		static const char zeros[1536];
+		x->padded = true;
+		*buf = zeros;
+		return (la_ssize_t)sizeof zeros;
 	}
 	return n;
 }

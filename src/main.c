@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage_line[] =
 	"usage: kbuild-ns [-C DIR] [--state-dir DIR] [-v|-q] COMMAND [ARGS]";
@@ -127,6 +128,24 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "image"))
 		return cmd_usage(usage_line, "unknown command \"%s\" (try kbuild-ns --help)", cmd);
 
+	/* An explicit state directory must have an existing parent: a typo
+	 * should not silently grow a new tree somewhere.  The default one is
+	 * made with its parents (a new user may have no ~/.local/share). */
+	const char *explicit_dir = state ? state : getenv("KBUILD_NS_STATE_DIR");
+	if (explicit_dir && *explicit_dir) {
+		_cleanup_free_ char *parent = strdup(explicit_dir);
+		char *slash = parent ? strrchr(parent, '/') : NULL;
+		while (slash && slash > parent && slash[1] == 0) {    /* trailing slashes */
+			*slash = 0;
+			slash = strrchr(parent, '/');
+		}
+		if (slash && slash != parent) {
+			*slash = 0;
+			struct stat st;
+			if (stat(parent, &st) < 0 || !S_ISDIR(st.st_mode))
+				return cmd_failx(cmd, "state directory %s: parent %s does not exist", explicit_dir, parent);
+		}
+	}
 	c.state_dir = state ? strdup(state) : default_state_dir();
 	if (!c.state_dir || !c.state_dir[0])
 		return cmd_failx(cmd, "no state directory: set --state-dir, KBUILD_NS_STATE_DIR or HOME");
