@@ -104,11 +104,13 @@ static void cache_drop(xctx *x)
 	x->cache_path = NULL;
 }
 
-/* Remove whatever is at parent/name (never following it). */
+/* Remove whatever is at parent/name (never following it).  parent is
+ * usually the cached fd, so the cache is dropped only afterwards. */
 static int remove_entry(xctx *x, int parent, const char *name)
 {
+	int r = rm_rf_at(parent, name);
 	cache_drop(x);
-	return rm_rf_at(parent, name);
+	return r;
 }
 
 /* Open directory `dir` (relative to root), creating missing components
@@ -483,8 +485,8 @@ static int do_hardlink(xctx *x, struct archive_entry *ent, const char *dir, cons
 	_cleanup_close_ int tfd = openat2_in_root(x->root, tdir, O_PATH | O_DIRECTORY);
 	struct stat s;
 	if (tfd < 0 || fstatat(tfd, tbase, &s, AT_SYMLINK_NOFOLLOW) < 0)
-		return kb_errx(x->e, ENOENT, "%s: member %s: hard link target %s/%s is not in this layer",
-			       x->what, member, tdir, tbase);
+		return kb_errx(x->e, ENOENT, "%s: member %s: hard link target %s is not in this layer",
+			       x->what, member, archive_entry_hardlink(ent));
 	if (S_ISDIR(s.st_mode))
 		return kb_errx(x->e, EPERM, "%s: member %s: hard link to a directory", x->what, member);
 	if ((r = open_dir(x, dir, member, &pfd)) < 0)

@@ -391,20 +391,6 @@ static int collect_refs(kb_store *s, refs *layers, refs *blobs, kb_error *e)
 	return 0;
 }
 
-/* Move a layer out of sight first, then delete it: a killed removal
- * leaves a stale work directory, never a half-deleted layer. */
-static int remove_layer(kb_store *s, const char *hex, kb_error *e)
-{
-	int r = store_workdir(s, e);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *name = xasprintf("del-%s", hex);
-	if (renameat(s->layers_fd, hex, s->work_fd, name) < 0)
-		return errno == ENOENT ? 0 : kb_err(e, errno, "layer sha256:%.12s: remove", hex);
-	r = rm_rf_at(s->work_fd, name);
-	return r < 0 ? kb_err(e, -r, "layer sha256:%.12s: remove", hex) : 0;
-}
-
 static int sweep(kb_store *s, const refs *layers, const refs *blobs, int dirfd, bool is_layers,
 		 uint64_t *count, kb_error *e)
 {
@@ -421,7 +407,7 @@ static int sweep(kb_store *s, const refs *layers, const refs *blobs, int dirfd, 
 		if (refs_has(is_layers ? layers : blobs, de->d_name))
 			continue;
 		if (is_layers)
-			r = remove_layer(s, de->d_name, e);
+			r = store_remove_layer(s, de->d_name, e);
 		else if (unlinkat(dirfd, de->d_name, 0) < 0 && errno != ENOENT)
 			r = kb_err(e, errno, "blob sha256:%.12s: remove", de->d_name);
 		if (r >= 0)
@@ -454,7 +440,7 @@ int image_remove(kb_store *s, const image_rec *rec, kb_error *e)
 	int r = collect_refs(s, &layers, &blobs, e);
 	for (size_t i = 0; i < rec->n_layers && r >= 0; i++)
 		if (!refs_has(&layers, rec->layers[i].diff_id.hex))
-			r = remove_layer(s, rec->layers[i].diff_id.hex, e);
+			r = store_remove_layer(s, rec->layers[i].diff_id.hex, e);
 	if (r >= 0 && !refs_has(&blobs, rec->id.hex))
 		unlinkat(s->blobs_fd, rec->id.hex, 0);
 	if (r >= 0 && rec->has_manifest && !refs_has(&blobs, rec->manifest.hex))

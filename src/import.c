@@ -11,6 +11,7 @@
 typedef struct job {
 	layer_plan *lp;              /* first plan layer with this content */
 	bool present;                /* already in the store: nothing to do */
+	bool published;              /* moved into layers/ by this import */
 	char dir[32];                /* work directory name */
 	char label[40];
 	kb_digest digest, diff_id;
@@ -217,7 +218,9 @@ int kb_import(kb_store *s, const import_opts *o, import_result *ret, kb_error *e
 	size_t n_plans = 0;
 	pool p = { 0 };
 	image_rec **old = NULL;
-	size_t n_old = 0;
+	size_t n_old = 0, n_new_blobs = 0;
+	kb_digest *new_blobs = NULL;
+	bool committed = false;
 	int r;
 
 	memset(ret, 0, sizeof *ret);
@@ -299,7 +302,37 @@ int kb_import(kb_store *s, const import_opts *o, import_result *ret, kb_error *e
 	if ((r = run_pool(&p, o->jobs, e)) < 0)
 		goto out;
 
-	/* All layers check out.  Only now does anything become visible. */
+	/* All layers check out.  Only now does anything become visible:
+	 * blobs, then layers, then the records that refer to them.  If a
+	 * step fails, what this import added is taken back. */
+	ret->images = calloc(n_plans + 1, sizeof *ret->images);
+	new_blobs = calloc(2 * n_plans + 1, sizeof *new_blobs);
+	if (!ret->images || !new_blobs) {
+		r = kb_err(e, ENOMEM, "import");
+		goto out;
+	}
+	for (size_t i = 0; i < p.n; i++) {
+		job *j = &p.jobs[i];
+		if (!j->present && !j->lp->has_diff_id) {    /* root filesystem: learned by reading it */
+			j->lp->diff_id = j->diff_id;
+			j->lp->has_diff_id = true;
+		}
+	}
+	for (size_t i = 0; i < n_plans; i++) {
+		image_plan *ip = plans[i];
+		if (ret->format == FMT_ROOTFS && (r = oci_rootfs_config(ip, e)) < 0)
+			goto out;
+		if (ip->has_manifest) {
+			if ((r = store_put_blob(s, &ip->manifest_digest, ip->manifest, ip->manifest_len, e)) < 0)
+				goto out;
+			if (r > 0)
+				new_blobs[n_new_blobs++] = ip->manifest_digest;
+		}
+		if ((r = store_put_blob(s, &ip->config_digest, ip->config, ip->config_len, e)) < 0)
+			goto out;
+		if (r > 0)
+			new_blobs[n_new_blobs++] = ip->config_digest;
+	}
 	for (size_t i = 0; i < p.n; i++) {
 		job *j = &p.jobs[i];
 		if (j->present)
@@ -307,35 +340,32 @@ int kb_import(kb_store *s, const import_opts *o, import_result *ret, kb_error *e
 		ret->layers_unpacked++;
 		ret->skipped_devices += j->st.skipped_devices;
 		ret->skipped_sockets += j->st.skipped_sockets;
-		if (!j->lp->has_diff_id) {    /* root filesystem: learned by reading it */
-			j->lp->diff_id = j->diff_id;
-			j->lp->has_diff_id = true;
-		}
 		if ((r = store_publish_layer(s, j->dir, &j->diff_id, e)) < 0)
 			goto out;
+		j->published = true;
 	}
 	if ((r = image_list(s, &old, &n_old, e)) < 0)
 		goto out;
-	ret->images = calloc(n_plans + 1, sizeof *ret->images);
-	if (!ret->images) {
-		r = kb_err(e, ENOMEM, "import");
-		goto out;
-	}
 	for (size_t i = 0; i < n_plans; i++) {
-		image_plan *ip = plans[i];
-		if (ret->format == FMT_ROOTFS && (r = oci_rootfs_config(ip, e)) < 0)
-			goto out;
-		if ((ip->has_manifest && (r = store_put_blob(s, &ip->manifest_digest, ip->manifest, ip->manifest_len, e)) < 0) ||
-		    (r = store_put_blob(s, &ip->config_digest, ip->config, ip->config_len, e)) < 0)
-			goto out;
 		image_rec *rec = NULL;
-		if ((r = make_record(s, ip, &p, old, n_old, &rec, e)) < 0)
+		if ((r = make_record(s, plans[i], &p, old, n_old, &rec, e)) < 0)
 			goto out;
 		ret->images[ret->n_images++] = rec;
 		if ((r = image_commit(s, rec, e)) < 0)
 			goto out;
+		committed = true;    /* a record now refers to the layers: no rollback */
 	}
+	r = 0;
 out:
+	if (r < 0 && !committed) {
+		kb_error ignored = { 0 };
+		for (size_t i = 0; i < p.n; i++)
+			if (p.jobs[i].published)
+				store_remove_layer(s, p.jobs[i].diff_id.hex, &ignored);
+		for (size_t i = 0; i < n_new_blobs; i++)
+			unlinkat(s->blobs_fd, new_blobs[i].hex, 0);
+	}
+	free(new_blobs);
 	bars_free(p.bars);
 	free(p.jobs);
 	image_list_free(old, n_old);

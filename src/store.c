@@ -226,7 +226,8 @@ int store_put_blob(kb_store *s, const kb_digest *d, const void *data, size_t len
 {
 	if (faccessat(s->blobs_fd, d->hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
-	return store_write_file(s, s->blobs_fd, d->hex, data, len, e);
+	int r = store_write_file(s, s->blobs_fd, d->hex, data, len, e);
+	return r < 0 ? r : 1;
 }
 
 int store_read_blob(kb_store *s, const kb_digest *d, size_t max, char **ret, size_t *ret_len, kb_error *e)
@@ -235,4 +236,18 @@ int store_read_blob(kb_store *s, const kb_digest *d, size_t max, char **ret, siz
 	if (r < 0)
 		return kb_err(e, -r, "blob sha256:%.12s", d->hex);
 	return 0;
+}
+
+int store_remove_layer(kb_store *s, const char *hex, kb_error *e)
+{
+	/* Move the layer out of sight first, then delete it: a killed
+	 * removal leaves a stale work directory, never a half-deleted layer. */
+	int r = store_workdir(s, e);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *name = xasprintf("del-%s", hex);
+	if (renameat(s->layers_fd, hex, s->work_fd, name) < 0)
+		return errno == ENOENT ? 0 : kb_err(e, errno, "layer sha256:%.12s: remove", hex);
+	r = rm_rf_at(s->work_fd, name);
+	return r < 0 ? kb_err(e, -r, "layer sha256:%.12s: remove", hex) : 0;
 }

@@ -37,8 +37,11 @@ int store_workdir(kb_store *s, kb_error *e);
 bool store_has_layer(kb_store *s, const kb_digest *d);
 /* Move workdir/name to layers/<hex>; an existing layer wins. */
 int store_publish_layer(kb_store *s, const char *name, const kb_digest *d, kb_error *e);
-/* Write blobs/sha256/<hex> (atomically) unless present. */
+/* Write blobs/sha256/<hex> (atomically) unless present: 1 if written,
+ * 0 if it was there already. */
 int store_put_blob(kb_store *s, const kb_digest *d, const void *data, size_t len, kb_error *e);
+/* Delete layers/<hex> (moved into tmp/ first). */
+int store_remove_layer(kb_store *s, const char *hex, kb_error *e);
 int store_read_blob(kb_store *s, const kb_digest *d, size_t max, char **ret, size_t *ret_len, kb_error *e);
 /* Write dirfd/name through the work directory, fsync, rename. */
 int store_write_file(kb_store *s, int dirfd, const char *name, const void *data, size_t len, kb_error *e);

@@ -222,9 +222,8 @@ ssize_t zstream_read(zstream *z, const void **ret_buf, kb_error *e)
 	}
 	z->out_bytes += (uint64_t)n;
 	if (z->cap && z->out_bytes > z->cap) {
-		char b[32];
-		return kb_errx(e, EFBIG, "%s: uncompressed size exceeds the limit of %s (--max-layer-size)",
-			       z->what, human_size(z->cap, b, sizeof b));
+		return kb_errx(e, EFBIG, "%s: uncompressed size exceeds the limit of %llu bytes (--max-layer-size)",
+			       z->what, (unsigned long long)z->cap);
 	}
 	if (z->hout)
 		sha256_update(z->hout, z->out, (size_t)n);
