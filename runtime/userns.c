@@ -25,6 +25,11 @@ static int write_proc(pid_t pid, const char *file, const char *text)
 
 int rt_userns_map_single(pid_t pid, uid_t uid, gid_t gid, const char **ret_step)
 {
+	return rt_userns_map_ids(pid, 0, uid, 0, gid, ret_step);
+}
+
+int rt_userns_map_ids(pid_t pid, uid_t in_uid, uid_t uid, gid_t in_gid, gid_t gid, const char **ret_step)
+{
 	char map[64];
 	int r;
 
@@ -39,12 +44,12 @@ int rt_userns_map_single(pid_t pid, uid_t uid, gid_t gid, const char **ret_step)
 	/* One line, one id: the only map an unprivileged process may write
 	 * for itself (user_namespaces(7), "Defining user and group ID
 	 * mappings"). */
-	snprintf(map, sizeof map, "0 %u 1\n", (unsigned)uid);
+	snprintf(map, sizeof map, "%u %u 1\n", (unsigned)in_uid, (unsigned)uid);
 	if ((r = write_proc(pid, "uid_map", map)) < 0) {
 		*ret_step = "uid_map";
 		return r;
 	}
-	snprintf(map, sizeof map, "0 %u 1\n", (unsigned)gid);
+	snprintf(map, sizeof map, "%u %u 1\n", (unsigned)in_gid, (unsigned)gid);
 	if ((r = write_proc(pid, "gid_map", map)) < 0) {
 		*ret_step = "gid_map";
 		return r;

@@ -13,3 +13,5 @@ int rt_userns_enter_self(const char **ret_step);
 /* Write the single-id maps for process pid (its parent does this for a
  * child made with CLONE_NEWUSER). */
 int rt_userns_map_single(pid_t pid, uid_t outer_uid, gid_t outer_gid, const char **ret_step);
+/* The same with explicit inside ids: in_uid inside is uid outside. */
+int rt_userns_map_ids(pid_t pid, uid_t in_uid, uid_t uid, gid_t in_gid, gid_t gid, const char **ret_step);

@@ -14,6 +14,7 @@ typedef struct kb_ctx {
 
 int cmd_image(kb_ctx *c, int argc, char **argv);
 int cmd_help(kb_ctx *c, int argc, char **argv);
+int cmd_doctor(kb_ctx *c, int argc, char **argv);
 int cmd_run(kb_ctx *c, int argc, char **argv, bool shell);
 
 /* "kbuild-ns: <cmd>: <message>" on stderr; returns EXIT_KB_FAIL. */

@@ -17,8 +17,11 @@ static void help(void)
 	       "Commands:\n"
 	       "  image import PATH [--name NAME:TAG] [--platform OS/ARCH]   import an image archive\n"
 	       "  image ls | inspect REF | rm REF... | prune               manage imported images\n"
+	       "  run [RUN-OPTS] [--] CMD...                               a command in the build sandbox\n"
+	       "  shell [RUN-OPTS]                                         an interactive shell there\n"
+	       "  doctor                                                   check this host, with fixes\n"
 	       "  help [COMMAND]                                           the manual page\n"
-	       "  make, run, shell, copy-output, clean, status, doctor     planned, not in this release\n\n"
+	       "  make, copy-output, clean, status                         planned, not in this release\n\n"
 	       "Options:\n"
 	       "  -C DIR            run as if started in DIR\n"
 	       "  --state-dir DIR   where images and build state live\n"
@@ -71,7 +74,7 @@ static char *default_state_dir(void)
 }
 
 static const char *const planned[] = {
-	"make", "run", "shell", "copy-output", "clean", "status", "doctor",
+	"make", "copy-output", "clean", "status",
 };
 
 int main(int argc, char **argv)
@@ -124,8 +127,8 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < ARRAY_SIZE(planned); k++)
 		if (!strcmp(cmd, planned[k]))
 			return cmd_failx(cmd, "not available in this release of kbuild-ns "
-					 "(only \"image\" and \"help\" are; see kbuild-ns(1))");
-	if (strcmp(cmd, "image"))
+					 "(see kbuild-ns(1) for what is)");
+	if (strcmp(cmd, "image") && strcmp(cmd, "run") && strcmp(cmd, "shell") && strcmp(cmd, "doctor"))
 		return cmd_usage(usage_line, "unknown command \"%s\" (try kbuild-ns --help)", cmd);
 
 	/* An explicit state directory must have an existing parent: a typo
@@ -159,7 +162,9 @@ int main(int argc, char **argv)
 		free(c.state_dir);
 		c.state_dir = abs;
 	}
-	int r = cmd_image(&c, argc - i, argv + i);
+	int r = !strcmp(cmd, "doctor") ? cmd_doctor(&c, argc - i, argv + i) :
+		!strcmp(cmd, "image") ? cmd_image(&c, argc - i, argv + i) :
+		cmd_run(&c, argc - i, argv + i, !strcmp(cmd, "shell"));
 	free(c.state_dir);
 	fflush(stdout);
 	if (ferror(stdout))

@@ -175,9 +175,18 @@ static bool is_index_type(const char *mt)
 
 /* ---- names ---- */
 
-char *oci_name_normalize(const char *s)
+char *oci_name_normalize(const char *in)
 {
-	size_t n = strlen(s);
+	/* Names come from files and command lines: surrounding blanks and a
+	 * trailing newline are not part of them. */
+	while (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\r')
+		in++;
+	size_t n = strlen(in);
+	while (n && (in[n - 1] == ' ' || in[n - 1] == '\t' || in[n - 1] == '\n' || in[n - 1] == '\r'))
+		n--;
+	_cleanup_free_ char *s = strndup(in, n);
+	if (!s)
+		return NULL;
 	if (n == 0 || n > 255)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
@@ -192,7 +201,7 @@ char *oci_name_normalize(const char *s)
 	last = last ? last + 1 : s;
 	if (!strchr(last, ':') && !strchr(last, '@'))
 		return xasprintf("%s:latest", s);
-	return strdup(s);
+	return steal_ptr(s);
 }
 
 static int add_name(image_plan *p, const char *name)

@@ -149,7 +149,17 @@ static ssize_t read_gzip(zstream *z, kb_error *e)
 		if (z->gz_member_done) {
 			if (r == 0)
 				return 0;    /* clean end after a complete member */
-			/* Another member follows (pigz, concatenated gzip) or junk. */
+			/* Another member follows (pigz, concatenated gzip) or junk.
+			 * Its two magic bytes may straddle the buffer's end. */
+			if (z->in_len - z->in_pos < 2 && z->pos < z->end) {
+				size_t left = z->in_len - z->in_pos;
+				memmove(z->in, z->in + z->in_pos, left);
+				ssize_t n = src_read(z, z->in + left, IN_SIZE - left, e);
+				if (n < 0)
+					return (int)n;
+				z->in_pos = 0;
+				z->in_len = left + (size_t)n;
+			}
 			if (z->in_len - z->in_pos < 2 ||
 			    z->in[z->in_pos] != 0x1f || z->in[z->in_pos + 1] != 0x8b)
 				return kb_errx(e, EINVAL, "%s: garbage after the end of the gzip stream", z->what);

@@ -1,0 +1,290 @@
+#include "mounts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+
+static int fail(rt_error *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	if (errnum && n >= 0 && (size_t)n < sizeof err->msg)
+		snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", strerror(errnum));
+	err->code = 125;
+	err->errnum = errnum;
+	return -1;
+}
+
+/* Resolve (creating what is missing) a mount point inside the new root.
+ * The image's own symlinks are honoured but kept inside the root, as
+ * they would be after pivot_root: RESOLVE_IN_ROOT. */
+static int mountpoint_at(int rootfd, const char *path, bool dir, rt_error *err)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	char buf[4096];
+	int fd;
+
+	if (strlen(path) >= sizeof buf)
+		return fail(err, ENAMETOOLONG, "mount point %.80s", path);
+	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT)
+		return fail(err, errno, "mount point %s", path);
+	/* Create it: parents as directories, the last one as asked. */
+	strcpy(buf, path);
+	for (char *p = buf + 1;; p++) {
+		bool last = *p == 0;
+		if (*p != '/' && !last)
+			continue;
+		*p = 0;
+		int pfd;
+		char *slash = strrchr(buf, '/');
+		const char *name = slash + 1;
+		*slash = 0;
+		pfd = (int)syscall(SYS_openat2, rootfd, buf[0] ? buf : "/", &how, sizeof how);
+		*slash = '/';
+		if (pfd < 0)
+			return fail(err, errno, "mount point %s", buf);
+		int r = (last && !dir) ? openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644)
+				       : mkdirat(pfd, name, 0755);
+		int e = errno;
+		if (r > 0 && last && !dir)
+			close(r);
+		close(pfd);
+		if (r < 0 && e != EEXIST)
+			return fail(err, e, "mount point %s", buf);
+		if (last)
+			break;
+		*p = '/';
+	}
+	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+	if (fd < 0)
+		return fail(err, errno, "mount point %s", path);
+	return fd;
+}
+
+/* Bind src (host) onto path inside the root, through fds so that no
+ * path is resolved twice: open_tree + move_mount (Linux 5.2). */
+static int bind_into(int rootfd, const char *src, const char *path, bool recursive, bool ro, rt_error *err)
+{
+	struct stat st;
+	if (stat(src, &st) < 0)
+		return fail(err, errno, "bind %s", src);
+	int tfd = mountpoint_at(rootfd, path, S_ISDIR(st.st_mode), err);
+	if (tfd < 0)
+		return -1;
+	int mfd = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+	if (mfd < 0) {
+		close(tfd);
+		return fail(err, errno, "bind %s on %s", src, path);
+	}
+	if (ro) {
+		/* A bind mount does not take MS_RDONLY on creation, and a remount
+		 * would miss submounts; mount_setattr with AT_RECURSIVE (5.12)
+		 * makes the whole tree read-only in one call. */
+		struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+		if (mount_setattr(mfd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof a) < 0) {
+			close(mfd);
+			close(tfd);
+			return fail(err, errno, "read-only bind of %s", src);
+		}
+	}
+	int r = move_mount(mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+	int e = errno;
+	close(mfd);
+	close(tfd);
+	if (r < 0)
+		return fail(err, e, "bind %s on %s", src, path);
+	return 0;
+}
+
+static int mount_at(int rootfd, const char *path, const char *fstype, unsigned long flags, const char *data,
+		    rt_error *err)
+{
+	int tfd = mountpoint_at(rootfd, path, true, err);
+	if (tfd < 0)
+		return -1;
+	char target[64];
+	snprintf(target, sizeof target, "/proc/self/fd/%d", tfd);
+	int r = mount(fstype, target, fstype, flags, data);
+	int e = errno;
+	close(tfd);
+	if (r < 0)
+		return fail(err, e, "mount %s on %s", fstype, path);
+	return 0;
+}
+
+/* Overlay root.  With the new mount API each lower layer is one fsconfig
+ * call ("lowerdir+", Linux 6.8), so there is no 4096-byte limit on the
+ * option string; older kernels get a single mount(2) option string. */
+static int mount_overlay(const rt_spec *s, rt_info *info, rt_error *err)
+{
+	int fd = s->legacy_overlay ? -1 : fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fd >= 0) {
+		/* On kernels before overlayfs had its own fs_context (6.5) the
+		 * legacy adapter accepts any key and only CMD_CREATE fails; so
+		 * any failure up to the superblock means "use mount(2)". */
+		bool ok = true;
+		for (size_t i = 0; ok && i < s->n_lowers; i++)
+			ok = fsconfig(fd, FSCONFIG_SET_STRING, "lowerdir+", s->lowers[i], 0) == 0;
+		/* userxattr: whiteouts and opaque markers are user.overlay.*
+		 * xattrs, the only kind an unprivileged mounter may use. */
+		ok = ok && fsconfig(fd, FSCONFIG_SET_STRING, "upperdir", s->upper, 0) == 0 &&
+		     fsconfig(fd, FSCONFIG_SET_STRING, "workdir", s->work, 0) == 0 &&
+		     fsconfig(fd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) == 0 &&
+		     fsconfig(fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0;
+		if (ok) {
+			int mfd = fsmount(fd, FSMOUNT_CLOEXEC, 0);
+			int e = errno;
+			close(fd);
+			if (mfd < 0)
+				return fail(err, e, "mount overlay on %s", s->rootdir);
+			int r = move_mount(mfd, "", AT_FDCWD, s->rootdir, MOVE_MOUNT_F_EMPTY_PATH);
+			e = errno;
+			close(mfd);
+			if (r < 0)
+				return fail(err, e, "mount overlay on %s", s->rootdir);
+			info->lowerdir_plus = true;
+			return 0;
+		}
+		close(fd);
+	}
+	size_t len = 64 + strlen(s->upper) + strlen(s->work);
+	for (size_t i = 0; i < s->n_lowers; i++)
+		len += strlen(s->lowers[i]) + 1;
+	char *opts = malloc(len);
+	if (!opts)
+		return fail(err, ENOMEM, "overlay options");
+	char *p = opts + sprintf(opts, "userxattr,upperdir=%s,workdir=%s,lowerdir=", s->upper, s->work);
+	for (size_t i = 0; i < s->n_lowers; i++)
+		p += sprintf(p, "%s%s", i ? ":" : "", s->lowers[i]);
+	if (strlen(opts) >= 4096) {
+		free(opts);
+		return fail(err, E2BIG, "overlay of %zu layers: the option string exceeds a page and this kernel "
+			    "has no lowerdir+", s->n_lowers);
+	}
+	int r = mount("overlay", s->rootdir, "overlay", 0, opts);
+	int e = errno;
+	free(opts);
+	if (r < 0)
+		return fail(err, e, "mount overlay on %s", s->rootdir);
+	return 0;
+}
+
+static int make_dev(int rootfd, rt_error *err)
+{
+	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+	/* A tmpfs mounted in a user namespace is implicitly nodev, and
+	 * mknod of a real device needs CAP_MKNOD in the initial namespace:
+	 * so each node is a bind mount of the host's (bubblewrap's way). */
+	if (mount_at(rootfd, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=1m", err) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+		char src[32], dst[32];
+		snprintf(src, sizeof src, "/dev/%s", nodes[i]);
+		snprintf(dst, sizeof dst, "/dev/%s", nodes[i]);
+		if (bind_into(rootfd, src, dst, false, false, err) < 0)
+			return -1;
+	}
+	/* A devpts instance of our own: ptys made inside are not the host's,
+	 * and the host's ptys are not visible.  ptmxmode=0666 so the ptmx
+	 * node is usable; gid= is left out since gid 5 may not be mapped. */
+	if (mount_at(rootfd, "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620", err) < 0 ||
+	    mount_at(rootfd, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err) < 0)
+		return -1;
+	static const char *const links[][2] = {
+		{ "pts/ptmx", "ptmx" }, { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
+		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
+	};
+	int dfd = mountpoint_at(rootfd, "/dev", true, err);
+	if (dfd < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+		if (symlinkat(links[i][0], dfd, links[i][1]) < 0 && errno != EEXIST) {
+			int e = errno;
+			close(dfd);
+			return fail(err, e, "symlink /dev/%s", links[i][1]);
+		}
+	close(dfd);
+	return 0;
+}
+
+int rt_build_root(const rt_spec *s, rt_info *info, rt_error *err)
+{
+	/* 1. Nothing we mount may propagate back to the host: the mount
+	 * namespace is a copy whose mounts may still be shared with the
+	 * parent's peer groups until made private. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return fail(err, errno, "make / private");
+
+	/* 2. The root: the image's layers under the persistent data layer. */
+	if (mount_overlay(s, info, err) < 0)
+		return -1;
+	int rootfd = open(s->rootdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return fail(err, errno, "open %s", s->rootdir);
+	int r = -1;
+
+	/* 3. A fresh /proc for the new pid namespace: we own that namespace's
+	 * user namespace, and the host's /proc is fully visible, so the kernel
+	 * allows it (fs/namespace.c mnt_already_visible).  /proc/sys then
+	 * goes read-only: sysctls are for the host's administrator. */
+	if (mount_at(rootfd, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+		goto out;
+	{
+		char procsys[PATH_MAX];
+		snprintf(procsys, sizeof procsys, "%s/proc/sys", s->rootdir);
+		if (bind_into(rootfd, procsys, "/proc/sys", true, true, err) < 0)
+			goto out;
+	}
+	/* 4. /dev */
+	if (make_dev(rootfd, err) < 0)
+		goto out;
+	/* 5. /sys: the host's, read-only (sysfs can only be mounted fresh by
+	 * the owner of the network namespace, which --network host is not). */
+	if (bind_into(rootfd, "/sys", "/sys", true, true, err) < 0)
+		goto out;
+	/* 6. /tmp */
+	if (mount_at(rootfd, "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err) < 0)
+		goto out;
+	/* 7. The checkout and the caller's binds. */
+	for (size_t i = 0; i < s->n_binds; i++)
+		if (bind_into(rootfd, s->binds[i].src, s->binds[i].dst, true, s->binds[i].ro, err) < 0)
+			goto out;
+	/* 8. Name resolution only where there is a network to resolve on. */
+	if (s->net_host) {
+		if (access("/etc/resolv.conf", R_OK) == 0 &&
+		    bind_into(rootfd, "/etc/resolv.conf", "/etc/resolv.conf", false, true, err) < 0)
+			goto out;
+		if (access("/etc/hosts", R_OK) == 0 && bind_into(rootfd, "/etc/hosts", "/etc/hosts", false, true, err) < 0)
+			goto out;
+	}
+	/* 9. pivot_root(".", "."): the new root is stacked over the old one,
+	 * which a lazy unmount then detaches, so no path to the host's tree
+	 * remains (pivot_root(2), "NOTES"). */
+	if (fchdir(rootfd) < 0)
+		r = fail(err, errno, "chdir %s", s->rootdir);
+	else if (syscall(SYS_pivot_root, ".", ".") < 0)
+		r = fail(err, errno, "pivot_root to %s", s->rootdir);
+	else if (umount2(".", MNT_DETACH) < 0)
+		r = fail(err, errno, "detach the old root");
+	else if (chdir("/") < 0)
+		r = fail(err, errno, "chdir /");
+	else
+		r = 0;
+out:
+	close(rootfd);
+	return r;
+}

@@ -1,0 +1,482 @@
+/* What a failed probe (or a failed sandbox step) means on this host, and
+ * the exact commands that fix it.  doctor prints these texts for its
+ * probes; rt_probe_advice() gives `run` the same text for its errors. */
+#include "probe-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/statfs.h>
+
+/* Where the AppArmor profile is when kbuild-ns is installed; the build
+ * may point this at $(pkgdatadir).  Otherwise the fix names the copy in
+ * the source tree. */
+#ifndef KBUILD_NS_APPARMOR_PROFILE
+#define KBUILD_NS_APPARMOR_PROFILE ""
+#endif
+#define APPARMOR_DEST "/etc/apparmor.d/kbuild-ns"
+/* sysctl.d files are read in name order; 60- comes after the 10-/20-
+ * files in which distributions set these. */
+#define SYSCTL_FILE "/etc/sysctl.d/60-kbuild-ns-userns.conf"
+
+void probe_set(rt_probe *p, rt_probe_state st, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	p->state = st;
+	p->errnum = errnum;
+	va_start(ap, fmt);
+	vsnprintf(p->finding, sizeof p->finding, fmt, ap);
+	va_end(ap);
+}
+
+void probe_fix(rt_probe *p, const char *fmt, ...)
+{
+	size_t n = strlen(p->fix);
+	va_list ap;
+	if (n + 2 >= sizeof p->fix)
+		return;
+	va_start(ap, fmt);
+	int k = vsnprintf(p->fix + n, sizeof p->fix - n - 1, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return;
+	n = strlen(p->fix);
+	p->fix[n] = '\n';
+	p->fix[n + 1] = 0;
+}
+
+static long read_long(const char *path)
+{
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	if (buf[0] == 'Y' || buf[0] == 'N')    /* a module parameter */
+		return buf[0] == 'Y';
+	char *end;
+	long v = strtol(buf, &end, 10);
+	return end == buf ? -1 : v;
+}
+
+static bool docker_sign(void)
+{
+	struct statfs sf;
+	if (statfs("/", &sf) == 0 && (unsigned long)sf.f_type == OVERLAYFS_SUPER_MAGIC)
+		return true;
+	char buf[1024];
+	int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return strstr(buf, "docker") || strstr(buf, "kubepods") || strstr(buf, "containerd");
+}
+
+void facts_read(host_facts *h)
+{
+	memset(h, 0, sizeof *h);
+	h->max_userns = read_long("/proc/sys/user/max_user_namespaces");
+	h->userns_clone = read_long("/proc/sys/kernel/unprivileged_userns_clone");
+	h->aa_restrict = read_long("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
+	h->userns_param = (int)read_long("/sys/module/user_namespace/parameters/enable");
+	/* Only used to word an explanation.  Some VM images carry a stray
+	 * /.dockerenv, so it counts only with a second sign: an overlay root
+	 * (Docker's storage driver) or a container runtime's cgroup. */
+	const char *c = getenv("container");
+	if (access("/.dockerenv", F_OK) == 0 && docker_sign())
+		h->container = "Docker", h->container_sign = "/.dockerenv";
+	else if (access("/run/.containerenv", F_OK) == 0)
+		h->container = "Podman", h->container_sign = "/run/.containerenv";
+	else if (getenv("KUBERNETES_SERVICE_HOST"))
+		h->container = "Kubernetes", h->container_sign = "$KUBERNETES_SERVICE_HOST";
+	else if (c && *c)
+		h->container = c, h->container_sign = "$container";
+	ssize_t n = readlink("/proc/self/exe", h->exe, sizeof h->exe - 1);
+	h->exe[n > 0 ? n : 0] = 0;
+	int fd = open("/proc/self/attr/apparmor/current", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = open("/proc/self/attr/current", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, h->label, sizeof h->label - 1);
+		close(fd);
+		h->label[n > 0 ? n : 0] = 0;
+		h->label[strcspn(h->label, "\n")] = 0;
+	}
+}
+
+const char *fs_name(unsigned long magic)
+{
+	static const struct { unsigned long magic; const char *name; } t[] = {
+		{ EXT4_SUPER_MAGIC, "ext4" }, { XFS_SUPER_MAGIC, "xfs" }, { BTRFS_SUPER_MAGIC, "btrfs" },
+		{ TMPFS_MAGIC, "tmpfs" }, { RAMFS_MAGIC, "ramfs" }, { NFS_SUPER_MAGIC, "nfs" },
+		{ OVERLAYFS_SUPER_MAGIC, "overlayfs" }, { 0x65735546, "fuse" }, { 0xff534d42, "cifs" },
+		{ 0xfe534d42, "smb2" }, { 0x2fc12fc1, "zfs" }, { 0x00c36400, "ceph" }, { V9FS_MAGIC, "9p" },
+		{ ECRYPTFS_SUPER_MAGIC, "ecryptfs" }, { F2FS_SUPER_MAGIC, "f2fs" }, { SQUASHFS_MAGIC, "squashfs" },
+		{ 0x47504653, "gpfs" }, { 0x0bd00bd0, "lustre" }, { 0x786f4256, "vboxsf" },
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (t[i].magic == magic)
+			return t[i].name;
+	return "an unknown filesystem";
+}
+
+static const char *user_name(void)
+{
+	static char name[64];
+	struct passwd *pw = getpwuid(getuid());
+	snprintf(name, sizeof name, "%s", pw ? pw->pw_name : "me");
+	return name;
+}
+
+static bool is_perm(int err)
+{
+	return err == EPERM || err == EACCES;
+}
+
+static void fix_sysctl(rt_probe *p, const char *key, long value)
+{
+	probe_fix(p, "  sudo sysctl -w %s=%ld", key, value);
+	probe_fix(p, "  echo '%s = %ld' | sudo tee -a " SYSCTL_FILE, key, value);
+}
+
+static void fix_state_dir(rt_probe *p)
+{
+	const char *u = user_name();
+	probe_fix(p, "put the state directory on a local filesystem that keeps user xattrs "
+		  "(ext4, xfs, btrfs; tmpfs from Linux 6.6), for example:");
+	probe_fix(p, "  kbuild-ns --state-dir /var/tmp/kbuild-ns-%s doctor", u);
+	probe_fix(p, "  export KBUILD_NS_STATE_DIR=/var/tmp/kbuild-ns-%s    # in your shell profile, for every command", u);
+}
+
+static void fix_container(rt_probe *p, const host_facts *h, const char *what)
+{
+	probe_fix(p, "let the container %s (it looks like %s: %s), for example:", what, h->container, h->container_sign);
+	probe_fix(p, "  docker run --security-opt seccomp=unconfined --security-opt apparmor=unconfined ...");
+	probe_fix(p, "  podman run --security-opt seccomp=unconfined --security-opt apparmor=unconfined ...");
+	probe_fix(p, "  Kubernetes: hostUsers: false, and securityContext seccompProfile and appArmorProfile "
+		  "type: Unconfined");
+	probe_fix(p, "or run kbuild-ns on the host");
+}
+
+static void fix_apparmor(rt_probe *p, const host_facts *h)
+{
+	bool covered = !strcmp(h->exe, "/usr/bin/kbuild-ns") || !strcmp(h->exe, "/usr/local/bin/kbuild-ns");
+	probe_fix(p, "load the AppArmor profile kbuild-ns ships for /usr/bin/kbuild-ns and /usr/local/bin/kbuild-ns:");
+	if (!covered && h->exe[0])
+		probe_fix(p, "  (this copy runs as %s: install it in one of those places, or put its path in the profile)",
+			  h->exe);
+	if (access(APPARMOR_DEST, F_OK) != 0) {
+		if (KBUILD_NS_APPARMOR_PROFILE[0] && access(KBUILD_NS_APPARMOR_PROFILE, R_OK) == 0)
+			probe_fix(p, "  sudo install -m 0644 %s " APPARMOR_DEST, KBUILD_NS_APPARMOR_PROFILE);
+		else
+			probe_fix(p, "  sudo install -m 0644 images/apparmor/kbuild-ns " APPARMOR_DEST
+				  "    # from the kbuild-ns sources");
+	}
+	probe_fix(p, "  sudo apparmor_parser -r " APPARMOR_DEST);
+	probe_fix(p, "or lift the restriction for every program (less safe), now and at every boot:");
+	fix_sysctl(p, "kernel.apparmor_restrict_unprivileged_userns", 0);
+}
+
+void explain_apparmor(rt_probe *p, const host_facts *h)
+{
+	probe_set(p, RT_PROBE_PROBLEM, EPERM,
+		  "kernel.apparmor_restrict_unprivileged_userns is 1 and no AppArmor profile lets %s use user "
+		  "namespaces: inside one it has no capabilities, so id maps and mounts fail",
+		  h->exe[0] ? h->exe : "kbuild-ns");
+	fix_apparmor(p, h);
+}
+
+void explain_userns(rt_probe *p, const host_facts *h, int err, const char *step, const char *label)
+{
+	const char *why = strerror(err);
+	bool map_step = strstr(step, "map") || strstr(step, "setgroups");
+
+	if (h->max_userns == 0) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "user namespaces are disabled: user.max_user_namespaces is 0 (%s: %s)",
+			  step, why);
+		probe_fix(p, "allow them, now and at every boot:");
+		fix_sysctl(p, "user.max_user_namespaces", 15000);
+		if (h->userns_param == 0) {
+			probe_fix(p, "and turn them on in the kernel (RHEL/CentOS 7), then reboot:");
+			probe_fix(p, "  sudo grubby --update-kernel=ALL --args=user_namespace.enable=1");
+		}
+	} else if (h->userns_param == 0) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "user namespaces are off in this kernel: "
+			  "user_namespace.enable=0 (%s: %s)", step, why);
+		probe_fix(p, "turn them on (RHEL/CentOS 7), then reboot:");
+		probe_fix(p, "  sudo grubby --update-kernel=ALL --args=user_namespace.enable=1");
+		probe_fix(p, "  echo 'user.max_user_namespaces = 15000' | sudo tee -a " SYSCTL_FILE);
+	} else if (h->userns_clone == 0) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "unprivileged user namespaces are disabled: "
+			  "kernel.unprivileged_userns_clone is 0 (%s: %s)", step, why);
+		probe_fix(p, "allow them, now and at every boot:");
+		fix_sysctl(p, "kernel.unprivileged_userns_clone", 1);
+	} else if ((label && strstr(label, "unprivileged_userns")) || (h->aa_restrict == 1 && (map_step || is_perm(err)))) {
+		explain_apparmor(p, h);
+		snprintf(p->finding + strlen(p->finding), sizeof p->finding - strlen(p->finding), " (%s: %s)", step, why);
+	} else if (err == ENOSPC || err == EUSERS) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "the limit on user namespaces is reached: user.max_user_namespaces "
+			  "is %ld, or they are nested 32 deep (%s: %s)", h->max_userns, step, why);
+		probe_fix(p, "raise the limit, now and at every boot (if this runs nested in many namespaces, run it "
+			  "from fewer):");
+		fix_sysctl(p, "user.max_user_namespaces", h->max_userns < 7500 ? 15000 : h->max_userns * 2);
+	} else if (err == EINVAL && (strstr(step, "unshare(CLONE_NEWUSER)") || strstr(step, "clone"))) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "this kernel has no user namespaces (built without CONFIG_USER_NS; "
+			  "%s: %s)", step, why);
+		probe_fix(p, "boot a kernel built with CONFIG_USER_NS=y (every major distribution's is)");
+	} else if (h->container && is_perm(err)) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "user namespaces are refused inside this container: its seccomp "
+			  "profile blocks them unless it has CAP_SYS_ADMIN (%s: %s)", step, why);
+		fix_container(p, h, "make user namespaces");
+	} else {
+		probe_set(p, RT_PROBE_PROBLEM, err, "%s failed: %s, although no sysctl forbids user namespaces", step, why);
+		probe_fix(p, "find out what refuses them (a security module such as SELinux or AppArmor, or a "
+			  "patched kernel):");
+		probe_fix(p, "  unshare --user --map-root-user true");
+		probe_fix(p, "  sysctl user.max_user_namespaces kernel.unprivileged_userns_clone "
+			  "kernel.apparmor_restrict_unprivileged_userns");
+		probe_fix(p, "  sudo dmesg | tail    # a denial from a security module shows there");
+	}
+}
+
+void explain_xattrs(rt_probe *p, int err, const char *what, const char *shown, unsigned long magic)
+{
+	if (!strncmp(what, "create", 6) || !strncmp(what, "open", 4)) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "cannot %s in %s: %s", what, shown, strerror(err));
+		probe_fix(p, "use a state directory you can write (the default is ~/.local/share/kbuild-ns):");
+		probe_fix(p, "  kbuild-ns --state-dir /var/tmp/kbuild-ns-%s doctor", user_name());
+		return;
+	}
+	if (strstr(what, "mknod") && is_perm(err)) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "%s (%s): cannot make whiteouts without privilege (%s: %s); "
+			  "Linux 5.8 or newer allows it", shown, fs_name(magic), what, strerror(err));
+		probe_fix(p, "boot Linux 5.8 or newer");
+		return;
+	}
+	if (err == EOPNOTSUPP || err == ENOTSUP)
+		probe_set(p, RT_PROBE_PROBLEM, err, "%s is on %s, which does not keep user.* extended attributes%s",
+			  shown, fs_name(magic), magic == TMPFS_MAGIC ? " (tmpfs has them from Linux 6.6)" : "");
+	else
+		probe_set(p, RT_PROBE_PROBLEM, err, "%s (%s): %s: %s", shown, fs_name(magic), what, strerror(err));
+	probe_fix(p, "image layers keep their whiteouts and original owners in user.* xattrs, and the overlay's "
+		  "upper layer needs them;");
+	fix_state_dir(p);
+}
+
+void explain_overlay(rt_probe *p, const host_facts *h, int err, const char *step, const char *shown,
+		     unsigned long magic)
+{
+	const char *why = strerror(err);
+
+	if (magic == OVERLAYFS_SUPER_MAGIC) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "%s is itself on overlayfs (as inside a container), which cannot hold "
+			  "an overlay's upper layer (%s: %s)", shown, step, why);
+		probe_fix(p, "give the state directory a real filesystem, for example a volume:");
+		probe_fix(p, "  docker run -v kbuild-ns-state:/var/lib/kbuild-ns -e KBUILD_NS_STATE_DIR=/var/lib/kbuild-ns ...");
+		fix_state_dir(p);
+	} else if (magic == NFS_SUPER_MAGIC || magic == 0x65735546 || magic == 0xff534d42 || magic == 0xfe534d42) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "%s is on %s, which cannot hold an overlay's upper layer (%s: %s)",
+			  shown, fs_name(magic), step, why);
+		fix_state_dir(p);
+	} else if (err == ENODEV) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "the kernel has no overlay filesystem (%s: %s)", step, why);
+		probe_fix(p, "load the module, now and at every boot:");
+		probe_fix(p, "  sudo modprobe overlay");
+		probe_fix(p, "  echo overlay | sudo tee /etc/modules-load.d/kbuild-ns.conf");
+	} else if (is_perm(err) && h->aa_restrict == 1) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "mounting in a user namespace is refused: "
+			  "kernel.apparmor_restrict_unprivileged_userns is 1 (%s: %s)", step, why);
+		fix_apparmor(p, h);
+	} else if (is_perm(err) && h->container) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "mounting is refused inside a container: its AppArmor or seccomp "
+			  "profile denies mount (%s: %s)", step, why);
+		fix_container(p, h, "mount");
+	} else if (is_perm(err) || err == EINVAL) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "overlayfs refused a mount in a user namespace (%s: %s): the kernel "
+			  "is older than 5.11 (no userxattr), or it does not take the state directory's filesystem%s%s%s "
+			  "as an upper layer", step, why, magic ? " (" : "", magic ? fs_name(magic) : "", magic ? ")" : "");
+		probe_fix(p, "the kernel log says which:");
+		probe_fix(p, "  sudo dmesg | grep -i overlayfs | tail -3");
+		probe_fix(p, "boot Linux 5.11 or newer (5.13 or newer is best), and if the log blames the upper layer:");
+		fix_state_dir(p);
+	} else {
+		probe_set(p, RT_PROBE_PROBLEM, err, "overlayfs in a user namespace: %s: %s", step, why);
+		probe_fix(p, "the kernel log may say more:");
+		probe_fix(p, "  sudo dmesg | grep -i overlayfs | tail -3");
+		fix_state_dir(p);
+	}
+}
+
+void explain_lowerdir_plus(rt_probe *p, int err, const char *step, size_t dirlen)
+{
+	/* mount(2) takes one page of options: "userxattr,upperdir=U,workdir=W,
+	 * lowerdir=L1:L2:..." with each layer at STATE/store/layers/<64 hex>. */
+	size_t fixed = 40 + 2 * (dirlen + 40), per = dirlen + sizeof "/store/layers/" + 64;
+	size_t n = fixed < 4096 ? (4096 - fixed) / per : 0;
+	probe_set(p, RT_PROBE_NOTE, err, "no lowerdir+ (Linux 6.8): the layers go into one mount option string, "
+		  "which fits about %zu layers with this state directory (%s: %s)", n, step, strerror(err));
+	probe_fix(p, "nothing to do for images of fewer layers; Linux 6.8 or newer lifts the limit");
+}
+
+/* Append s to buf (of size len), cutting it short when full. */
+static void append(char *buf, size_t len, const char *s)
+{
+	size_t n = strlen(buf), k = strlen(s);
+	if (n + 1 >= len)
+		return;
+	if (k > len - n - 1)
+		k = len - n - 1;
+	memcpy(buf + n, s, k);
+	buf[n + k] = 0;
+}
+
+/* Mounts over parts of /proc: how container runtimes mask it.  Mounts
+ * on the empty directories procfs keeps for them (binfmt_misc, nfsd)
+ * do not count; the kernel allows those. */
+static void proc_masks(char *buf, size_t len, int *ret_n)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024], mp[512];
+	int n = 0;
+
+	buf[0] = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		if (sscanf(line, "%*s %*s %*s %*s %511s", mp) != 1 || strncmp(mp, "/proc/", 6))
+			continue;
+		if (!strcmp(mp, "/proc/sys/fs/binfmt_misc") || !strcmp(mp, "/proc/fs/nfsd"))
+			continue;
+		if (strstr(buf, mp))
+			continue;
+		if (++n <= 4) {
+			if (n > 1)
+				append(buf, len, ", ");
+			append(buf, len, mp);
+		}
+	}
+	if (f)
+		fclose(f);
+	if (n > 4) {
+		char more[32];
+		snprintf(more, sizeof more, " and %d more", n - 4);
+		append(buf, len, more);
+	}
+	*ret_n = n;
+}
+
+void explain_proc(rt_probe *p, const host_facts *h, int err, const char *step)
+{
+	char masks[160];
+	int n;
+	proc_masks(masks, sizeof masks, &n);
+
+	if (is_perm(err) && n > 0) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "a fresh /proc is refused (%s: %s): this /proc has parts masked "
+			  "(%s), as container runtimes do, and the kernel will not show them again", step, strerror(err), masks);
+		probe_fix(p, "start the container with an unmasked /proc, for example:");
+		probe_fix(p, "  docker run --security-opt systempaths=unconfined ...");
+		probe_fix(p, "  podman run --security-opt unmask=ALL ...");
+		probe_fix(p, "  Kubernetes: hostUsers: false and securityContext procMount: Unmasked");
+		probe_fix(p, "or run kbuild-ns on the host");
+	} else if (is_perm(err) && h->aa_restrict == 1) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "mounting in a user namespace is refused: "
+			  "kernel.apparmor_restrict_unprivileged_userns is 1 (%s: %s)", step, strerror(err));
+		fix_apparmor(p, h);
+	} else if (is_perm(err) && h->container) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "mounting proc is refused inside a container (%s: %s)", step,
+			  strerror(err));
+		fix_container(p, h, "mount");
+	} else {
+		probe_set(p, RT_PROBE_PROBLEM, err, "a fresh /proc in a new pid namespace failed (%s: %s)", step,
+			  strerror(err));
+		probe_fix(p, "find out what refuses it (a security module logs a denial):");
+		probe_fix(p, "  unshare --user --map-root-user --pid --fork --mount-proc true");
+		probe_fix(p, "  sudo dmesg | tail");
+	}
+}
+
+void explain_openat2(rt_probe *p, int err)
+{
+	if (err == ENOSYS)
+		probe_set(p, RT_PROBE_PROBLEM, err, "openat2 is missing (%s): kbuild-ns needs Linux 5.6 or newer, "
+			  "or a container runtime whose seccomp profile knows openat2", strerror(err));
+	else
+		probe_set(p, RT_PROBE_PROBLEM, err, "openat2 is refused: %s", strerror(err));
+	probe_fix(p, "boot Linux 5.6 or newer; inside a container, use Docker 20.10, containerd 1.5, Podman 3 or newer");
+}
+
+void explain_subids(rt_probe *p, const char *user, const char *no_uidmap, const char *no_gidmap, bool uid_range,
+		    bool gid_range, unsigned long max_end)
+{
+	char why[320] = "";
+	const char *helpers[] = { no_uidmap, no_gidmap };
+	for (int i = 0; i < 2; i++)
+		if (helpers[i])
+			snprintf(why + strlen(why), sizeof why - strlen(why), "%s%s %s", why[0] ? ", " : "", helpers[i],
+				 strchr(helpers[i], '/') ? "is neither setuid root nor has file capabilities" : "is not installed");
+	if (!uid_range)
+		snprintf(why + strlen(why), sizeof why - strlen(why), "%sno range for %s in /etc/subuid",
+			 why[0] ? ", " : "", user ? user : "this user");
+	if (!gid_range)
+		snprintf(why + strlen(why), sizeof why - strlen(why), "%sno range for %s in /etc/subgid",
+			 why[0] ? ", " : "", user ? user : "this user");
+	probe_set(p, RT_PROBE_NOTE, 0, "single-id mapping will be used (%s)", why);
+	probe_fix(p, "optional, only builds that switch between several users need a range of ids:");
+	if (no_uidmap || no_gidmap)
+		probe_fix(p, "  sudo apt-get install uidmap    # Fedora, RHEL: sudo dnf install shadow-utils");
+	if (!uid_range || !gid_range) {
+		unsigned long start = max_end > 100000 ? max_end : 100000;
+		probe_fix(p, "  sudo usermod --add-subuids %lu-%lu --add-subgids %lu-%lu %s", start, start + 65535, start,
+			  start + 65535, user ? user : user_name());
+	}
+}
+
+static bool has(const char *s, const char *word)
+{
+	return strstr(s, word) != NULL;
+}
+
+const char *rt_probe_advice(int errnum, const char *step)
+{
+	static char text[sizeof ((rt_probe *)0)->finding + sizeof ((rt_probe *)0)->fix + 64];
+	rt_probe p = { .id = "advice" };
+	host_facts h;
+
+	if (!step || errnum <= 0)
+		return NULL;
+	facts_read(&h);
+	if (has(step, "clone") || has(step, "unshare") || has(step, "uid_map") || has(step, "gid_map") ||
+	    has(step, "setgroups") || has(step, "namespace")) {
+		if (!is_perm(errnum) && errnum != EINVAL && errnum != ENOSPC && errnum != EUSERS)
+			return NULL;
+		explain_userns(&p, &h, errnum, step, NULL);
+	} else if (has(step, "overlay")) {
+		if (!is_perm(errnum) && errnum != EINVAL && errnum != ENODEV && errnum != EOPNOTSUPP)
+			return NULL;
+		explain_overlay(&p, &h, errnum, step, "the state directory", 0);
+	} else if (has(step, "proc")) {
+		if (!is_perm(errnum))
+			return NULL;
+		explain_proc(&p, &h, errnum, step);
+	} else if (has(step, "xattr")) {
+		if (errnum != EOPNOTSUPP)
+			return NULL;
+		explain_xattrs(&p, errnum, "setxattr", "the state directory", 0);
+	} else if (has(step, "openat2")) {
+		explain_openat2(&p, errnum);
+	} else {
+		return NULL;
+	}
+	snprintf(text, sizeof text, "%s\n%skbuild-ns doctor checks the whole host.\n", p.finding, p.fix);
+	return text;
+}

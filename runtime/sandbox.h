@@ -1,0 +1,53 @@
+/* The build sandbox: one process tree in new user, mount, pid, ipc and
+ * uts namespaces (and a new network namespace unless the host network is
+ * asked for), with an overlayfs root, a fresh /proc, a minimal /dev, our
+ * own pid 1, and capabilities, no_new_privs and seccomp applied just
+ * before the command is executed.
+ *
+ * The runtime knows nothing of images or of Kubernetes: the caller hands
+ * it a list of directories and a command. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct rt_bind {
+	const char *src;         /* host path */
+	const char *dst;         /* absolute path inside */
+	bool ro;                 /* read-only, submounts included */
+} rt_bind;
+
+typedef struct rt_spec {
+	const char *const *lowers;   /* overlay lower layers, top first */
+	size_t n_lowers;
+	const char *upper, *work;    /* persistent overlay upper and work dirs */
+	const char *rootdir;         /* an empty directory to build the root on */
+	const rt_bind *binds;
+	size_t n_binds;
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;             /* inside */
+	const char *hostname;
+	bool user_host;              /* run as the caller's uid:gid, not root */
+	bool net_host;               /* share the host network namespace */
+	bool no_seccomp;
+	bool tty;                    /* give the command its own pty */
+	bool legacy_overlay;         /* skip the lowerdir+ probe (known absent) */
+	uid_t uid;                   /* the caller's ids outside */
+	gid_t gid;
+} rt_spec;
+
+typedef struct rt_error {
+	int code;                    /* 125 setup failed, 126 cannot execute, 127 not found */
+	int errnum;
+	char msg[512];
+} rt_error;
+
+typedef struct rt_info {
+	bool lowerdir_plus;          /* the overlay was made with the new mount API */
+} rt_info;
+
+/* Run the sandbox to completion.  Returns 0 and the command's exit status
+ * in *ret_status (128+N when killed by signal N), or -1 with err filled
+ * when the sandbox could not be made or the command not executed. */
+int rt_run(const rt_spec *s, int *ret_status, rt_info *info, rt_error *err);

@@ -1,0 +1,135 @@
+#include "project.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <openssl/evp.h>
+
+void project_free(kb_project *p)
+{
+	if (!p)
+		return;
+	if (p->lock_fd >= 0)
+		close(p->lock_fd);
+	if (p->dirfd >= 0)
+		close(p->dirfd);
+	free(p->checkout);
+	free(p->branch);
+	free(p->cross_tag);
+	free(p->version);
+	free(p->dir);
+	free(p);
+}
+
+void project_key(const char *s, char *out, size_t n)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	static const char hx[] = "0123456789abcdef";
+
+	EVP_Digest(s, strlen(s), md, &len, EVP_md5(), NULL);
+	for (size_t i = 0; i < n && i / 2 < len; i++)
+		out[i] = hx[(md[i / 2] >> (i % 2 ? 0 : 4)) & 15];
+	out[n] = 0;
+}
+
+/* The branch as `git symbolic-ref --short -q HEAD` prints it, read from
+ * .git/HEAD directly (no git needed on the host); "" when detached. */
+static char *read_branch(int dirfd)
+{
+	_cleanup_free_ char *head = NULL, *gitfile = NULL;
+	_cleanup_close_ int gitdir = -1;
+	struct stat st;
+
+	if (fstatat(dirfd, ".git", &st, 0) < 0)
+		return strdup("");
+	if (S_ISDIR(st.st_mode)) {
+		gitdir = openat(dirfd, ".git", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else if (read_file_at(dirfd, ".git", 4096, &gitfile, NULL) == 0 && !strncmp(gitfile, "gitdir: ", 8)) {
+		/* A worktree or submodule: ".git" names the real git dir. */
+		gitfile[strcspn(gitfile, "\n")] = 0;
+		gitdir = openat(dirfd, gitfile + 8, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (gitdir < 0 || read_file_at(gitdir, "HEAD", 4096, &head, NULL) < 0)
+		return strdup("");
+	head[strcspn(head, "\n")] = 0;
+	if (strncmp(head, "ref: refs/heads/", 16))
+		return strdup("");
+	return strdup(head + 16);
+}
+
+int project_open(const char *state_dir, const char *checkout, kb_project **ret, kb_error *e)
+{
+	_cleanup_(project_freep) kb_project *p = calloc(1, sizeof *p);
+	_cleanup_close_ int cfd = -1;
+	char *tag = NULL;
+
+	if (!p)
+		return kb_err(e, ENOMEM, "project");
+	p->dirfd = p->lock_fd = -1;
+	p->checkout = realpath(checkout, NULL);
+	if (!p->checkout)
+		return kb_err(e, errno, "checkout %s", checkout);
+	cfd = open(p->checkout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cfd < 0)
+		return kb_err(e, errno, "checkout %s", p->checkout);
+	p->branch = read_branch(cfd);
+	if (read_file_at(cfd, "build/build-image/cross/VERSION", 4096, &tag, NULL) == 0) {
+		tag[strcspn(tag, " \t\r\n")] = 0;
+		if (!tag[0] || strchr(tag, '/')) {
+			free(tag);
+			return kb_errx(e, EINVAL, "checkout %s: build/build-image/cross/VERSION does not hold a tag",
+				       p->checkout);
+		}
+		p->cross_tag = tag;
+		p->kube = true;
+	}
+	const char *host = getenv("HOSTNAME");
+	_cleanup_free_ char *in = xasprintf("%s:%s:%s", host ? host : "", p->checkout, p->branch);
+	project_key(in, p->key, 10);
+	p->version = xasprintf("%s-%s", PROJECT_FORMAT, p->cross_tag ? p->cross_tag : "generic");
+	p->dir = xasprintf("%s/projects/%s-%s", state_dir, p->key, p->version);
+	int r = mkdir_p_at(AT_FDCWD, p->dir, 0700);
+	if (r < 0)
+		return kb_err(e, -r, "state %s", p->dir);
+	p->dirfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (p->dirfd < 0)
+		return kb_err(e, errno, "state %s", p->dir);
+	*ret = steal_ptr(p);
+	return 0;
+}
+
+int project_lock(kb_project *p, bool wait, void (*notify)(const char *), kb_error *e)
+{
+	p->lock_fd = openat(p->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (p->lock_fd < 0)
+		return kb_err(e, errno, "lock %s/lock", p->dir);
+	/* The kernel refuses, or worse, misbehaves, if one upper/work pair is
+	 * mounted twice at once (overlayfs.rst, "Sharing and copying layers"):
+	 * one sandbox per checkout at a time. */
+	if (flock(p->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
+		return kb_err(e, errno, "lock %s/lock", p->dir);
+	if (!wait)
+		return kb_errx(e, EBUSY, "checkout %s: in use by another kbuild-ns (--no-wait given)", p->checkout);
+	if (notify) {
+		_cleanup_free_ char *m = xasprintf("waiting for another kbuild-ns using %s", p->checkout);
+		notify(m);
+	}
+	while (flock(p->lock_fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			return kb_err(e, errno, "lock %s/lock", p->dir);
+	return 0;
+}
+
+int project_prepare(kb_project *p, kb_error *e)
+{
+	static const char *const dirs[] = { "upper", "work", "root" };
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (mkdirat(p->dirfd, dirs[i], 0700) < 0 && errno != EEXIST)
+			return kb_err(e, errno, "state %s/%s", p->dir, dirs[i]);
+	return 0;
+}
