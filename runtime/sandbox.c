@@ -117,7 +117,8 @@ static _Noreturn void exec_command(const rt_spec *s, int errfd, const char *pts)
 	 * which an unprivileged process may only load under no_new_privs. */
 	if ((r = rt_caps_limit(!s->user_host, &step)) < 0)
 		die(errfd, 125, -r, "capabilities (%s)", step);
-	if (!s->no_seccomp && (r = rt_seccomp_apply(&step)) < 0)
+	if (!s->no_seccomp && (r = s->seccomp_bpf ? rt_seccomp_load_bpf(s->seccomp_bpf, s->seccomp_len, &step)
+						 : rt_seccomp_apply(&step)) < 0)
 		die(errfd, 125, -r, "seccomp (%s)", step);
 
 	execvpe(s->argv[0], s->argv, s->envp);

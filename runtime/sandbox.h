@@ -31,8 +31,11 @@ typedef struct rt_spec {
 	bool user_host;              /* run as the caller's uid:gid, not root */
 	bool net_host;               /* share the host network namespace */
 	bool no_seccomp;
+	const void *seccomp_bpf;     /* compiled policy (rt_seccomp_compile), or NULL */
+	size_t seccomp_len;
 	bool tty;                    /* give the command its own pty */
 	bool legacy_overlay;         /* skip the lowerdir+ probe (known absent) */
+	bool volatile_upper;         /* overlay "volatile": no sync at unmount */
 	uid_t uid;                   /* the caller's ids outside */
 	gid_t gid;
 } rt_spec;

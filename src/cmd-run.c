@@ -7,6 +7,9 @@
 #include "project.h"
 #include "sandbox.h"
 #include "doctor.h"
+#include "seccomp-filter.h"
+
+#include <fcntl.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -139,6 +142,34 @@ static int build_env(const run_opts *o, kb_store *s, const image_rec *img, const
 	return 0;
 }
 
+/* The seccomp policy compiled to BPF, from $STATE/cache/ when a previous
+ * run left it there: compiling takes several milliseconds, loading a few
+ * microseconds.  The file name changes with the policy, libseccomp and the
+ * architecture; a damaged file is simply compiled again. */
+static void *seccomp_blob(const char *state_dir, size_t *ret_len)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/cache", state_dir);
+	_cleanup_free_ char *name = xasprintf("%s.bpf", rt_seccomp_cache_key());
+	char *blob = NULL;
+	size_t len = 0;
+	const char *step;
+
+	_cleanup_close_ int dfd = (mkdirat(AT_FDCWD, dir, 0700) == 0 || errno == EEXIST)
+					  ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (dfd >= 0 && read_file_at(dfd, name, 1 << 20, &blob, &len) == 0 && len > 0) {
+		*ret_len = len;
+		return blob;
+	}
+	free(blob);
+	void *b = NULL;
+	if (rt_seccomp_compile(&b, &len, &step) < 0)
+		return NULL;    /* the sandbox compiles it itself and reports */
+	if (dfd >= 0)
+		write_file_atomic(dfd, name, b, len);
+	*ret_len = len;
+	return b;
+}
+
 static int run_main(kb_ctx *c, run_opts *o, char **argv)
 {
 	_cleanup_(store_closep) kb_store *s = NULL;
@@ -169,8 +200,12 @@ static int run_main(kb_ctx *c, run_opts *o, char **argv)
 	}
 	if (img->n_layers == 0)
 		return cmd_failx(cmd, "image %s: has no layers", ref);
-	if (project_lock(p, !o->no_wait, out_notify, &e) < 0 || project_prepare(p, &e) < 0)
+	bool reset;
+	if (project_lock(p, !o->no_wait, out_notify, &e) < 0 || project_prepare(p, &reset, &e) < 0)
 		return cmd_fail(cmd, &e);
+	if (reset)
+		out_warn("%s: the host restarted during an earlier run of this checkout; its data layer was reset",
+			 cmd);
 
 	bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	const char *workdir = p->kube ? KUBE_WORKDIR : "/src";
@@ -207,14 +242,18 @@ static int run_main(kb_ctx *c, run_opts *o, char **argv)
 		.binds = o->binds, .n_binds = o->n_binds, .argv = o->shell ? shell_argv : argv, .envp = ev.v,
 		.cwd = workdir, .hostname = hostname, .user_host = o->user_host, .net_host = o->net_host,
 		.no_seccomp = o->no_seccomp, .tty = tty, .uid = getuid(), .gid = getgid(),
+		.volatile_upper = true,
 	};
 	out_verbose("%s: image %s (%zu layers), state %s", cmd, ref, img->n_layers, p->dir);
 	out_verbose("%s: ids: single mapping, %s inside is uid %u outside", cmd,
 		    o->user_host ? "the same uid" : "root", (unsigned)getuid());
 	if (o->no_seccomp)
 		out_warn("%s: --seccomp=unconfined: the sandbox has no system call filter", cmd);
+	_cleanup_free_ void *bpf = o->no_seccomp ? NULL : seccomp_blob(c->state_dir, &spec.seccomp_len);
+	spec.seccomp_bpf = bpf;
 	rt_error rerr;
 	int r = rt_run(&spec, &status, NULL, &rerr);
+	project_done(p);
 	for (size_t i = 0; i < img->n_layers; i++)
 		free(paths[i]);
 	free(paths);

@@ -125,11 +125,48 @@ int project_lock(kb_project *p, bool wait, void (*notify)(const char *), kb_erro
 	return 0;
 }
 
-int project_prepare(kb_project *p, kb_error *e)
+static void boot_id(char buf[64])
+{
+	_cleanup_free_ char *b = NULL;
+	buf[0] = 0;
+	if (read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 64, &b, NULL) == 0)
+		snprintf(buf, 64, "%.*s", (int)strcspn(b, "\n"), b);
+}
+
+int project_prepare(kb_project *p, bool *ret_reset, kb_error *e)
 {
 	static const char *const dirs[] = { "upper", "work", "root" };
+	_cleanup_free_ char *mark = NULL;
+	char boot[64];
+	int r;
+
+	*ret_reset = false;
+	boot_id(boot);
+	if (read_file_at(p->dirfd, "in-use", 64, &mark, NULL) == 0 && strcmp(mark, boot)) {
+		if ((r = rm_rf_at(p->dirfd, "upper")) < 0 || (r = rm_rf_at(p->dirfd, "work")) < 0)
+			return kb_err(e, -r, "state %s: reset after a crash", p->dir);
+		*ret_reset = true;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (mkdirat(p->dirfd, dirs[i], 0700) < 0 && errno != EEXIST)
 			return kb_err(e, errno, "state %s/%s", p->dir, dirs[i]);
+	/* The kernel leaves work/work/incompat/volatile behind a volatile
+	 * mount and refuses the next mount while it exists; we hold the lock
+	 * and have checked the boot, so it may go. */
+	_cleanup_close_ int wfd = openat(p->dirfd, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (wfd >= 0) {
+		rm_rf_at(wfd, "incompat");
+		fchmodat(wfd, "work", 0700, 0);    /* overlay leaves it mode 000 */
+		_cleanup_close_ int wwfd = openat(wfd, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (wwfd >= 0)
+			rm_rf_at(wwfd, "incompat");
+	}
+	if ((r = write_file_atomic(p->dirfd, "in-use", boot, strlen(boot))) < 0)
+		return kb_err(e, -r, "state %s/in-use", p->dir);
 	return 0;
+}
+
+void project_done(kb_project *p)
+{
+	unlinkat(p->dirfd, "in-use", 0);
 }

@@ -24,8 +24,15 @@ typedef struct kb_project {
 int project_open(const char *state_dir, const char *checkout, kb_project **ret, kb_error *e);
 /* Take the checkout's lock; with wait, block (after notify); else fail. */
 int project_lock(kb_project *p, bool wait, void (*notify)(const char *), kb_error *e);
-/* Make upper/, work/ and root/ (first use). */
-int project_prepare(kb_project *p, kb_error *e);
+/* Make upper/, work/ and root/ (first use) and mark the data layer in
+ * use.  The overlay is mounted "volatile" (no sync at unmount), so after
+ * a host crash during a run the upper may have lost writes: the mark
+ * holds the boot id, and a mark left by another boot resets the layer
+ * (*ret_reset says so).  A mark from this boot only means a killed
+ * process, whose writes the page cache still has. */
+int project_prepare(kb_project *p, bool *ret_reset, kb_error *e);
+/* The run ended: remove the in-use mark. */
+void project_done(kb_project *p);
 void project_free(kb_project *p);
 static inline void project_freep(kb_project **p) { project_free(*p); }
 /* md5 hex of s, first n digits (n <= 32). */
