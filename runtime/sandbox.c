@@ -358,8 +358,16 @@ int rt_run(const rt_spec *s, int *ret_status, rt_info *info, rt_error *err)
 				rl.master = -1;
 			}
 		}
-		if (pf[3].revents)
+		if (pf[3].revents) {
 			pump(STDIN_FILENO, rl.master, &rl.in_open);
+			if (!rl.in_open) {
+				/* The outer input ended: say so to the inner terminal
+				 * the way a user would, with its EOF character. */
+				struct termios t;
+				char eof = tcgetattr(rl.master, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
+				if (write(rl.master, &eof, 1) < 0) { /* the sandbox is gone */ }
+			}
+		}
 	}
 	if (!have_status)
 		waitpid(pid, &st, 0);

@@ -1,0 +1,238 @@
+#!/bin/sh
+# `kbuild-ns run` and `shell`: what the sandbox is made of, checked from
+# inside by the static probe (tests/helpers/probe.c), as the test user.
+# The image is a busybox-static root filesystem, the checkout a generic
+# directory (workdir /src).  Terminal sessions are in run-tty.t.
+#
+# Covered: pid 1 is kbuild-ns-init and no host process is visible; the
+# single-id maps (root inside, and --user host); bounding and effective
+# capabilities; no_new_privs and seccomp filter mode; keyctl,
+# unshare(CLONE_NEWUSER), mount and ptrace(PTRACE_ATTACH, 1) refused;
+# /proc/sys and /sys read-only; setuid binaries give nothing; the host's
+# home is not there; --network none (only lo, a host port on 127.0.0.1 out
+# of reach while --network host and the host reach it); exit statuses;
+# SIGTERM forwarding; orphan reaping; nothing of the sandbox outlives it
+# (also when kbuild-ns is SIGKILLed); no terminal without one; the data
+# layer persists while /tmp does not, and checkout writes show on the host;
+# two runs on one checkout serialise (--no-wait: 125); the environment
+# allow-list; `kbuild-ns shell` reading commands from a here-document.
+. "$SRCDIR/tests/integration/lib.sh"
+need python3
+. "$SRCDIR/tests/integration/run-lib.sh"
+
+plan 60
+
+# ok_probe DESC [RUN-OPTS] -- PROBE-ARGS...: the probe's check holds inside.
+ok_probe() { _d=$1; shift; ok "$_d" sb "$@"; }
+
+# ---- processes ---------------------------------------------------------------
+ok_probe "the probe is not pid 1; pid 1 is kbuild-ns-init" -- /probe pid1 kbuild-ns-init
+ok_probe "no host process is visible (only init and the probe)" -- /probe no-host-procs 2
+
+# ---- ids ----------------------------------------------------------------------
+out=$(sb -- /probe maps 2>&1)
+is "root mode: uid_map 0 UID 1, gid_map 0 GID 1, setgroups deny, ids 0:0" "$(flat "$out")" \
+	"uid_map: 0 $TEST_UID 1 | gid_map: 0 $TEST_GID 1 | setgroups: deny | ok: uid 0 gid 0"
+out=$(sb --user host -- /probe maps 2>&1)
+is "--user host: uid_map UID UID 1, gid_map GID GID 1, ids UID:GID" "$(flat "$out")" \
+	"uid_map: $TEST_UID $TEST_UID 1 | gid_map: $TEST_GID $TEST_GID 1 | setgroups: deny | ok: uid $TEST_UID gid $TEST_GID"
+
+# ---- capabilities, no_new_privs, seccomp ----------------------------------------
+ok_probe "root mode: CapBnd and CapEff are a80405fb (Docker's set minus NET_RAW)" \
+	-- /probe caps 00000000a80405fb 00000000a80405fb
+ok_probe "--user host: CapBnd and CapEff are empty" --user host -- /probe caps 0 0
+ok_probe "NoNewPrivs: 1" -- /probe nnp
+ok_probe "Seccomp: 2 (filter mode)" -- /probe seccomp
+ok_probe "--user host: NoNewPrivs: 1 and Seccomp: 2" --user host -- sh -c '/probe nnp && /probe seccomp'
+ok_probe "keyctl is refused (EPERM)" -- /probe keyctl EPERM
+ok_probe "unshare(CLONE_NEWUSER) is refused (EPERM)" -- /probe unshare-user EPERM
+ok_probe "mount is refused (EPERM)" -- /probe mount EPERM
+ok_probe "ptrace(PTRACE_ATTACH, 1) is refused" -- /probe ptrace1
+ok_probe "an unknown syscall and clone3 give ENOSYS" -- /probe enosys
+
+# ---- filesystems ----------------------------------------------------------------
+ok_probe "/proc/sys is read-only" -- /probe ro /proc/sys
+ok_probe "/sys is read-only" -- /probe ro /sys
+
+# A setuid+setgid copy of the probe owned by an id that is not mapped in the
+# sandbox: by real root when we are root, else by a subordinate id of the
+# test user (chowned in a user namespace mapping it).
+mkdir "$WORK/suid" && chmod 755 "$WORK/suid"
+suid_how=
+if [ "$(id -u)" = 0 ]; then
+	cp "$PROBE" "$WORK/suid/probe" && chown 0:0 "$WORK/suid/probe" && chmod 6755 "$WORK/suid/probe" &&
+		suid_how="owned by root"
+else
+	_me=$(id -un)
+	_su=$(awk -F: -v u="$_me" -v i="$(id -u)" '($1 == u || $1 == i) && $3 > 0 { print $2; exit }' /etc/subuid 2>/dev/null)
+	_sg=$(awk -F: -v u="$_me" -v i="$(id -u)" '($1 == u || $1 == i) && $3 > 0 { print $2; exit }' /etc/subgid 2>/dev/null)
+	if [ -n "$_su" ] && [ -n "$_sg" ] && unshare --map-root-user --map-users="$_su,1,1" --map-groups="$_sg,1,1" \
+		sh -c 'cp "$1" "$2" && chown 1:1 "$2" && chmod 6755 "$2"' sh "$PROBE" "$WORK/suid/probe" 2>"$WORK/.suid"; then
+		suid_how="owned by subordinate id $_su"
+	else
+		sed 's/^/# /' "$WORK/.suid" 2>/dev/null
+	fi
+fi
+if [ -n "$suid_how" ]; then
+	echo "# setuid copy of the probe: $(ls -ln "$WORK/suid/probe" | awk '{ print $1, $3, $4 }') ($suid_how)"
+	ok_probe "--user host: a setuid copy ($suid_how) gains no id and no capability" \
+		--user host --bind "$WORK/suid:/suid:ro" -- /probe setuid /suid/probe
+	ok_probe "root mode: the setuid copy ($suid_how) changes no id, adds no capability" \
+		--bind "$WORK/suid:/suid:ro" -- /probe setuid /suid/probe
+else
+	skip_one "--user host: a setuid copy gains no id and no capability" "no root and no subordinate ids to own the copy"
+	skip_one "root mode: the setuid copy changes no id, adds no capability" "no root and no subordinate ids to own the copy"
+fi
+
+# The host's home (the test user's HOME, $WORK/home) is nowhere inside.
+marker=host-home-marker-$$
+as_user sh -c 'echo secret >"$1/$2"' sh "$WORK/home" "$marker"
+out=$(sb -- sh -c 'echo "HOME=$HOME"; test -e "$1" && echo "$1 exists"; ls -A /root
+	find / \( -path /proc -o -path /sys \) -prune -o -name "$2" -print' sh "$WORK/home" "$marker" 2>&1)
+is "nothing of the host's home is visible" "$(flat "$out")" "HOME=/root"
+
+# ---- network ----------------------------------------------------------------------
+# A TCP listener on the host's 127.0.0.1, for at most 60 s.
+"$PYTHON" -c '
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write("%d\n" % s.getsockname()[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+s.settimeout(0.5)
+end = time.time() + 60
+while time.time() < end:
+    try:
+        c, _ = s.accept()
+        c.close()
+    except socket.timeout:
+        pass
+' "$WORK/port" >/dev/null 2>&1 &
+LPID=$!
+trap 'kill "$LPID" 2>/dev/null; cleanup' EXIT
+wait_file "$WORK/port" '^[0-9]' 10
+PORT=$(cat "$WORK/port" 2>/dev/null)
+ok "the host reaches its listener on 127.0.0.1:$PORT" "$PYTHON" -c '
+import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3).close()' "$PORT"
+ok_probe "--network none: lo is the only interface" --network none -- /probe net-lo-only
+ok_probe "--network none: connecting to the host's 127.0.0.1:$PORT fails" \
+	--network none -- /probe connect 127.0.0.1 "$PORT"
+fails "--network host: the same port is reachable (probe connect says so)" 1 \
+	sb --network host -- /probe connect 127.0.0.1 "$PORT"
+ok_probe "no --network: lo is the only interface" -- /probe net-lo-only
+kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null
+
+# ---- exit statuses -------------------------------------------------------------------
+as_user sh -c 'printf "#!/bin/sh\necho hi\n" >"$1/not-executable"; chmod 644 "$1/not-executable"' sh "$CO"
+fails "exit status 0" 0 sb -- true
+fails "exit status 7" 7 sb -- sh -c 'exit 7'
+fails "a bad --image: 125" 125 sb --image no-such-image:0 -- true
+out=$(last_output)
+is "... with one line kbuild-ns: run: ..." "$(printf '%s\n' "$out" | grep -c '^kbuild-ns: run: ')" 1
+fails "a non-executable file: 126" 126 sb -- /src/not-executable
+fails "a missing command: 127" 127 sb -- /no/such/command
+fails "a command not on PATH: 127" 127 sb -- no-such-command
+fails "killed by SIGKILL: 128+9" 137 sb -- sh -c 'kill -9 $$'
+
+# ---- signals, reaping, leftovers --------------------------------------------------------
+( kb_exec -C "$CO" run --image "$IMG" --bind "$WORK/probe:/probe:ro" -- /probe signal 30 ) \
+	>"$WORK/sig.out" 2>&1 </dev/null &
+kpid=$!
+wait_file "$WORK/sig.out" '^waiting' 20
+is "the background job is kbuild-ns itself" "$(cat "/proc/$kpid/comm" 2>/dev/null)" kbuild-ns
+kill -TERM "$kpid" 2>/dev/null
+wait "$kpid"; rc=$?
+is "SIGTERM to kbuild-ns: it exits 143" "$rc" 143
+is "... and the inner command saw SIGTERM" "$(flat "$(cat "$WORK/sig.out")")" "waiting | got SIGTERM"
+
+ok_probe "an orphaned grandchild's zombie is reaped" -- /probe reap
+
+# survivors N: pids of processes running `sleep N` (none expected).
+survivors() {
+	for _f in /proc/[0-9]*/cmdline; do
+		[ "$(tr '\0' ' ' 2>/dev/null <"$_f")" = "sleep $1 " ] && { _p=${_f#/proc/}; echo "${_p%/cmdline}"; }
+	done
+}
+n1=$((100000 + $$ % 50000 * 2)) n2=$((100001 + $$ % 50000 * 2))
+fails "a run leaving 'sleep $n1 &' behind ends" 0 sb -- sh -c "sleep $n1 & echo started"
+left=$(survivors "$n1")
+is "... and no process of the sandbox survives it" "$left" ""
+[ -n "$left" ] && kill -KILL $left 2>/dev/null
+
+( kb_exec -C "$CO" run --image "$IMG" --bind "$WORK/probe:/probe:ro" -- \
+	sh -c "sleep $n2 & exec /probe signal 30" ) >"$WORK/kill.out" 2>&1 </dev/null &
+kpid=$!
+wait_file "$WORK/kill.out" '^waiting' 20
+before=$(survivors "$n2")
+kill -KILL "$kpid" 2>/dev/null; wait "$kpid" 2>/dev/null
+i=0; left=$(survivors "$n2")
+while [ -n "$left" ] && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i + 1)); left=$(survivors "$n2"); done
+if [ -z "$before" ]; then
+	is "SIGKILL to kbuild-ns: the sandbox's sleep was running before" "not found" "running"
+else
+	is "SIGKILL to kbuild-ns: no process of the sandbox survives (3 s grace)" "$left" ""
+fi
+[ -n "$left" ] && kill -KILL $left 2>/dev/null
+fails "... and the checkout is usable again at once (--no-wait)" 0 sb --no-wait -- true
+
+# ---- terminal ------------------------------------------------------------------------------
+fails "no terminal: test -t 0 is false inside" 1 sb -- sh -c 'test -t 0'
+fails "no terminal: probe istty says so" 1 sb -- /probe istty
+
+# ---- the data layer and the checkout ---------------------------------------------------------
+fails "run 1 writes /persist, /tmp/scratch and /src/from-inside" 0 \
+	sb -- sh -c 'echo persisted >/persist && echo gone >/tmp/scratch && echo written-inside >/src/from-inside'
+out=$(sb -- cat /persist 2>&1)
+is "run 2 reads /persist" "$out" persisted
+fails "run 2 has a fresh /tmp" 1 sb -- test -e /tmp/scratch
+is "the checkout file written inside is on the host" "$(cat "$CO/from-inside" 2>&1)" written-inside
+is "... owned by the test user" "$(stat -c %u:%g "$CO/from-inside" 2>&1)" "$TEST_UID:$TEST_GID"
+
+# ---- two runs on one checkout ----------------------------------------------------------------
+( kb_exec -C "$CO" run --image "$IMG" -- sh -c 'touch /src/.a-start; sleep 3; touch /src/.a-end' ) \
+	>"$WORK/first.out" 2>&1 </dev/null &
+fpid=$!
+i=0; while [ ! -e "$CO/.a-start" ] && [ "$i" -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+fails "while another run holds the checkout, --no-wait fails with 125" 125 sb --no-wait -- true
+out=$(as_user timeout -k 5 "$RUN_TIMEOUT" "$KBUILD_NS" --state-dir "$STATE" -C "$CO" run --image "$IMG" \
+	-- sh -c 'test -e /src/.a-end && echo after-the-first' </dev/null 2>&1)
+rc=$?
+case $out in *"waiting for another kbuild-ns using"*) r=0 ;; *) r=1; echo "# $(flat "$out")" ;; esac
+_result $r "a second run prints the waiting message"
+is "... and runs only after the first ended (status $rc)" "$(printf '%s\n' "$out" | grep -x after-the-first)" after-the-first
+wait "$fpid"
+is "the first run succeeded" "$?" 0
+
+# ---- environment ------------------------------------------------------------------------------
+# A clean host environment plus FOO, GOFLAGS, GOLDFLAGS (set but empty).
+envrun() {
+	as_user env -i HOME="$WORK/home" PATH="$PATH" "$@" timeout -k 5 "$RUN_TIMEOUT" \
+		"$KBUILD_NS" -q --state-dir "$STATE" -C "$CO" run --image "$IMG" -e BAR=baz -- env </dev/null 2>&1
+}
+out=$(envrun FOO=bar GOFLAGS=-x GOLDFLAGS=)
+printf '%s\n' "$out" | sed 's/^/# inside: /'
+is "env: FOO (not allowed) does not pass" "$(printf '%s\n' "$out" | grep -c '^FOO=')" 0
+is "env: GOFLAGS=-x passes" "$(printf '%s\n' "$out" | grep -x 'GOFLAGS=-x')" GOFLAGS=-x
+is "env: GOLDFLAGS set but empty passes" "$(printf '%s\n' "$out" | grep -x 'GOLDFLAGS=')" GOLDFLAGS=
+is "env: -e BAR=baz passes" "$(printf '%s\n' "$out" | grep -x 'BAR=baz')" BAR=baz
+is "env: HOME=/root and HOSTNAME is the host's" \
+	"$(printf '%s\n' "$out" | grep -E '^(HOME|HOSTNAME)=' | sort | paste -sd' ')" "HOME=/root HOSTNAME=$(hostname)"
+is "env: nothing else" "$(printf '%s\n' "$out" | sed 's/=.*//' | sort | paste -sd' ')" \
+	"BAR GOFLAGS GOLDFLAGS HOME HOSTNAME PATH"
+out=$(envrun GOFLAGS=-x)
+is "env: GOLDFLAGS unset stays unset" "$(printf '%s\n' "$out" | grep -c '^GOLDFLAGS')" 0
+
+# ---- shell ----------------------------------------------------------------------------------------
+out=$(as_user timeout -k 5 "$RUN_TIMEOUT" "$KBUILD_NS" -q --state-dir "$STATE" -C "$CO" shell --image "$IMG" 2>&1 <<'EOF'
+echo "sum=$((6 * 7))"
+pwd
+cat /persist
+exit 3
+EOF
+)
+rc=$?
+is "kbuild-ns shell runs the commands of a here-document" "$(flat "$out")" "sum=42 | /src | persisted"
+is "... and exits with the shell's status" "$rc" 3
