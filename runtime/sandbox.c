@@ -183,7 +183,11 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock)
 			_exit(125);
 		}
 		if (si.ssi_signo != SIGCHLD) {
-			kill(cmd, (int)si.ssi_signo);
+			/* To the command's whole process group (it is a session
+			 * leader), as a terminal would: a shell waiting for its
+			 * child gets ^C only together with that child. */
+			if (kill(-cmd, (int)si.ssi_signo) < 0)
+				kill(cmd, (int)si.ssi_signo);
 			continue;
 		}
 		/* Reap everything: orphans are reparented to us. */

@@ -14,9 +14,10 @@ int cmd_help(kb_ctx *c, int argc, char **argv)
 									  : strdup("kbuild-ns");
 	/* The pages of the tree this binary was built from come first, so a
 	 * build directory never shows an older installed page. */
-	const char *dirs[] = { SRCMANDIR, MANDIR "/man1" };
+	const char *dirs[][2] = { { SRCMANDIR, "1" }, { SRCMANDIR, "7" }, { MANDIR "/man1", "1" },
+				  { MANDIR "/man7", "7" } };
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		_cleanup_free_ char *f = xasprintf("%s/%s.1", dirs[i], page);
+		_cleanup_free_ char *f = xasprintf("%s/%s.%s", dirs[i][0], page, dirs[i][1]);
 		if (access(f, R_OK) < 0)
 			continue;
 		fflush(stdout);

@@ -22,18 +22,6 @@ static const char *format_name(image_format f)
 	return f == FMT_OCI ? "OCI image" : f == FMT_DOCKER ? "docker-save archive" : "root filesystem tarball";
 }
 
-/* After getopt returned '?': name the option it choked on. */
-static const char *bad_option(int argc, char **argv)
-{
-	static char buf[160];
-	const char *a = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-	if (optopt && !(a[0] == '-' && a[1] == '-'))
-		snprintf(buf, sizeof buf, "option -%c: unknown, or missing its argument", optopt);
-	else
-		snprintf(buf, sizeof buf, "option %.100s: unknown, or missing its argument", a);
-	return buf;
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -89,7 +77,7 @@ static int do_import(kb_ctx *c, int argc, char **argv)
 			printf("%s\nSee kbuild-ns help image.\n", usage_image);
 			return 0;
 		default:
-			return cmd_usage(usage_image, "import: %s", bad_option(argc, argv));
+			return cmd_usage(usage_image, "import: %s", cmd_bad_option(argc, argv));
 		}
 	}
 	if (optind >= argc)

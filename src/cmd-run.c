@@ -287,32 +287,33 @@ int cmd_run(kb_ctx *c, int argc, char **argv, bool shell)
 	int ch;
 
 	optind = 1;
+	opterr = 0;
 	/* "+": options stop at the command, whose own options are its own. */
 	while ((ch = getopt_long(argc, argv, "+e:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'i': o.image = optarg; break;
 		case 'n':
 			if (strcmp(optarg, "none") && strcmp(optarg, "host"))
-				return cmd_usage(usage_run, "--network %s: must be none or host", optarg);
+				return cmd_usage(usage_run, "%s: --network %s: must be none or host", shell ? "shell" : "run", optarg);
 			o.net_host = !strcmp(optarg, "host");
 			break;
 		case 'e':
 			if (o.n_envs >= ARRAY_SIZE(o.envs))
-				return cmd_usage(usage_run, "too many -e options");
+				return cmd_usage(usage_run, "%s: too many -e options", shell ? "shell" : "run");
 			o.envs[o.n_envs++] = optarg;
 			break;
 		case 'b':
 			if (parse_bind(&o, optarg) < 0)
-				return cmd_usage(usage_run, "--bind %s: expected SRC:DST[:ro] with an absolute DST", optarg);
+				return cmd_usage(usage_run, "%s: --bind %s: expected SRC:DST[:ro] with an absolute DST", shell ? "shell" : "run", optarg);
 			break;
 		case 'u':
 			if (strcmp(optarg, "root") && strcmp(optarg, "host"))
-				return cmd_usage(usage_run, "--user %s: must be root or host", optarg);
+				return cmd_usage(usage_run, "%s: --user %s: must be root or host", shell ? "shell" : "run", optarg);
 			o.user_host = !strcmp(optarg, "host");
 			break;
 		case 's':
 			if (strcmp(optarg, "unconfined"))
-				return cmd_usage(usage_run, "--seccomp %s: only \"unconfined\" is accepted", optarg);
+				return cmd_usage(usage_run, "%s: --seccomp %s: only \"unconfined\" is accepted", shell ? "shell" : "run", optarg);
 			o.no_seccomp = true;
 			break;
 		case 'S':
@@ -326,7 +327,7 @@ int cmd_run(kb_ctx *c, int argc, char **argv, bool shell)
 			printf("%s\nSee kbuild-ns help %s.\n", usage_run, shell ? "shell" : "run");
 			return 0;
 		default:
-			return cmd_usage(usage_run, "%s: bad option", shell ? "shell" : "run");
+			return cmd_usage(usage_run, "%s: %s", shell ? "shell" : "run", cmd_bad_option(argc, argv));
 		}
 	}
 	if (shell && optind < argc)

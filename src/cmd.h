@@ -20,5 +20,8 @@ int cmd_run(kb_ctx *c, int argc, char **argv, bool shell);
 /* "kbuild-ns: <cmd>: <message>" on stderr; returns EXIT_KB_FAIL. */
 int cmd_fail(const char *cmd, const kb_error *e);
 int cmd_failx(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+/* After getopt_long returned '?' (with opterr = 0): a description of
+ * the option it could not take. */
+const char *cmd_bad_option(int argc, char **argv);
 /* A usage error: the message, then a usage line for cmd; exit 125. */
 int cmd_usage(const char *usage, const char *fmt, ...) _printf_(2, 3);

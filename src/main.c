@@ -3,6 +3,7 @@
 #include "progress.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,6 +58,18 @@ int cmd_usage(const char *usage, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n%s\n", usage);
 	return EXIT_KB_FAIL;
+}
+
+/* After getopt returned '?': name the option it choked on. */
+const char *cmd_bad_option(int argc, char **argv)
+{
+	static char buf[160];
+	const char *a = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+	if (optopt && !(a[0] == '-' && a[1] == '-'))
+		snprintf(buf, sizeof buf, "option -%c: unknown, or missing its argument", optopt);
+	else
+		snprintf(buf, sizeof buf, "option %.100s: unknown, or missing its argument", a);
+	return buf;
 }
 
 static char *default_state_dir(void)

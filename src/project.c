@@ -60,6 +60,31 @@ static char *read_branch(int dirfd)
 	return strdup(head + 16);
 }
 
+/* A new version (a new cross tag, or a new state format) means a cold
+ * build, as upstream deletes its old data containers: remove the other
+ * versions of this key, unless a run holds one. */
+static void drop_other_versions(const char *state_dir, const kb_project *p)
+{
+	_cleanup_free_ char *pdir = xasprintf("%s/projects", state_dir);
+	_cleanup_free_ char *mine = xasprintf("%s-%s", p->key, p->version);
+	_cleanup_close_ int pfd = open(pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = pfd >= 0 ? opendir_at(pfd) : NULL;
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, p->key, 10) || de->d_name[10] != '-' || !strcmp(de->d_name, mine))
+			continue;
+		_cleanup_free_ char *lk = xasprintf("%s/lock", de->d_name);
+		_cleanup_close_ int lfd = openat(pfd, lk, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) < 0)
+			continue;    /* in use: the next run removes it */
+		rm_rf_at(pfd, de->d_name);
+	}
+	closedir(d);
+}
+
 int project_open(const char *state_dir, const char *checkout, kb_project **ret, kb_error *e)
 {
 	_cleanup_(project_freep) kb_project *p = calloc(1, sizeof *p);
@@ -86,12 +111,22 @@ int project_open(const char *state_dir, const char *checkout, kb_project **ret, 
 		p->cross_tag = tag;
 		p->kube = true;
 	}
+	/* Upstream hashes bash's $HOSTNAME, which bash sets whether or not it
+	 * is exported; take the kernel's name when the environment lacks it
+	 * (cron, env -i), so the key does not change with the caller. */
+	char hn[256] = "";
 	const char *host = getenv("HOSTNAME");
-	_cleanup_free_ char *in = xasprintf("%s:%s:%s", host ? host : "", p->checkout, p->branch);
+	if (!host || !*host) {
+		gethostname(hn, sizeof hn - 1);
+		host = hn;
+	}
+	_cleanup_free_ char *in = xasprintf("%s:%s:%s", host, p->checkout, p->branch);
 	project_key(in, p->key, 10);
 	p->version = xasprintf("%s-%s", PROJECT_FORMAT, p->cross_tag ? p->cross_tag : "generic");
 	p->dir = xasprintf("%s/projects/%s-%s", state_dir, p->key, p->version);
 	int r = mkdir_p_at(AT_FDCWD, p->dir, 0700);
+	if (r == 0)
+		drop_other_versions(state_dir, p);
 	if (r < 0)
 		return kb_err(e, -r, "state %s", p->dir);
 	p->dirfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -136,6 +171,7 @@ static void boot_id(char buf[64])
 int project_prepare(kb_project *p, bool *ret_reset, kb_error *e)
 {
 	static const char *const dirs[] = { "upper", "work", "root" };
+	static const mode_t modes[] = { 0755, 0700, 0700 };    /* upper is the root's "/" */
 	_cleanup_free_ char *mark = NULL;
 	char boot[64];
 	int r;
@@ -148,7 +184,7 @@ int project_prepare(kb_project *p, bool *ret_reset, kb_error *e)
 		*ret_reset = true;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
-		if (mkdirat(p->dirfd, dirs[i], 0700) < 0 && errno != EEXIST)
+		if (mkdirat(p->dirfd, dirs[i], modes[i]) < 0 && errno != EEXIST)
 			return kb_err(e, errno, "state %s/%s", p->dir, dirs[i]);
 	/* The kernel leaves work/work/incompat/volatile behind a volatile
 	 * mount and refuses the next mount while it exists; we hold the lock

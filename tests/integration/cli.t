@@ -1,10 +1,11 @@
-# The command line: help and version output, usage errors, the commands
-# that are planned but not in this release, and the one-line error format
-# for failures before any image work starts.  Every failure must exit 125
+# The command line: help and version output, usage errors (including
+# those of run and shell, which fail before any sandbox is made), the
+# commands that are planned but not in this release, and the one-line
+# error format for failures before any image work starts.  Every failure must exit 125
 # and print exactly one line on stderr starting with "kbuild-ns: ".
 . "$SRCDIR/tests/integration/lib.sh"
 
-plan 57
+plan 56
 
 # run_kb ARGS...: kbuild-ns as the test user without the -q/--state-dir
 # defaults of kb; stdout and stderr go to $WORK/out and $WORK/err, the
@@ -85,8 +86,22 @@ short_error "bad --platform" image import "$WORK/a" --name t:1 --platform linux
 is "no image was recorded by the failed commands" \
 	"$(ls "$STATE/store/images" 2>/dev/null | grep -c '\.json$')" 0
 
+# run and shell: usage errors come before the checkout or any image is
+# looked at.  Their usage summary is several lines long, so no line limit.
+run_kb --state-dir "$STATE" run
+is "run without a command: exit 125, nothing on stdout" "$rc:$(lines "$WORK/out")" "125:0"
+head -1 "$WORK/err" | grep -q '^kbuild-ns: ' && grep -q '^usage: kbuild-ns run ' "$WORK/err"
+_result $? "run without a command: an error line, then the usage ($(head -1 "$WORK/err"))"
+run_kb --state-dir "$STATE" shell some-command
+is "shell with a command: exit 125, nothing on stdout" "$rc:$(lines "$WORK/out")" "125:0"
+head -1 "$WORK/err" | grep -q '^kbuild-ns: ' && grep -qi 'usage' "$WORK/err"
+_result $? "shell with a command: an error line, then the usage ($(head -1 "$WORK/err"))"
+run_kb --state-dir "$STATE" run --help
+[ "$rc" = 0 ] && grep -q '^usage: kbuild-ns run ' "$WORK/out"
+_result $? "run --help: exit 0 and the usage on stdout"
+
 # --- planned commands -----------------------------------------------------
-for c in make run shell copy-output clean status doctor; do
+for c in make copy-output clean status; do
 	run_kb --state-dir "$STATE" "$c"
 	is "planned '$c': exit 125, one line" "$rc:$(lines "$WORK/err")" "125:1"
 	grep -qi 'not available' "$WORK/err"
