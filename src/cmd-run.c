@@ -212,6 +212,7 @@ static int run_main(kb_ctx *c, run_opts *o, char **argv)
 	const char *home = p->kube ? KUBE_WORKDIR : o->user_host ? workdir : "/root";
 	if (build_env(o, s, img, home, tty, &ev, &e) < 0) {
 		env_free(&ev);
+		project_done(p);
 		return cmd_fail(cmd, &e);
 	}
 
@@ -221,6 +222,7 @@ static int run_main(kb_ctx *c, run_opts *o, char **argv)
 		free(lowers);
 		free(paths);
 		env_free(&ev);
+		project_done(p);
 		return cmd_failx(cmd, "out of memory");
 	}
 	for (size_t i = 0; i < img->n_layers; i++) {    /* the record lists bottom first */

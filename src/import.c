@@ -179,7 +179,7 @@ static job *job_for(pool *p, const layer_plan *lp)
 	return NULL;
 }
 
-static int make_record(kb_store *s, image_plan *ip, pool *p, image_rec **old, size_t n_old,
+static int make_record(image_plan *ip, pool *p, image_rec **old, size_t n_old,
 		       image_rec **ret, kb_error *e)
 {
 	_cleanup_(image_rec_freep) image_rec *r = calloc(1, sizeof *r);
@@ -206,7 +206,6 @@ static int make_record(kb_store *s, image_plan *ip, pool *p, image_rec **old, si
 		l->unpacked_size = j->present ? known_unpacked(old, n_old, &l->diff_id) : j->unpacked;
 		l->media_type = lp->media_type ? strdup(lp->media_type) : NULL;
 	}
-	(void)s;
 	*ret = steal_ptr(r);
 	return 0;
 }
@@ -348,7 +347,7 @@ int kb_import(kb_store *s, const import_opts *o, import_result *ret, kb_error *e
 		goto out;
 	for (size_t i = 0; i < n_plans; i++) {
 		image_rec *rec = NULL;
-		if ((r = make_record(s, plans[i], &p, old, n_old, &rec, e)) < 0)
+		if ((r = make_record(plans[i], &p, old, n_old, &rec, e)) < 0)
 			goto out;
 		ret->images[ret->n_images++] = rec;
 		if ((r = image_commit(s, rec, e)) < 0)
