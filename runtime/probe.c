@@ -414,64 +414,15 @@ static void probe_openat2(rt_probe *p)
 	explain_openat2(p, errno);
 }
 
-/* Find name (and uid) in an /etc/subuid-style file: "who:start:count". */
-static bool subid_range(const char *file, const char *name, uid_t uid, unsigned long *ret_start,
-			unsigned long *ret_count, unsigned long *max_end)
-{
-	FILE *f = fopen(file, "re");
-	char line[256], num[16];
-	bool found = false;
-
-	snprintf(num, sizeof num, "%u", (unsigned)uid);
-	while (f && fgets(line, sizeof line, f)) {
-		char who[128];
-		unsigned long start, count;
-		if (sscanf(line, "%127[^:\n]:%lu:%lu", who, &start, &count) != 3)
-			continue;
-		if (start + count > *max_end)
-			*max_end = start + count;
-		if (!found && count > 0 && ((name && !strcmp(who, name)) || !strcmp(who, num))) {
-			*ret_start = start;
-			*ret_count = count;
-			found = true;
-		}
-	}
-	if (f)
-		fclose(f);
-	return found;
-}
-
-/* A helper counts when it can raise our privilege: setuid root, or file
- * capabilities (Fedora ships newuidmap with cap_setuid=ep). */
-static bool helper_usable(const char *name, char *path, size_t len)
-{
-	const char *env = getenv("PATH");
-	char dirs[1024];
-	snprintf(dirs, sizeof dirs, "%s:/usr/bin:/bin:/usr/sbin:/sbin", env ? env : "");
-	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		struct stat st;
-		snprintf(path, len, "%s/%s", d, name);
-		if (*d != '/' || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		/* In a user namespace that does not map the host's root, a
-		 * setuid-root file shows the overflow uid: it cannot help then. */
-		if ((st.st_mode & S_ISUID) && st.st_uid == 0)
-			return true;
-		return getxattr(path, "security.capability", NULL, 0) > 0;
-	}
-	path[0] = 0;
-	return false;
-}
-
 static void probe_subids(rt_probe *p)
 {
 	struct passwd *pw = getpwuid(getuid());
 	const char *name = pw ? pw->pw_name : NULL;
 	char up[PATH_MAX], gp[PATH_MAX];
 	unsigned long us = 0, uc = 0, gs = 0, gc = 0, max_end = 0;
-	bool hu = helper_usable("newuidmap", up, sizeof up), hg = helper_usable("newgidmap", gp, sizeof gp);
-	bool ru = subid_range("/etc/subuid", name, getuid(), &us, &uc, &max_end);
-	bool rg = subid_range("/etc/subgid", name, getuid(), &gs, &gc, &max_end);
+	bool hu = rt_idmap_helper("newuidmap", up, sizeof up), hg = rt_idmap_helper("newgidmap", gp, sizeof gp);
+	bool ru = rt_subid_range("/etc/subuid", name, getuid(), &us, &uc, &max_end);
+	bool rg = rt_subid_range("/etc/subgid", name, getuid(), &gs, &gc, &max_end);
 
 	if (probe_forced("subids"))
 		hu = false;

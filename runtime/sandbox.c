@@ -287,10 +287,21 @@ int rt_run(const rt_spec *s, int *ret_status, rt_info *info, rt_error *err)
 	/* The maps: root inside by default, or the caller's own ids. */
 	const char *step = NULL;
 	int r;
-	if (s->user_host)
+	if (s->user_host) {
 		r = rt_userns_map_ids(pid, s->uid, s->gid, s->uid, s->gid, &step);
-	else
+	} else if (s->range) {
+		r = rt_userns_map_range(pid, s->uid, s->gid, s->range, &step);
+		if (r < 0) {
+			/* Like crun: a helper that refuses is not fatal; one id
+			 * is always ours to map.  The caller says so. */
+			info->range_failed = true;
+			info->range_errnum = -r;
+			info->range_step = step;
+			r = rt_userns_map_single(pid, s->uid, s->gid, &step);
+		}
+	} else {
 		r = rt_userns_map_single(pid, s->uid, s->gid, &step);
+	}
 	if (r < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);

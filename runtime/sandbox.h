@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "userns.h"
 
 typedef struct rt_bind {
 	const char *src;         /* host path */
@@ -36,6 +37,7 @@ typedef struct rt_spec {
 	bool tty;                    /* give the command its own pty */
 	bool legacy_overlay;         /* skip the lowerdir+ probe (known absent) */
 	bool volatile_upper;         /* overlay "volatile": no sync at unmount */
+	const struct rt_idrange *range;  /* subordinate ids to map as 1..N (root mode), or NULL */
 	uid_t uid;                   /* the caller's ids outside */
 	gid_t gid;
 } rt_spec;
@@ -48,6 +50,9 @@ typedef struct rt_error {
 
 typedef struct rt_info {
 	bool lowerdir_plus;          /* the overlay was made with the new mount API */
+	bool range_failed;           /* the subordinate range could not be mapped: single id used */
+	int range_errnum;
+	const char *range_step;
 } rt_info;
 
 /* Run the sandbox to completion.  Returns 0 and the command's exit status

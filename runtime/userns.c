@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 
 static int write_proc(pid_t pid, const char *file, const char *text)
 {
@@ -69,4 +73,100 @@ int rt_userns_enter_self(const char **ret_step)
 		return -errno;
 	}
 	return rt_userns_map_single(0, uid, gid, ret_step);
+}
+
+/* Find name (and uid) in an /etc/subuid-style file: "who:start:count". */
+bool rt_subid_range(const char *file, const char *name, uid_t uid, unsigned long *ret_start,
+			unsigned long *ret_count, unsigned long *max_end)
+{
+	FILE *f = fopen(file, "re");
+	char line[256], num[16];
+	bool found = false;
+
+	snprintf(num, sizeof num, "%u", (unsigned)uid);
+	while (f && fgets(line, sizeof line, f)) {
+		char who[128];
+		unsigned long start, count;
+		if (sscanf(line, "%127[^:\n]:%lu:%lu", who, &start, &count) != 3)
+			continue;
+		if (start + count > *max_end)
+			*max_end = start + count;
+		if (!found && count > 0 && ((name && !strcmp(who, name)) || !strcmp(who, num))) {
+			*ret_start = start;
+			*ret_count = count;
+			found = true;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* A helper counts when it can raise our privilege: setuid root, or file
+ * capabilities (Fedora ships newuidmap with cap_setuid=ep). */
+bool rt_idmap_helper(const char *name, char *path, size_t len)
+{
+	const char *env = getenv("PATH");
+	char dirs[1024];
+	snprintf(dirs, sizeof dirs, "%s:/usr/bin:/bin:/usr/sbin:/sbin", env ? env : "");
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		struct stat st;
+		snprintf(path, len, "%s/%s", d, name);
+		if (*d != '/' || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		/* In a user namespace that does not map the host's root, a
+		 * setuid-root file shows the overflow uid: it cannot help then. */
+		if ((st.st_mode & S_ISUID) && st.st_uid == 0)
+			return true;
+		return getxattr(path, "security.capability", NULL, 0) > 0;
+	}
+	path[0] = 0;
+	return false;
+}
+
+
+/* Run newuidmap or newgidmap: "0 <own id> 1" and "1 <start> <count>". */
+static int run_helper(const char *path, pid_t pid, unsigned long own, unsigned long start, unsigned long count)
+{
+	char a[6][24];
+	snprintf(a[0], sizeof a[0], "%d", (int)pid);
+	snprintf(a[1], sizeof a[1], "0");
+	snprintf(a[2], sizeof a[2], "%lu", own);
+	snprintf(a[3], sizeof a[3], "1");
+	snprintf(a[4], sizeof a[4], "%lu", start);
+	snprintf(a[5], sizeof a[5], "%lu", count);
+	pid_t h = fork();
+	if (h < 0)
+		return -errno;
+	if (h == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null >= 0)
+			dup2(null, 2);    /* its complaints become our one error line */
+		execl(path, path, a[0], a[1], a[2], a[3], "1", a[4], a[5], (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(h, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EPERM;
+}
+
+int rt_userns_map_range(pid_t pid, uid_t uid, gid_t gid, const rt_idrange *r, const char **ret_step)
+{
+	/* newuidmap/newgidmap are setuid helpers that check /etc/subuid and
+	 * /etc/subgid for us; they write both lines at once, as a map file
+	 * can be written only once.  setgroups stays allowed: newgidmap may
+	 * map groups since it is privileged. */
+	int e = run_helper(r->uidmap, pid, uid, r->uid_start, r->uid_count);
+	if (e < 0) {
+		*ret_step = "newuidmap";
+		return e;
+	}
+	e = run_helper(r->gidmap, pid, gid, r->gid_start, r->gid_count);
+	if (e < 0) {
+		*ret_step = "newgidmap";
+		return e;
+	}
+	return 0;
 }

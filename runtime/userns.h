@@ -15,3 +15,19 @@ int rt_userns_enter_self(const char **ret_step);
 int rt_userns_map_single(pid_t pid, uid_t outer_uid, gid_t outer_gid, const char **ret_step);
 /* The same with explicit inside ids: in_uid inside is uid outside. */
 int rt_userns_map_ids(pid_t pid, uid_t in_uid, uid_t uid, gid_t in_gid, gid_t gid, const char **ret_step);
+
+/* A subordinate id range and the helpers that may map it. */
+typedef struct rt_idrange {
+	unsigned long uid_start, uid_count, gid_start, gid_count;
+	char uidmap[256], gidmap[256];   /* paths of newuidmap, newgidmap */
+} rt_idrange;
+
+/* Find name (or uid as a number) in an /etc/subuid-style file
+ * ("who:start:count"); *max_end gets the end of the highest range seen. */
+bool rt_subid_range(const char *file, const char *name, uid_t uid, unsigned long *ret_start,
+		    unsigned long *ret_count, unsigned long *max_end);
+/* Find a usable (setuid-root or file-capable) helper on PATH. */
+bool rt_idmap_helper(const char *name, char *path, size_t len);
+/* Map 0 to uid/gid and 1..count to the subordinate range, for child pid,
+ * through newuidmap and newgidmap. */
+int rt_userns_map_range(pid_t pid, uid_t uid, gid_t gid, const rt_idrange *r, const char **ret_step);

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -142,6 +143,31 @@ static int build_env(const run_opts *o, kb_store *s, const image_rec *img, const
 	return 0;
 }
 
+/* The id mapping: with a subordinate range in /etc/subuid and /etc/subgid
+ * and the newuidmap/newgidmap helpers, root inside is the caller and ids
+ * 1..N are the range, so an image's other users stay distinct; else one
+ * id, the caller as root.  KBUILD_NS_IDMAP=single forces the latter. */
+static bool find_range(rt_idrange *r)
+{
+	const char *force = getenv("KBUILD_NS_IDMAP");
+	unsigned long max_end = 0;
+	if (force && !strcmp(force, "single"))
+		return false;
+	struct passwd *pw = getpwuid(getuid());
+	const char *name = pw ? pw->pw_name : NULL;
+	if (!rt_subid_range("/etc/subuid", name, getuid(), &r->uid_start, &r->uid_count, &max_end) ||
+	    !rt_subid_range("/etc/subgid", name, getuid(), &r->gid_start, &r->gid_count, &max_end) ||
+	    !rt_idmap_helper("newuidmap", r->uidmap, sizeof r->uidmap) ||
+	    !rt_idmap_helper("newgidmap", r->gidmap, sizeof r->gidmap))
+		return false;
+	/* 65536 ids are what images use (nobody is 65534). */
+	if (r->uid_count > 65536)
+		r->uid_count = 65536;
+	if (r->gid_count > 65536)
+		r->gid_count = 65536;
+	return true;
+}
+
 /* The seccomp policy compiled to BPF, from $STATE/cache/ when a previous
  * run left it there: compiling takes several milliseconds, loading a few
  * microseconds.  The file name changes with the policy, libseccomp and the
@@ -201,11 +227,20 @@ static int run_main(kb_ctx *c, run_opts *o, char **argv)
 	if (img->n_layers == 0)
 		return cmd_failx(cmd, "image %s: has no layers", ref);
 	bool reset;
-	if (project_lock(p, !o->no_wait, out_notify, &e) < 0 || project_prepare(p, &reset, &e) < 0)
+	rt_idrange range;
+	bool use_range = !o->user_host && find_range(&range);
+	/* --user host maps only the caller's own id, which every mode maps
+	 * too: it may share any data layer. */
+	char idmap[96] = "single";
+	if (o->user_host)
+		idmap[0] = 0;
+	else if (use_range)
+		snprintf(idmap, sizeof idmap, "range:%lu:%lu", range.uid_start, range.uid_count);
+	if (project_lock(p, !o->no_wait, out_notify, &e) < 0 || project_prepare(p, idmap, &reset, &e) < 0)
 		return cmd_fail(cmd, &e);
 	if (reset)
-		out_warn("%s: the host restarted during an earlier run of this checkout; its data layer was reset",
-			 cmd);
+		out_warn("%s: the data layer of this checkout was reset (a host restart during a run, "
+			 "or a new id mapping)", cmd);
 
 	bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	const char *workdir = p->kube ? KUBE_WORKDIR : "/src";
@@ -247,14 +282,24 @@ static int run_main(kb_ctx *c, run_opts *o, char **argv)
 		.volatile_upper = true,
 	};
 	out_verbose("%s: image %s (%zu layers), state %s", cmd, ref, img->n_layers, p->dir);
-	out_verbose("%s: ids: single mapping, %s inside is uid %u outside", cmd,
-		    o->user_host ? "the same uid" : "root", (unsigned)getuid());
+	if (use_range) {
+		spec.range = &range;
+		out_verbose("%s: ids: root inside is uid %u outside, ids 1-%lu are %lu-%lu (/etc/subuid, newuidmap)",
+			    cmd, (unsigned)getuid(), range.uid_count, range.uid_start, range.uid_start + range.uid_count - 1);
+	} else {
+		out_verbose("%s: ids: single mapping, %s inside is uid %u outside", cmd,
+			    o->user_host ? "the same uid" : "root", (unsigned)getuid());
+	}
 	if (o->no_seccomp)
 		out_warn("%s: --seccomp=unconfined: the sandbox has no system call filter", cmd);
 	_cleanup_free_ void *bpf = o->no_seccomp ? NULL : seccomp_blob(c->state_dir, &spec.seccomp_len);
 	spec.seccomp_bpf = bpf;
 	rt_error rerr;
-	int r = rt_run(&spec, &status, NULL, &rerr);
+	rt_info info = { 0 };
+	int r = rt_run(&spec, &status, &info, &rerr);
+	if (info.range_failed)
+		out_warn("%s: %s refused the subordinate id range (%s); ran with the single-id mapping",
+			 cmd, info.range_step, strerror(info.range_errnum));
 	project_done(p);
 	for (size_t i = 0; i < img->n_layers; i++)
 		free(paths[i]);

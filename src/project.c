@@ -168,7 +168,7 @@ static void boot_id(char buf[64])
 		snprintf(buf, 64, "%.*s", (int)strcspn(b, "\n"), b);
 }
 
-int project_prepare(kb_project *p, bool *ret_reset, kb_error *e)
+int project_prepare(kb_project *p, const char *idmap, bool *ret_reset, kb_error *e)
 {
 	static const char *const dirs[] = { "upper", "work", "root" };
 	static const mode_t modes[] = { 0755, 0700, 0700 };    /* upper is the root's "/" */
@@ -183,6 +183,18 @@ int project_prepare(kb_project *p, bool *ret_reset, kb_error *e)
 			return kb_err(e, -r, "state %s: reset after a crash", p->dir);
 		*ret_reset = true;
 	}
+	_cleanup_free_ char *old = NULL;
+	if (idmap[0] && read_file_at(p->dirfd, "idmap", 256, &old, NULL) == 0 && strcmp(old, idmap)) {
+		if (strcmp(old, "single"))
+			return kb_errx(e, EBUSY, "state %s: made with the id mapping %s, not %s; its files belong to "
+				       "subordinate ids: remove it inside a user namespace (e.g. podman unshare rm -rf) or as root",
+				       p->dir, old, idmap);
+		if ((r = rm_rf_at(p->dirfd, "upper")) < 0 || (r = rm_rf_at(p->dirfd, "work")) < 0)
+			return kb_err(e, -r, "state %s: reset for a new id mapping", p->dir);
+		*ret_reset = true;
+	}
+	if (idmap[0] && (r = write_file_atomic(p->dirfd, "idmap", idmap, strlen(idmap))) < 0)
+		return kb_err(e, -r, "state %s/idmap", p->dir);
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (mkdirat(p->dirfd, dirs[i], modes[i]) < 0 && errno != EEXIST)
 			return kb_err(e, errno, "state %s/%s", p->dir, dirs[i]);

@@ -30,7 +30,11 @@ int project_lock(kb_project *p, bool wait, void (*notify)(const char *), kb_erro
  * holds the boot id, and a mark left by another boot resets the layer
  * (*ret_reset says so).  A mark from this boot only means a killed
  * process, whose writes the page cache still has. */
-int project_prepare(kb_project *p, bool *ret_reset, kb_error *e);
+/* idmap names the id mapping ("single" or "range:START:COUNT"); a data
+ * layer made with another one cannot be reused: a single-id layer is
+ * reset, a range one is refused (its files belong to subordinate ids).
+ * An empty idmap (--user host) fits any layer. */
+int project_prepare(kb_project *p, const char *idmap, bool *ret_reset, kb_error *e);
 /* The run ended: remove the in-use mark. */
 void project_done(kb_project *p);
 void project_free(kb_project *p);

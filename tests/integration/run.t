@@ -5,7 +5,7 @@
 # directory (workdir /src).  Terminal sessions are in run-tty.t.
 #
 # Covered: pid 1 is kbuild-ns-init and no host process is visible; the
-# single-id maps (root inside, and --user host); bounding and effective
+# single-id maps (root inside, and --user host), and the subuid-range map; bounding and effective
 # capabilities; no_new_privs and seccomp filter mode; keyctl,
 # unshare(CLONE_NEWUSER), mount and ptrace(PTRACE_ATTACH, 1) refused;
 # /proc/sys and /sys read-only; setuid binaries give nothing; the host's
@@ -20,7 +20,7 @@
 need python3
 . "$SRCDIR/tests/integration/run-lib.sh"
 
-plan 60
+plan 62
 
 # ok_probe DESC [RUN-OPTS] -- PROBE-ARGS...: the probe's check holds inside.
 ok_probe() { _d=$1; shift; ok "$_d" sb "$@"; }
@@ -36,6 +36,29 @@ is "root mode: uid_map 0 UID 1, gid_map 0 GID 1, setgroups deny, ids 0:0" "$(fla
 out=$(sb --user host -- /probe maps 2>&1)
 is "--user host: uid_map UID UID 1, gid_map GID GID 1, ids UID:GID" "$(flat "$out")" \
 	"uid_map: $TEST_UID $TEST_UID 1 | gid_map: $TEST_GID $TEST_GID 1 | setgroups: deny | ok: uid $TEST_UID gid $TEST_GID"
+
+# With a range in /etc/subuid and /etc/subgid and the newuidmap helpers,
+# root inside is the user and ids 1..N are the range; an id chowned inside
+# lands on the range's id outside.  Own checkout: a data layer keeps the
+# mapping it was made with.
+tname=$(id -nu "$TEST_UID" 2>/dev/null)
+range=$(awk -F: -v n="$tname" -v u="$TEST_UID" '($1 == n || $1 == u) && $3 > 0 {print $2, $3; exit}' /etc/subuid 2>/dev/null)
+if [ -n "$range" ] && [ -n "$tname" ] && grep -q "^$tname:\|^$TEST_UID:" /etc/subgid 2>/dev/null &&
+	command -v newuidmap >/dev/null && command -v newgidmap >/dev/null; then
+	set -- $range
+	cnt=$2; [ "$cnt" -gt 65536 ] && cnt=65536
+	mkdir -p "$WORK/co-range" && chown "$TEST_UID:$TEST_GID" "$WORK/co-range" 2>/dev/null
+	out=$(as_user env -u KBUILD_NS_IDMAP timeout -k 5 "$RUN_TIMEOUT" "$KBUILD_NS" -q --state-dir "$STATE" \
+		-C "$WORK/co-range" run --image "$IMG" -- cat /proc/self/uid_map </dev/null 2>&1)
+	is "subuid range: uid_map maps 0 to the user and 1.. to the range" "$(echo $out)" "0 $TEST_UID 1 1 $1 $cnt"
+	as_user env -u KBUILD_NS_IDMAP "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co-range" run --image "$IMG" \
+		-- sh -c 'echo x > /owned && chown 1000:1000 /owned' </dev/null >/dev/null 2>&1
+	owner=$(stat -c %u "$STATE"/projects/*/upper/owned 2>/dev/null)
+	is "subuid range: a file chowned to 1000 inside belongs to range start + 999 outside" "$owner" "$(($1 + 999))"
+else
+	skip_one "subuid range: uid_map maps 0 to the user and 1.. to the range" "no subuid range or newuidmap for the test user"
+	skip_one "subuid range: a file chowned to 1000 inside" "no subuid range or newuidmap for the test user"
+fi
 
 # ---- capabilities, no_new_privs, seccomp ----------------------------------------
 ok_probe "root mode: CapBnd and CapEff are a80405fb (Docker's set minus NET_RAW)" \
@@ -209,7 +232,7 @@ is "the first run succeeded" "$?" 0
 # ---- environment ------------------------------------------------------------------------------
 # A clean host environment plus FOO, GOFLAGS, GOLDFLAGS (set but empty).
 envrun() {
-	as_user env -i HOME="$WORK/home" PATH="$PATH" "$@" timeout -k 5 "$RUN_TIMEOUT" \
+	as_user env -i HOME="$WORK/home" PATH="$PATH" KBUILD_NS_IDMAP=single "$@" timeout -k 5 "$RUN_TIMEOUT" \
 		"$KBUILD_NS" -q --state-dir "$STATE" -C "$CO" run --image "$IMG" -e BAR=baz -- env </dev/null 2>&1
 }
 out=$(envrun FOO=bar GOFLAGS=-x GOLDFLAGS=)
