@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <spawn.h>
+
+extern char **environ;
 #include <sys/xattr.h>
 
 static int write_proc(pid_t pid, const char *file, const char *text)
@@ -125,26 +128,29 @@ bool rt_idmap_helper(const char *name, char *path, size_t len)
 }
 
 
-/* Run newuidmap or newgidmap: "0 <own id> 1" and "1 <start> <count>". */
-static int run_helper(const char *path, pid_t pid, unsigned long own, unsigned long start, unsigned long count)
+/* Start newuidmap or newgidmap: "0 <own id> 1" and "1 <start> <count>".
+ * posix_spawn (vfork underneath) rather than fork: no copy of a large
+ * parent, and the two helpers run side by side. */
+static int spawn_helper(const char *path, pid_t pid, unsigned long own, unsigned long start, unsigned long count,
+			pid_t *ret)
 {
-	char a[6][24];
+	char a[5][24];
 	snprintf(a[0], sizeof a[0], "%d", (int)pid);
-	snprintf(a[1], sizeof a[1], "0");
-	snprintf(a[2], sizeof a[2], "%lu", own);
-	snprintf(a[3], sizeof a[3], "1");
-	snprintf(a[4], sizeof a[4], "%lu", start);
-	snprintf(a[5], sizeof a[5], "%lu", count);
-	pid_t h = fork();
-	if (h < 0)
-		return -errno;
-	if (h == 0) {
-		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (null >= 0)
-			dup2(null, 2);    /* its complaints become our one error line */
-		execl(path, path, a[0], a[1], a[2], a[3], "1", a[4], a[5], (char *)NULL);
-		_exit(127);
-	}
+	snprintf(a[1], sizeof a[1], "%lu", own);
+	snprintf(a[2], sizeof a[2], "%lu", start);
+	snprintf(a[3], sizeof a[3], "%lu", count);
+	char *argv[] = { (char *)path, a[0], "0", a[1], "1", "1", a[2], a[3], NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	/* Its complaints would be a second error line; ours names it. */
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	int r = posix_spawn(ret, path, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	return -r;
+}
+
+static int wait_helper(pid_t h)
+{
 	int st;
 	while (waitpid(h, &st, 0) < 0)
 		if (errno != EINTR)
@@ -155,18 +161,23 @@ static int run_helper(const char *path, pid_t pid, unsigned long own, unsigned l
 int rt_userns_map_range(pid_t pid, uid_t uid, gid_t gid, const rt_idrange *r, const char **ret_step)
 {
 	/* newuidmap/newgidmap are setuid helpers that check /etc/subuid and
-	 * /etc/subgid for us; they write both lines at once, as a map file
+	 * /etc/subgid for us; each writes its map file in one go, as a map
 	 * can be written only once.  setgroups stays allowed: newgidmap may
 	 * map groups since it is privileged. */
-	int e = run_helper(r->uidmap, pid, uid, r->uid_start, r->uid_count);
-	if (e < 0) {
+	pid_t hu = -1, hg = -1;
+	int eu = spawn_helper(r->uidmap, pid, uid, r->uid_start, r->uid_count, &hu);
+	int eg = spawn_helper(r->gidmap, pid, gid, r->gid_start, r->gid_count, &hg);
+	if (hu > 0)
+		eu = wait_helper(hu);
+	if (hg > 0)
+		eg = wait_helper(hg);
+	if (eu < 0) {
 		*ret_step = "newuidmap";
-		return e;
+		return eu;
 	}
-	e = run_helper(r->gidmap, pid, gid, r->gid_start, r->gid_count);
-	if (e < 0) {
+	if (eg < 0) {
 		*ret_step = "newgidmap";
-		return e;
+		return eg;
 	}
 	return 0;
 }

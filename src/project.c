@@ -193,7 +193,8 @@ int project_prepare(kb_project *p, const char *idmap, bool *ret_reset, kb_error 
 			return kb_err(e, -r, "state %s: reset for a new id mapping", p->dir);
 		*ret_reset = true;
 	}
-	if (idmap[0] && (r = write_file_atomic(p->dirfd, "idmap", idmap, strlen(idmap))) < 0)
+	if (idmap[0] && (!old || strcmp(old, idmap)) &&
+	    (r = write_file_atomic(p->dirfd, "idmap", idmap, strlen(idmap))) < 0)
 		return kb_err(e, -r, "state %s/idmap", p->dir);
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (mkdirat(p->dirfd, dirs[i], modes[i]) < 0 && errno != EEXIST)
