@@ -146,8 +146,8 @@ static const char *const allowed[] = {
 
 /* Calls a build may try and must be told no: they fail with EPERM, the
  * answer the kernel itself would give to a process without the
- * capability, so tools print "Operation not permitted" and not "Function
- * not implemented".  Most need a capability we drop anyway; the filter
+ * capability, so tools print "Operation not permitted" (EPERM) rather
+ * than the ENOSYS text.  Most need a capability we drop anyway; the filter
  * keeps their kernel code out of reach (defense in depth, like Docker). */
 static const char *const refused[] = {
 	/* the kernel keyring is not namespaced: keys would leak across
