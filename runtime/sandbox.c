@@ -51,6 +51,12 @@ static void sigset_forwarded(sigset_t *set)
 }
 
 /* Report an error to the monitor and end this process. */
+static _Noreturn void die_err(int errfd, const rt_error *e)
+{
+	if (write(errfd, e, sizeof *e) < 0) { /* the monitor is gone: nobody to tell */ }
+	_exit(e->code);
+}
+
 static _Noreturn void die(int errfd, int code, int errnum, const char *fmt, ...)
 {
 	rt_error e = { .code = code, .errnum = errnum };
@@ -60,16 +66,7 @@ static _Noreturn void die(int errfd, int code, int errnum, const char *fmt, ...)
 	va_end(ap);
 	if (errnum && n >= 0 && (size_t)n < sizeof e.msg)
 		snprintf(e.msg + n, sizeof e.msg - (size_t)n, ": %s", strerror(errnum));
-	if (write(errfd, &e, sizeof e) < 0)
-		_exit(code);
-	_exit(code);
-}
-
-static _Noreturn void die_err(int errfd, const rt_error *e)
-{
-	if (write(errfd, e, sizeof *e) < 0)
-		_exit(e->code);
-	_exit(e->code);
+	die_err(errfd, &e);
 }
 
 static int status_code(int st)

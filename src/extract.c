@@ -169,6 +169,19 @@ static int open_dir(xctx *x, const char *dir, const char *member, int *ret)
 	return 0;
 }
 
+/* A create at parent/name failed: if something is in the way, remove it
+ * (never following it) and resolve the parent again, so the caller can
+ * retry; any other failure is the member's error. */
+static int make_room(xctx *x, const char *dir, const char *name, const char *member, int *pfd)
+{
+	int r;
+	if (errno != EEXIST)
+		return kb_err(x->e, errno, "%s: member %s", x->what, member);
+	if ((r = remove_entry(x, *pfd, name)) < 0)
+		return kb_err(x->e, -r, "%s: member %s: remove", x->what, member);
+	return open_dir(x, dir, member, pfd);
+}
+
 static void split(char *path, const char **dir, const char **base)
 {
 	char *slash = strrchr(path, '/');
@@ -262,11 +275,7 @@ static int do_whiteout(xctx *x, const char *dir, const char *name, const char *m
 	/* A 0/0 character device is overlayfs' whiteout; since Linux 5.8 any
 	 * user may create one (no CAP_MKNOD needed). */
 	while (mknodat(pfd, name, S_IFCHR | 0, makedev(0, 0)) < 0) {
-		if (errno != EEXIST)
-			return kb_err(x->e, errno, "%s: member %s: whiteout", x->what, member);
-		if ((r = remove_entry(x, pfd, name)) < 0)
-			return kb_err(x->e, -r, "%s: member %s: remove", x->what, member);
-		if ((r = open_dir(x, dir, member, &pfd)) < 0)
+		if ((r = make_room(x, dir, name, member, &pfd)) < 0)
 			return r;
 	}
 	x->st->whiteouts++;
@@ -351,11 +360,7 @@ static int do_file(xctx *x, struct archive *a, struct archive_entry *ent, const 
 	int fd;
 	while ((fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			    disk_mode(x, ent, false))) < 0) {
-		if (errno != EEXIST)
-			return kb_err(x->e, errno, "%s: member %s", x->what, member);
-		if ((r = remove_entry(x, pfd, name)) < 0)
-			return kb_err(x->e, -r, "%s: member %s: remove", x->what, member);
-		if ((r = open_dir(x, dir, member, &pfd)) < 0)
+		if ((r = make_room(x, dir, name, member, &pfd)) < 0)
 			return r;
 	}
 	_cleanup_close_ int cfd = fd;
@@ -450,11 +455,7 @@ static int do_symlink(xctx *x, struct archive_entry *ent, const char *dir, const
 	/* The target is stored verbatim: it is only ever followed inside the
 	 * sandbox, or by us under RESOLVE_IN_ROOT. */
 	while (symlinkat(target, pfd, name) < 0) {
-		if (errno != EEXIST)
-			return kb_err(x->e, errno, "%s: member %s", x->what, member);
-		if ((r = remove_entry(x, pfd, name)) < 0)
-			return kb_err(x->e, -r, "%s: member %s: remove", x->what, member);
-		if ((r = open_dir(x, dir, member, &pfd)) < 0)
+		if ((r = make_room(x, dir, name, member, &pfd)) < 0)
 			return r;
 	}
 	struct timespec ts[2];
@@ -512,11 +513,7 @@ static int do_fifo(xctx *x, struct archive_entry *ent, const char *dir, const ch
 	if ((r = open_dir(x, dir, member, &pfd)) < 0)
 		return r;
 	while (mkfifoat(pfd, name, disk_mode(x, ent, false)) < 0) {
-		if (errno != EEXIST)
-			return kb_err(x->e, errno, "%s: member %s", x->what, member);
-		if ((r = remove_entry(x, pfd, name)) < 0)
-			return kb_err(x->e, -r, "%s: member %s: remove", x->what, member);
-		if ((r = open_dir(x, dir, member, &pfd)) < 0)
+		if ((r = make_room(x, dir, name, member, &pfd)) < 0)
 			return r;
 	}
 	x->st->fifos++;

@@ -156,7 +156,7 @@ bool source_has(kb_source *s, const char *name)
 	return true;
 }
 
-static int read_span(kb_source *s, const char *name, kb_span *sp, const kb_digest *d, uint64_t size,
+static int read_span(const char *name, kb_span *sp, const kb_digest *d, uint64_t size,
 		     size_t max, char **ret, size_t *ret_len, kb_error *e)
 {
 	_cleanup_(zstream_freep) zstream *z = NULL;
@@ -192,7 +192,6 @@ static int read_span(kb_source *s, const char *name, kb_span *sp, const kb_diges
 			return kb_errx(e, EINVAL, "%s: digest mismatch (expected sha256:%s, got sha256:%s)",
 				       name, d->hex, got.hex);
 	}
-	(void)s;
 	*ret = steal_ptr(buf);
 	if (ret_len)
 		*ret_len = len;
@@ -205,7 +204,7 @@ int source_read(kb_source *s, const char *name, size_t max, char **ret, size_t *
 	int r = source_find(s, name, &sp, e);
 	if (r < 0)
 		return r;
-	r = read_span(s, name, &sp, NULL, UINT64_MAX, max, ret, ret_len, e);
+	r = read_span(name, &sp, NULL, UINT64_MAX, max, ret, ret_len, e);
 	span_close(&sp);
 	return r;
 }
@@ -220,7 +219,7 @@ int source_read_blob(kb_source *s, const kb_digest *d, uint64_t size, size_t max
 		return r;
 	char what[32];
 	snprintf(what, sizeof what, "blob sha256:%.12s", d->hex);
-	r = read_span(s, what, &sp, d, size, max, ret, ret_len, e);
+	r = read_span(what, &sp, d, size, max, ret, ret_len, e);
 	span_close(&sp);
 	return r;
 }
