@@ -1,0 +1,3 @@
+module k8s.io/kube-mini
+
+go 1.19
