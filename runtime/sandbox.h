@@ -38,6 +38,11 @@ typedef struct rt_spec {
 	bool legacy_overlay;         /* skip the lowerdir+ probe (known absent) */
 	bool volatile_upper;         /* overlay "volatile": no sync at unmount */
 	const struct rt_idrange *range;  /* subordinate ids to map as 1..N (root mode), or NULL */
+	/* Instead of a command: a function of ours, run as root inside on
+	 * the finished root (after pivot_root, before capabilities and
+	 * seccomp).  It returns 0 or a negative errno with a message. */
+	int (*fn)(void *arg, char *msg, size_t msglen);
+	void *fn_arg;
 	uid_t uid;                   /* the caller's ids outside */
 	gid_t gid;
 } rt_spec;

@@ -10,12 +10,14 @@ int cmd_help(kb_ctx *c, int argc, char **argv)
 	if (argc > 2)
 		return cmd_usage("usage: kbuild-ns help [COMMAND]", "help: one command at a time");
 	const char *topic = argc == 2 ? argv[1] : NULL;
-	_cleanup_free_ char *page = topic && strcmp(topic, "kbuild-ns") ? xasprintf("kbuild-ns-%s", topic)
-									  : strdup("kbuild-ns");
+	bool conf = topic && (!strcmp(topic, "conf") || !strcmp(topic, "kbuild-ns.conf"));
+	_cleanup_free_ char *page = conf ? strdup("kbuild-ns.conf") :
+				    topic && strcmp(topic, "kbuild-ns") ? xasprintf("kbuild-ns-%s", topic)
+									: strdup("kbuild-ns");
 	/* The pages of the tree this binary was built from come first, so a
 	 * build directory never shows an older installed page. */
-	const char *dirs[][2] = { { SRCMANDIR, "1" }, { SRCMANDIR, "7" }, { MANDIR "/man1", "1" },
-				  { MANDIR "/man7", "7" } };
+	const char *dirs[][2] = { { SRCMANDIR, "1" }, { SRCMANDIR, "7" }, { SRCMANDIR, "5" }, { MANDIR "/man1", "1" },
+				  { MANDIR "/man7", "7" }, { MANDIR "/man5", "5" } };
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		_cleanup_free_ char *f = xasprintf("%s/%s.%s", dirs[i][0], page, dirs[i][1]);
 		if (access(f, R_OK) < 0)

@@ -13,9 +13,21 @@ typedef struct kb_ctx {
 } kb_ctx;
 
 int cmd_image(kb_ctx *c, int argc, char **argv);
+/* `image import`, in kbuild-ns-image (cmd-import.c); kbuild-ns execs
+ * that program for it (cmd-image.c). */
+int cmd_image_import(kb_ctx *c, int argc, char **argv);
+extern const char usage_image[];
 int cmd_help(kb_ctx *c, int argc, char **argv);
 int cmd_doctor(kb_ctx *c, int argc, char **argv);
 int cmd_run(kb_ctx *c, int argc, char **argv, bool shell);
+int cmd_make(kb_ctx *c, int argc, char **argv);
+/* The caller's subordinate id range and helpers, unless absent or
+ * KBUILD_NS_IDMAP=single (cmd-run.c). */
+struct rt_idrange;
+bool cmd_find_range(struct rt_idrange *r);
+int cmd_copy_output(kb_ctx *c, int argc, char **argv);
+int cmd_clean(kb_ctx *c, int argc, char **argv);
+int cmd_status(kb_ctx *c, int argc, char **argv);
 
 /* "kbuild-ns: <cmd>: <message>" on stderr; returns EXIT_KB_FAIL. */
 int cmd_fail(const char *cmd, const kb_error *e);

@@ -18,6 +18,8 @@ bool digest_hex_valid(const char *s);
 /* Short form for messages: "sha256:3f2a1b0c9d8e". */
 const char *digest_short(const kb_digest *d, char buf[static 24]);
 
+/* SHA-256 (sha256.c, OpenSSL): in the image library only, linked by
+ * kbuild-ns-image; the commands that start sandboxes never hash. */
 typedef struct sha256_ctx sha256_ctx;
 sha256_ctx *sha256_new(void);
 void sha256_update(sha256_ctx *c, const void *p, size_t n);

@@ -213,6 +213,35 @@ int image_list(kb_store *s, image_rec ***ret, size_t *ret_n, kb_error *e)
 	return 0;
 }
 
+char *oci_name_normalize(const char *in)
+{
+	/* Names come from files and command lines: surrounding blanks and a
+	 * trailing newline are not part of them. */
+	while (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\r')
+		in++;
+	size_t n = strlen(in);
+	while (n && (in[n - 1] == ' ' || in[n - 1] == '\t' || in[n - 1] == '\n' || in[n - 1] == '\r'))
+		n--;
+	_cleanup_free_ char *s = strndup(in, n);
+	if (!s)
+		return NULL;
+	if (n == 0 || n > 255)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-' || c == '/' || c == ':' || c == '@'))
+			return NULL;
+	}
+	if (s[0] == '/' || s[0] == ':' || s[n - 1] == ':' || s[n - 1] == '/' || strstr(s, "//") || strstr(s, ".."))
+		return NULL;
+	const char *last = strrchr(s, '/');
+	last = last ? last + 1 : s;
+	if (!strchr(last, ':') && !strchr(last, '@'))
+		return xasprintf("%s:latest", s);
+	return steal_ptr(s);
+}
+
 static bool name_matches_suffix(const char *name, const char *ref)
 {
 	size_t nl = strlen(name), rl = strlen(ref);

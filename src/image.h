@@ -43,6 +43,12 @@ typedef struct prune_stats {
 /* Delete layers and blobs no image uses (store lock held exclusive). */
 int image_prune(kb_store *s, prune_stats *st, kb_error *e);
 
+/* Normalise a reference given by a user or an archive: trims, adds
+ * ":latest" when there is no tag.  NULL when it is not a valid name.
+ * (Here, not in oci.c, so that looking an image up needs none of the
+ * archive readers.) */
+char *oci_name_normalize(const char *s);
+
 /* JSON for ls --json (with_config false) and inspect (true). */
 json_t *image_json(kb_store *s, const image_rec *r, bool with_config);
 uint64_t image_size(const image_rec *r);

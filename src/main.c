@@ -18,11 +18,15 @@ static void help(void)
 	       "Commands:\n"
 	       "  image import PATH [--name NAME:TAG] [--platform OS/ARCH]   import an image archive\n"
 	       "  image ls | inspect REF | rm REF... | prune               manage imported images\n"
-	       "  run [RUN-OPTS] [--] CMD...                               a command in the build sandbox\n"
+	       "  make [RUN-OPTS] [MAKE-ARGS...]                           sync in, make in the build sandbox, copy out\n"
+	       "  run [RUN-OPTS] [--] CMD...                               the same for any command\n"
 	       "  shell [RUN-OPTS]                                         an interactive shell there\n"
+	       "  copy-output                                              binaries and generated files back\n"
+	       "  clean [--all]                                            host _output and this checkout's state\n"
+	       "  status [--json]                                          this checkout's state\n"
 	       "  doctor                                                   check this host, with fixes\n"
 	       "  help [COMMAND]                                           the manual page\n"
-	       "  make, copy-output, clean, status                         planned, not in this release\n\n"
+	       "\n"
 	       "Options:\n"
 	       "  -C DIR            run as if started in DIR\n"
 	       "  --state-dir DIR   where images and build state live\n"
@@ -32,45 +36,8 @@ static void help(void)
 	       usage_line);
 }
 
-int cmd_fail(const char *cmd, const kb_error *e)
-{
-	fprintf(stderr, "kbuild-ns: %s: %s\n", cmd, e->msg[0] ? e->msg : "failed");
-	return EXIT_KB_FAIL;
-}
-
-int cmd_failx(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "kbuild-ns: %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_KB_FAIL;
-}
-
-int cmd_usage(const char *usage, const char *fmt, ...)
-{
-	va_list ap;
-	fputs("kbuild-ns: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n%s\n", usage);
-	return EXIT_KB_FAIL;
-}
-
-/* After getopt returned '?': name the option it choked on. */
-const char *cmd_bad_option(int argc, char **argv)
-{
-	static char buf[160];
-	const char *a = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-	if (optopt && !(a[0] == '-' && a[1] == '-'))
-		snprintf(buf, sizeof buf, "option -%c: unknown, or missing its argument", optopt);
-	else
-		snprintf(buf, sizeof buf, "option %.100s: unknown, or missing its argument", a);
-	return buf;
-}
+/* cmd_fail, cmd_failx, cmd_usage, cmd_bad_option: cmd-common.c (kbuild-ns-image
+ * uses them too). */
 
 static char *default_state_dir(void)
 {
@@ -86,8 +53,15 @@ static char *default_state_dir(void)
 	return NULL;
 }
 
-static const char *const planned[] = {
-	"make", "copy-output", "clean", "status",
+typedef int (*cmd_fn)(kb_ctx *c, int argc, char **argv);
+
+static int cmd_run_only(kb_ctx *c, int argc, char **argv) { return cmd_run(c, argc, argv, false); }
+static int cmd_shell(kb_ctx *c, int argc, char **argv) { return cmd_run(c, argc, argv, true); }
+
+static const struct { const char *name; cmd_fn fn; } commands[] = {
+	{ "make", cmd_make }, { "run", cmd_run_only }, { "shell", cmd_shell },
+	{ "copy-output", cmd_copy_output }, { "clean", cmd_clean }, { "status", cmd_status },
+	{ "doctor", cmd_doctor }, { "image", cmd_image },
 };
 
 int main(int argc, char **argv)
@@ -137,11 +111,11 @@ int main(int argc, char **argv)
 		return cmd_failx("-C", "%s: %s", chdir_to, strerror(errno));
 	if (!strcmp(cmd, "help"))
 		return cmd_help(&c, argc - i, argv + i);
-	for (size_t k = 0; k < ARRAY_SIZE(planned); k++)
-		if (!strcmp(cmd, planned[k]))
-			return cmd_failx(cmd, "not available in this release of kbuild-ns "
-					 "(see kbuild-ns(1) for what is)");
-	if (strcmp(cmd, "image") && strcmp(cmd, "run") && strcmp(cmd, "shell") && strcmp(cmd, "doctor"))
+	cmd_fn fn = NULL;
+	for (size_t k = 0; k < ARRAY_SIZE(commands); k++)
+		if (!strcmp(cmd, commands[k].name))
+			fn = commands[k].fn;
+	if (!fn)
 		return cmd_usage(usage_line, "unknown command \"%s\" (try kbuild-ns --help)", cmd);
 
 	/* An explicit state directory must have an existing parent: a typo
@@ -175,9 +149,7 @@ int main(int argc, char **argv)
 		free(c.state_dir);
 		c.state_dir = abs;
 	}
-	int r = !strcmp(cmd, "doctor") ? cmd_doctor(&c, argc - i, argv + i) :
-		!strcmp(cmd, "image") ? cmd_image(&c, argc - i, argv + i) :
-		cmd_run(&c, argc - i, argv + i, !strcmp(cmd, "shell"));
+	int r = fn(&c, argc - i, argv + i);
 	free(c.state_dir);
 	fflush(stdout);
 	if (ferror(stdout))

@@ -1,4 +1,5 @@
 #include "oci.h"
+#include "image.h"    /* oci_name_normalize */
 
 #include <errno.h>
 #include <string.h>
@@ -174,35 +175,6 @@ static bool is_index_type(const char *mt)
 }
 
 /* ---- names ---- */
-
-char *oci_name_normalize(const char *in)
-{
-	/* Names come from files and command lines: surrounding blanks and a
-	 * trailing newline are not part of them. */
-	while (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\r')
-		in++;
-	size_t n = strlen(in);
-	while (n && (in[n - 1] == ' ' || in[n - 1] == '\t' || in[n - 1] == '\n' || in[n - 1] == '\r'))
-		n--;
-	_cleanup_free_ char *s = strndup(in, n);
-	if (!s)
-		return NULL;
-	if (n == 0 || n > 255)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-' || c == '/' || c == ':' || c == '@'))
-			return NULL;
-	}
-	if (s[0] == '/' || s[0] == ':' || s[n - 1] == ':' || s[n - 1] == '/' || strstr(s, "//") || strstr(s, ".."))
-		return NULL;
-	const char *last = strrchr(s, '/');
-	last = last ? last + 1 : s;
-	if (!strchr(last, ':') && !strchr(last, '@'))
-		return xasprintf("%s:latest", s);
-	return steal_ptr(s);
-}
 
 static int add_name(image_plan *p, const char *name)
 {

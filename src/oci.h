@@ -54,7 +54,4 @@ int oci_rootfs_config(image_plan *p, kb_error *e);
 /* Check an image config: rootfs.diff_ids, os, architecture and the
  * types of the fields we use.  Fills p->platform and diff_ids. */
 int oci_config_check(image_plan *p, const char *cfg, size_t len, kb_error *e);
-/* Normalise a reference given by a user or an archive: trims, adds
- * ":latest" when there is no tag.  NULL when it is not a valid name. */
-char *oci_name_normalize(const char *s);
 void image_plan_free(image_plan *p);

@@ -1,11 +1,13 @@
 #include "project.h"
+#include "md5.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <openssl/evp.h>
+#include <jansson.h>
+#include <time.h>
 
 void project_free(kb_project *p)
 {
@@ -20,17 +22,17 @@ void project_free(kb_project *p)
 	free(p->cross_tag);
 	free(p->version);
 	free(p->dir);
+	free(p->state_dir);
 	free(p);
 }
 
 void project_key(const char *s, char *out, size_t n)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
+	unsigned char md[MD5_LEN];
 	static const char hx[] = "0123456789abcdef";
 
-	EVP_Digest(s, strlen(s), md, &len, EVP_md5(), NULL);
-	for (size_t i = 0; i < n && i / 2 < len; i++)
+	md5_buf(s, strlen(s), md);
+	for (size_t i = 0; i < n && i / 2 < MD5_LEN; i++)
 		out[i] = hx[(md[i / 2] >> (i % 2 ? 0 : 4)) & 15];
 	out[n] = 0;
 }
@@ -85,7 +87,7 @@ static void drop_other_versions(const char *state_dir, const kb_project *p)
 	closedir(d);
 }
 
-int project_open(const char *state_dir, const char *checkout, kb_project **ret, kb_error *e)
+int project_open(const char *state_dir, const char *checkout, bool create, kb_project **ret, kb_error *e)
 {
 	_cleanup_(project_freep) kb_project *p = calloc(1, sizeof *p);
 	_cleanup_close_ int cfd = -1;
@@ -122,8 +124,27 @@ int project_open(const char *state_dir, const char *checkout, kb_project **ret, 
 	}
 	_cleanup_free_ char *in = xasprintf("%s:%s:%s", host, p->checkout, p->branch);
 	project_key(in, p->key, 10);
-	p->version = xasprintf("%s-%s", PROJECT_FORMAT, p->cross_tag ? p->cross_tag : "generic");
+	/* Upstream's version is VERSION_BASE-CROSS_TAG (build/common.sh):
+	 * a change of either file means a cold build. */
+	_cleanup_free_ char *base = NULL;
+	if (p->cross_tag && read_file_at(cfd, "build/build-image/VERSION", 4096, &base, NULL) == 0) {
+		base[strcspn(base, " \t\r\n")] = 0;
+		if (!base[0] || strchr(base, '/'))
+			return kb_errx(e, EINVAL, "checkout %s: build/build-image/VERSION does not hold a version",
+				       p->checkout);
+	}
+	p->version = base ? xasprintf("%s-%s-%s", PROJECT_FORMAT, base, p->cross_tag)
+			  : xasprintf("%s-%s", PROJECT_FORMAT, p->cross_tag ? p->cross_tag : "generic");
 	p->dir = xasprintf("%s/projects/%s-%s", state_dir, p->key, p->version);
+	p->state_dir = strdup(state_dir);
+	if (!create) {
+		/* status, clean, copy-output: look, do not make. */
+		p->dirfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (p->dirfd < 0 && errno != ENOENT)
+			return kb_err(e, errno, "state %s", p->dir);
+		*ret = steal_ptr(p);
+		return 0;
+	}
 	int r = mkdir_p_at(AT_FDCWD, p->dir, 0700);
 	if (r == 0)
 		drop_other_versions(state_dir, p);
@@ -136,6 +157,16 @@ int project_open(const char *state_dir, const char *checkout, kb_project **ret, 
 	return 0;
 }
 
+/* The holder's pid, for kbuild-ns status (the lock itself is the flock). */
+static int lock_held(kb_project *p)
+{
+	char pid[24];
+	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(p->lock_fd, 0) == 0)
+		(void)!pwrite(p->lock_fd, pid, (size_t)n, 0);
+	return 0;
+}
+
 int project_lock(kb_project *p, bool wait, void (*notify)(const char *), kb_error *e)
 {
 	p->lock_fd = openat(p->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -145,7 +176,7 @@ int project_lock(kb_project *p, bool wait, void (*notify)(const char *), kb_erro
 	 * mounted twice at once (overlayfs.rst, "Sharing and copying layers"):
 	 * one sandbox per checkout at a time. */
 	if (flock(p->lock_fd, LOCK_EX | LOCK_NB) == 0)
-		return 0;
+		return lock_held(p);
 	if (errno != EWOULDBLOCK)
 		return kb_err(e, errno, "lock %s/lock", p->dir);
 	if (!wait)
@@ -157,30 +188,68 @@ int project_lock(kb_project *p, bool wait, void (*notify)(const char *), kb_erro
 	while (flock(p->lock_fd, LOCK_EX) < 0)
 		if (errno != EINTR)
 			return kb_err(e, errno, "lock %s/lock", p->dir);
-	return 0;
+	return lock_held(p);
 }
 
 static void boot_id(char buf[64])
 {
-	_cleanup_free_ char *b = NULL;
-	buf[0] = 0;
-	if (read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 64, &b, NULL) == 0)
-		snprintf(buf, 64, "%.*s", (int)strcspn(b, "\n"), b);
+	/* Not read_file_at: a /proc file says its size is 0. */
+	_cleanup_close_ int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, 63) : -1;
+	buf[n > 0 ? n : 0] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/* The kernel's own mark of a volatile overlay: work/work/incompat/volatile,
+ * made at mount and left behind at unmount; while it exists the kernel
+ * refuses to mount the layer again (overlayfs.rst, "Volatile mount").
+ * It is there while a sandbox uses the data layer and after one that
+ * ended without project_done: a killed kbuild-ns, or a host crash.  Says
+ * whether it is there; with drop, removes it. */
+static bool volatile_mark(kb_project *p, bool drop)
+{
+	_cleanup_close_ int wfd = openat(p->dirfd, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	bool found = false;
+
+	if (wfd < 0)
+		return false;
+	if (fstatat(wfd, "incompat", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		found = true;
+		if (drop)
+			rm_rf_at(wfd, "incompat");
+	}
+	if (fstatat(wfd, "work", &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return found;
+	if ((st.st_mode & 0700) != 0700)
+		fchmodat(wfd, "work", 0700, 0);    /* overlay leaves it mode 000 */
+	_cleanup_close_ int wwfd = openat(wfd, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (wwfd >= 0 && fstatat(wwfd, "incompat", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		found = true;
+		if (drop)
+			rm_rf_at(wwfd, "incompat");
+	}
+	return found;
 }
 
 int project_prepare(kb_project *p, const char *idmap, bool *ret_reset, kb_error *e)
 {
-	static const char *const dirs[] = { "upper", "work", "root" };
-	static const mode_t modes[] = { 0755, 0700, 0700 };    /* upper is the root's "/" */
+	static const char *const dirs[] = { "upper", "work", "root", "snapshot" };
+	static const mode_t modes[] = { 0755, 0700, 0700, 0755 };    /* upper is the root's "/" */
 	_cleanup_free_ char *mark = NULL;
 	char boot[64];
 	int r;
 
 	*ret_reset = false;
 	boot_id(boot);
-	if (read_file_at(p->dirfd, "in-use", 64, &mark, NULL) == 0 && strcmp(mark, boot)) {
+	/* See project.h.  No mark at all is a new layer, or one from a
+	 * kbuild-ns that removed its mark after each run. */
+	bool have_mark = read_file_at(p->dirfd, "in-use", 64, &mark, NULL) == 0;
+	bool this_boot = have_mark && !strcmp(mark, boot);
+	if (have_mark && !this_boot && volatile_mark(p, false)) {
 		if ((r = rm_rf_at(p->dirfd, "upper")) < 0 || (r = rm_rf_at(p->dirfd, "work")) < 0)
 			return kb_err(e, -r, "state %s: reset after a crash", p->dir);
+		unlinkat(p->dirfd, "ready", 0);
 		*ret_reset = true;
 	}
 	_cleanup_free_ char *old = NULL;
@@ -191,6 +260,7 @@ int project_prepare(kb_project *p, const char *idmap, bool *ret_reset, kb_error 
 				       p->dir, old, idmap);
 		if ((r = rm_rf_at(p->dirfd, "upper")) < 0 || (r = rm_rf_at(p->dirfd, "work")) < 0)
 			return kb_err(e, -r, "state %s: reset for a new id mapping", p->dir);
+		unlinkat(p->dirfd, "ready", 0);
 		*ret_reset = true;
 	}
 	if (idmap[0] && (!old || strcmp(old, idmap)) &&
@@ -199,23 +269,64 @@ int project_prepare(kb_project *p, const char *idmap, bool *ret_reset, kb_error 
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
 		if (mkdirat(p->dirfd, dirs[i], modes[i]) < 0 && errno != EEXIST)
 			return kb_err(e, errno, "state %s/%s", p->dir, dirs[i]);
-	/* The kernel leaves work/work/incompat/volatile behind a volatile
-	 * mount and refuses the next mount while it exists; we hold the lock
-	 * and have checked the boot, so it may go. */
-	_cleanup_close_ int wfd = openat(p->dirfd, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (wfd >= 0) {
-		rm_rf_at(wfd, "incompat");
-		fchmodat(wfd, "work", 0700, 0);    /* overlay leaves it mode 000 */
-		_cleanup_close_ int wwfd = openat(wfd, "work", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (wwfd >= 0)
-			rm_rf_at(wwfd, "incompat");
-	}
-	if ((r = write_file_atomic(p->dirfd, "in-use", boot, strlen(boot))) < 0)
+	/* Left by a kbuild-ns killed in this boot (whose writes the page
+	 * cache still holds), or by one that removed in-use after each run;
+	 * we hold the lock, so it may go. */
+	volatile_mark(p, true);
+	/* Once per boot, and durable (the file, then its name) before the
+	 * overlay is mounted: after a crash the next boot must find it. */
+	if (!this_boot && ((r = write_file_atomic(p->dirfd, "in-use", boot, strlen(boot))) < 0 ||
+			   (r = fsync(p->dirfd) < 0 ? -errno : 0) < 0))
 		return kb_err(e, -r, "state %s/in-use", p->dir);
 	return 0;
 }
 
 void project_done(kb_project *p)
 {
-	unlinkat(p->dirfd, "in-use", 0);
+	volatile_mark(p, true);
+}
+
+/* ---- the data sandbox's init mark and record ---- */
+
+bool project_ready(const kb_project *p)
+{
+	return faccessat(p->dirfd, "ready", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int project_reset_data(kb_project *p, kb_error *e)
+{
+	int r;
+	/* "ready" goes first: a kill in the middle leaves an unready state,
+	 * which the next run resets again. */
+	unlinkat(p->dirfd, "ready", 0);
+	if ((r = rm_rf_at(p->dirfd, "upper")) < 0 || (r = rm_rf_at(p->dirfd, "work")) < 0)
+		return kb_err(e, -r, "state %s: reset the data layer", p->dir);
+	if (mkdirat(p->dirfd, "upper", 0755) < 0 || mkdirat(p->dirfd, "work", 0700) < 0)
+		return kb_err(e, errno, "state %s: reset the data layer", p->dir);
+	return 0;
+}
+
+int project_mark_ready(kb_project *p, const char *profile, kb_error *e)
+{
+	int r = write_file_atomic(p->dirfd, "ready", profile, strlen(profile));
+	return r < 0 ? kb_err(e, -r, "state %s/ready", p->dir) : 0;
+}
+
+int project_write_meta(kb_project *p, const char *image, const char *image_id, const char *command, int status)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i, s:I}", "checkout", p->checkout, "branch",
+			      p->branch, "version", p->version, "image", image, "image_id", image_id, "last_command",
+			      command, "last_status", status, "last_time", (json_int_t)time(NULL));
+	if (!j)
+		return -ENOMEM;
+	_cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2));
+	json_decref(j);
+	if (!text)
+		return -ENOMEM;
+	/* Information only: through a temporary name (never half a file)
+	 * but without the fsync write_file_atomic pays on every run. */
+	_cleanup_close_ int fd = openat(p->dirfd, "meta.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || write_all(fd, text, strlen(text)) < 0 || renameat(p->dirfd, "meta.json.tmp", p->dirfd, "meta.json") < 0)
+		return -errno;
+	return 0;
 }

@@ -26,7 +26,7 @@ commands=$(awk '
 	}' "$WORK/help.txt" | sort -u)
 ncommands=$(echo "$commands" | grep -c .)
 
-plan $((npages + 4 + ncommands))
+plan $((npages + 5 + ncommands))
 
 for p in $pages; do
 	out=$("$MANDOC" -Tlint -Wwarning "$p" 2>&1)
@@ -57,6 +57,7 @@ help_shows() {
 
 help_shows "'kbuild-ns help image' shows kbuild-ns-image(1)" "$SRCDIR/man/kbuild-ns-image.1" image
 help_shows "'kbuild-ns help' shows kbuild-ns(1)" "$SRCDIR/man/kbuild-ns.1"
+help_shows "'kbuild-ns help conf' shows kbuild-ns.conf(5)" "$SRCDIR/man/kbuild-ns.conf.5" conf
 
 as_user env MANPAGER=cat PAGER=cat "$KBUILD_NS" help no-such-command \
 	</dev/null >"$WORK/help.out" 2>"$WORK/help.err"

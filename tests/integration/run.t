@@ -206,8 +206,9 @@ fails "no terminal: test -t 0 is false inside" 1 sb -- sh -c 'test -t 0'
 fails "no terminal: probe istty says so" 1 sb -- /probe istty
 
 # ---- the data layer and the checkout ---------------------------------------------------------
-fails "run 1 writes /persist, /tmp/scratch and /src/from-inside" 0 \
-	sb -- sh -c 'echo persisted >/persist && echo gone >/tmp/scratch && echo written-inside >/src/from-inside'
+# --source bind: the checkout itself, read-write (the snapshot is snapshot.t's).
+fails "run 1 writes /persist, /tmp/scratch and /src/from-inside (--source bind)" 0 \
+	sb --source bind -- sh -c 'echo persisted >/persist && echo gone >/tmp/scratch && echo written-inside >/src/from-inside'
 out=$(sb -- cat /persist 2>&1)
 is "run 2 reads /persist" "$out" persisted
 fails "run 2 has a fresh /tmp" 1 sb -- test -e /tmp/scratch
@@ -215,13 +216,13 @@ is "the checkout file written inside is on the host" "$(cat "$CO/from-inside" 2>
 is "... owned by the test user" "$(stat -c %u:%g "$CO/from-inside" 2>&1)" "$TEST_UID:$TEST_GID"
 
 # ---- two runs on one checkout ----------------------------------------------------------------
-( kb_exec -C "$CO" run --image "$IMG" -- sh -c 'touch /src/.a-start; sleep 3; touch /src/.a-end' ) \
+( kb_exec -C "$CO" run --image "$IMG" --source bind -- sh -c 'touch /src/.a-start; sleep 3; touch /src/.a-end' ) \
 	>"$WORK/first.out" 2>&1 </dev/null &
 fpid=$!
 i=0; while [ ! -e "$CO/.a-start" ] && [ "$i" -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
 fails "while another run holds the checkout, --no-wait fails with 125" 125 sb --no-wait -- true
 out=$(as_user timeout -k 5 "$RUN_TIMEOUT" "$KBUILD_NS" --state-dir "$STATE" -C "$CO" run --image "$IMG" \
-	-- sh -c 'test -e /src/.a-end && echo after-the-first' </dev/null 2>&1)
+	--source bind -- sh -c 'test -e /src/.a-end && echo after-the-first' </dev/null 2>&1)
 rc=$?
 case $out in *"waiting for another kbuild-ns using"*) r=0 ;; *) r=1; echo "# $(flat "$out")" ;; esac
 _result $r "a second run prints the waiting message"

@@ -1,9 +1,15 @@
 /* digest: digest_parse accepts only "sha256:" + 64 lowercase hex digits
  * and names the refused string in its message; digest_hex_valid and
  * digest_short; SHA-256 one-shot and incremental against the FIPS 180-2
- * vectors ("" and "abc"). */
+ * vectors ("" and "abc").  The built-in MD5 (md5.c) against the RFC 1321
+ * test suite, against OpenSSL's MD5 for every length up to three blocks in
+ * uneven pieces, and project_key on a known checkout string. */
 #include "unit.h"
 #include "digest.h"
+#include "md5.h"
+#include "project.h"
+
+#include <openssl/evp.h>
 
 #define HEX_EMPTY "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define HEX_ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -152,6 +158,72 @@ static void test_sha256_incremental(void **state)
 	sha256_free(NULL);
 }
 
+static void hex16(const unsigned char *md, char out[33])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* RFC 1321 appendix A.5, "Test suite". */
+static void test_md5_rfc1321(void **state)
+{
+	static const struct { const char *in, *hex; } v[] = {
+		{ "", "d41d8cd98f00b204e9800998ecf8427e" },
+		{ "a", "0cc175b9c0f1b6a831c399e269772661" },
+		{ "abc", "900150983cd24fb0d6963f7d28e17f72" },
+		{ "message digest", "f96b697d7cb7938d525a2f31aaf161d0" },
+		{ "abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b" },
+		{ "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+		  "d174ab98d277d9f5a5611c2c9f419d9f" },
+		{ "1234567890123456789012345678901234567890123456789012345678901234567890123456789"
+		  "0", "57edf4a22be3c955ac49da2e2107b67a" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+		unsigned char md[MD5_LEN];
+		char hex[33];
+		md5_buf(v[i].in, strlen(v[i].in), md);
+		hex16(md, hex);
+		if (strcmp(hex, v[i].hex))
+			fail_msg("MD5(\"%s\") = %s, expected %s", v[i].in, hex, v[i].hex);
+	}
+}
+
+/* Every length from 0 to 200 bytes (the padding's edge cases at 55, 56,
+ * 63, 64, 119, 120 included), fed in pieces of 1 to 67 bytes, against
+ * OpenSSL. */
+static void test_md5_lengths(void **state)
+{
+	unsigned char data[200];
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (unsigned char)(i * 131 + 7);
+	for (size_t len = 0; len <= sizeof data; len++) {
+		unsigned char want[EVP_MAX_MD_SIZE], got[MD5_LEN];
+		unsigned wl = 0;
+		assert_int_equal(EVP_Digest(data, len, want, &wl, EVP_md5(), NULL), 1);
+		assert_int_equal(wl, MD5_LEN);
+		for (size_t piece = 1; piece <= 67; piece += 11) {
+			md5_ctx c;
+			md5_init(&c);
+			for (size_t off = 0; off < len; off += piece)
+				md5_update(&c, data + off, len - off < piece ? len - off : piece);
+			md5_final(&c, got);
+			if (memcmp(got, want, MD5_LEN))
+				fail_msg("MD5 of %zu bytes in pieces of %zu differs from OpenSSL's", len, piece);
+		}
+	}
+}
+
+/* The key upstream's build/common.sh computes:
+ *   echo -n "$HOSTNAME:$KUBE_ROOT:$BRANCH" | md5sum | cut -c 1-10 */
+static void test_project_key(void **state)
+{
+	char key[33];
+	project_key("builder:/home/me/go/src/k8s.io/kubernetes:master", key, 10);
+	assert_string_equal(key, "2f68e2e09f");
+	project_key("", key, 32);
+	assert_string_equal(key, "d41d8cd98f00b204e9800998ecf8427e");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +235,9 @@ int main(void)
 		cmocka_unit_test(test_short),
 		cmocka_unit_test(test_sha256_oneshot),
 		cmocka_unit_test(test_sha256_incremental),
+		cmocka_unit_test(test_md5_rfc1321),
+		cmocka_unit_test(test_md5_lengths),
+		cmocka_unit_test(test_project_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
  * oci_config_check and oci_rootfs_config. */
 #include "unit.h"
 #include "oci.h"
+#include "image.h"
 
 #define MT_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"

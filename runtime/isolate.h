@@ -1,0 +1,39 @@
+/* A short-lived sandbox for work done by our own code rather than by a
+ * command: a child process in new user and mount namespaces, in which
+ * the caller's uid and gid map to themselves, is handed detached clones
+ * of some host directories, read-only where asked, and runs a function
+ * on them.  The sync sandbox (sync-in and copy-out) is built on it: the
+ * code that mirrors a tree cannot write to the tree it reads, whatever
+ * bug it may have, and sees nothing of the host but the two trees.
+ *
+ * Results travel back through a shared anonymous mapping the caller
+ * sizes.  Where user namespaces are not available the function runs in
+ * the calling process on plainly opened directories (*ret_isolated
+ * false), so a host without them still builds. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include "sandbox.h"
+
+typedef struct rt_iso_dir {
+	const char *path;
+	bool ro;
+} rt_iso_dir;
+
+/* fn gets one fd per dir (same order) and the shared area; its return
+ * value (0..255 by convention, 0 = success) is returned. */
+typedef int (*rt_iso_fn)(void *arg, const int *fds, void *shared);
+
+/* Allocate a shared area of len bytes (zeroed), for rt_isolate. */
+void *rt_iso_shared(size_t len);
+void rt_iso_shared_free(void *p, size_t len);
+
+int rt_isolate(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared, bool *ret_isolated,
+	       rt_error *err);
+
+/* Run fn in a child process in a new user namespace where the caller is
+ * root and ids 1..N are the subordinate range (newuidmap/newgidmap):
+ * with the namespace's capabilities it may remove or change the files a
+ * range-mapped sandbox left owned by subordinate ids, which the caller
+ * alone cannot.  0 when fn returned 0. */
+int rt_call_mapped(const rt_idrange *range, int (*fn)(void *arg), void *arg, rt_error *err);
