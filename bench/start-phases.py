@@ -128,7 +128,9 @@ def main(argv):
         A('rt_build_root (overlay, /proc, /dev, ..., pivot_root)', 'br', 'brr')
         A('  of which fsconfig(FSCONFIG_CMD_CREATE) overlay', 'fc', 'fcr')
         A('rt_build_root -> fork of the command (lo up)', 'brr', 'c2')
-        A('init: fork of the command', 'c2', 'c2r')
+        # CLONE_VFORK: init's clone returns when the command has exec'd,
+        # so this row spans the three command rows below.
+        A('init: clone of the command (returns at its execve)', 'c2', 'c2r')
         A('command: fork -> seccomp (caps, signals, env)', 'cc', 'sc')
         A('command: seccomp filters loaded', 'sc', 'scr')
         A('command: seccomp -> exec (execve with PATH search)', 'scr', 'tx')

@@ -9,7 +9,10 @@
 # untimed run, flattens the same layers into one directory for the tools
 # that take a plain root directory, and then times with hyperfine, as an
 # unprivileged user, in one run:
-#   kbuild-ns run -- true          (the checkout's sandbox, as documented)
+#   kbuild-ns run -- true          (the checkout's build sandbox, with
+#                                   --source bind: the checkout bound at
+#                                   /src, as bwrap gets it; the snapshot's
+#                                   sync is timed by bench/sync.sh, make.sh)
 #   kbuild-ns run, three variants  (KBUILD_NS_IDMAP=single, the one-id map
 #                                   bwrap uses, on a second checkout;
 #                                   --seccomp=unconfined; --network host)
@@ -303,6 +306,10 @@ if [ -x "$KBUILD_NS" ]; then
 	KBUILD_NS_SRC=$KBUILD_NS
 	KBUILD_NS_ID="$(file -L -b "$KBUILD_NS" 2>/dev/null | grep -o 'BuildID\[sha1\]=[0-9a-f]\{12\}' | sed 's/.*=/build id /'), built $(date -r "$KBUILD_NS" '+%F %T')"
 	mkdir -p "$WORK/bin"
+	# kbuild-ns-image (image import) goes along: kbuild-ns looks for it
+	# next to itself first.
+	helper=$(dirname "$KBUILD_NS_SRC")/kbuild-ns-image
+	[ -x "$helper" ] && cp "$helper" "$WORK/bin/" && chmod 755 "$WORK/bin/kbuild-ns-image"
 	cp "$KBUILD_NS_SRC" "$WORK/bin/kbuild-ns" && chmod 755 "$WORK/bin" "$WORK/bin/kbuild-ns" &&
 		KBUILD_NS=$WORK/bin/kbuild-ns
 fi
@@ -314,7 +321,9 @@ elif ! as_user "$KBUILD_NS" -q --state-dir "$WORK/state" image import "$CACHE/im
 else
 	have_kb=1
 fi
-KB=("$KBUILD_NS" -C "$WORK/src" --state-dir "$WORK/state" run --image "$IMAGE")
+# --source bind: the build sandbox on the checkout itself, as bwrap binds
+# it; the default snapshot adds a sync-in and a copy-out (bench/make.sh).
+KB=("$KBUILD_NS" -C "$WORK/src" --state-dir "$WORK/state" run --image "$IMAGE" --source bind --no-copy-output)
 
 # The image's layer directories, top first (overlay's lowerdir order).
 lowers=""
@@ -353,7 +362,7 @@ if [ $have_kb = 1 ]; then
 	# The id map depends on the user: a subordinate range through
 	# newuidmap/newgidmap when /etc/subuid has one, else one id.  A data
 	# layer belongs to one mapping, hence the second checkout.
-	cmdline[kbuild-ns-single]="$KBUILD_NS -C $WORK/src-single --state-dir $WORK/state run --image $IMAGE -- true"
+	cmdline[kbuild-ns-single]="$KBUILD_NS -C $WORK/src-single --state-dir $WORK/state run --image $IMAGE --source bind --no-copy-output -- true"
 	rowenv[kbuild-ns-single]="KBUILD_NS_IDMAP=single"
 	cmdline[kbuild-ns-unconfined]="${KB[*]} --seccomp=unconfined -- true"
 	cmdline[kbuild-ns-nonet]="${KB[*]} --network host -- true"
