@@ -258,7 +258,11 @@ KB_ROWS="kbuild-ns kbuild-ns-noout kbuild-ns-bind"
 SRC=$WORK/src
 say "== copying the cached tree to $SRC (untimed; also warms the page cache)"
 as_user cp -a "$TREE" "$SRC" || die "copying the tree failed"
-mapfile -t tops < <(ls -A "$SRC" | grep -v -x -e _output -e _tmp)
+tops=()
+for e in "$SRC"/* "$SRC"/.[!.]* "$SRC"/..?*; do
+	[ -e "$e" ] || [ -L "$e" ] || continue
+	case ${e##*/} in _output|_tmp) ;; *) tops+=("${e##*/}") ;; esac
+done
 tree_stats=$(as_user python3 "$here/mktree.py" stats "$SRC")
 FILTERS=(--exclude=/_tmp/ --exclude=/_output/)
 # upstream's build/copy-output.sh filters (kubernetes-build.md, section 2.2)
@@ -328,7 +332,6 @@ planted() {
 }
 
 # the real path: one state directory (image store and checkout state) per round
-kb() { local st=$1; shift; echo "$KBUILD_NS" -q -C "$SRC" --state-dir "$st" "$@"; }
 snapshot_of() { ls -d "$1"/projects/*/snapshot 2>/dev/null | head -1; }
 
 mkdir -p "$WORK/log"
@@ -349,6 +352,7 @@ for n in $(seq 1 $((warmup + runs))); do
 	mkdir -p "$R"/{engine,rsync,cp,state}
 	[ "$(id -u)" = 0 ] && chown -R "$RUID:$RGID" "$R"
 	eng=$R/engine rs=$R/rsync st=$R/state
+	kb=("$KBUILD_NS" -q -C "$SRC" --state-dir "$st")
 
 	# --- initial
 	if want sync-tree && [ $have_engine = 1 ]; then
@@ -365,9 +369,9 @@ for n in $(seq 1 $((warmup + runs))); do
 			for r in $KB_ROWS; do skipped[$r]="image import failed: $(last_line "$WORK/log/import.$n")"; done
 			have_kb=0
 		else
-			if timeit initial kbuild-ns "$n" $(kb "$st" run --image "$IMAGE" -- true); then
+			if timeit initial kbuild-ns "$n" "${kb[@]}" run --image "$IMAGE" -- true; then
 				snap=$(snapshot_of "$st")
-			elif as_user $(kb "$st" run --image "$IMAGE" -- true) >"$WORK/log/retry.$n" 2>&1 </dev/null; then
+			elif as_user "${kb[@]}" run --image "$IMAGE" -- true >"$WORK/log/retry.$n" 2>&1 </dev/null; then
 				# a first run that fails and a second that works: keep
 				# the other rows, say so under the table
 				notes[initial-retry]="kbuild-ns run -- true failed on a new state directory ($(last_line "$WORK/log/initial.kbuild-ns.$n")) and worked when run again: the initial row is missing, the others are from the runs after it"
@@ -403,9 +407,9 @@ for n in $(seq 1 $((warmup + runs))); do
 			find "$2" \( -path "$2/_output" -o -path "$2/_tmp" \) -prune -o -printf "%s %T@\n" >/dev/null' _ "$SRC" "$eng"
 	fi
 	if [ -n "$snap" ]; then
-		timeit nochange kbuild-ns "$n" $(kb "$st" run --image "$IMAGE" -- true)
-		timeit nochange kbuild-ns-noout "$n" $(kb "$st" run --image "$IMAGE" --no-copy-output -- true)
-		timeit nochange kbuild-ns-bind "$n" $(kb "$st" run --image "$IMAGE" --source bind --no-copy-output -- true)
+		timeit nochange kbuild-ns "$n" "${kb[@]}" run --image "$IMAGE" -- true
+		timeit nochange kbuild-ns-noout "$n" "${kb[@]}" run --image "$IMAGE" --no-copy-output -- true
+		timeit nochange kbuild-ns-bind "$n" "${kb[@]}" run --image "$IMAGE" --source bind --no-copy-output -- true
 	fi
 	if want copy-out; then
 		# copy-out from a synced copy back to the checkout: nothing to copy
@@ -426,7 +430,7 @@ for n in $(seq 1 $((warmup + runs))); do
 		timeit changed sync-tree "$n" $SYNC_TREE --profile kube "$SRC" "$eng"
 	fi
 	want rsync && timeit changed rsync "$n" rsync -a --delete "${FILTERS[@]}" "$SRC/" "$rs/"
-	[ -n "$snap" ] && timeit changed kbuild-ns "$n" $(kb "$st" run --image "$IMAGE" -- true)
+	[ -n "$snap" ] && timeit changed kbuild-ns "$n" "${kb[@]}" run --image "$IMAGE" -- true
 	if [ -d "$rs/.git" ]; then
 		[ -d "$eng/.git" ] && { verify "20-changed sync-tree" "$rs" "$eng"; planted "20-changed sync-tree" "$eng"; }
 		[ -n "$snap" ] && { verify "20-changed kbuild-ns snapshot" "$rs" "$snap"; planted "20-changed kbuild-ns snapshot" "$snap"; }

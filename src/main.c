@@ -107,6 +107,16 @@ int main(int argc, char **argv)
 	out_init(c.verbosity);
 
 	const char *cmd = argv[i];
+	/* A relative state directory is relative to where kbuild-ns was
+	 * started, not to the -C directory. */
+	_cleanup_free_ char *state_abs = NULL;
+	const char *sd = state ? state : getenv("KBUILD_NS_STATE_DIR");
+	if (chdir_to && sd && *sd && sd[0] != '/') {
+		_cleanup_free_ char *cwd = getcwd(NULL, 0);
+		if (!cwd)
+			return cmd_failx(cmd, "current directory: %s", strerror(errno));
+		state = state_abs = xasprintf("%s/%s", cwd, sd);
+	}
 	if (chdir_to && chdir(chdir_to) < 0)
 		return cmd_failx("-C", "%s: %s", chdir_to, strerror(errno));
 	if (!strcmp(cmd, "help"))

@@ -278,6 +278,9 @@ static int run_pool(walk *w, sync_stats *st, kb_error *e)
 	int r = push(w, "", NULL);
 	if (r < 0)
 		return kb_err(e, -r, "sync");
+	/* Files and directories are made with their final modes (one
+	 * fchmod less each); the umask is the process's, put back below. */
+	mode_t old_mask = umask(0);
 	work(w);
 	/* n_threads only grows under the lock while work() runs; every
 	 * thread has returned from work() once it is joined. */
@@ -286,6 +289,7 @@ static int run_pool(walk *w, sync_stats *st, kb_error *e)
 	pthread_mutex_unlock(&w->mu);
 	for (int i = 0; i < started; i++)
 		pthread_join(w->threads[i], NULL);
+	umask(old_mask);
 	while (w->stack) {    /* left over after a failure */
 		job *j = w->stack;
 		w->stack = j->next;
@@ -304,19 +308,29 @@ static int run_pool(walk *w, sync_stats *st, kb_error *e)
 
 /* Copy the regular file src/name to dst/name through a temporary name
  * in dst, so that a reader (or a kill) never sees half a file. */
-static int copy_file(walk *w, int sfd, int dfd, const char *name, mode_t mode, const struct stat *ss)
+static int copy_file(walk *w, int sfd, int dfd, const char *name, mode_t mode, const struct stat *ss, bool fresh)
 {
 	char tmp[64];
 	_cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (in < 0)
 		return -errno;
-	snprintf(tmp, sizeof tmp, ".~kbsync.%d.%u", (int)getpid(), atomic_fetch_add(&w->seq, 1));
-	_cleanup_close_ int out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* A file the snapshot lacks is written at its name: a kill halfway
+	 * leaves it without the source's mtime, and the quick check sends it
+	 * again.  A file replaced goes through a temporary name, so the old
+	 * one stays whole until the new one is; and so does every file that
+	 * lands in the user's checkout.  The pool runs under umask 0, so the
+	 * mode is right from the create. */
+	const char *target = name;
+	if (!fresh || w->out) {
+		snprintf(tmp, sizeof tmp, ".~kbsync.%d.%u", (int)getpid(), atomic_fetch_add(&w->seq, 1));
+		target = tmp;
+	}
+	_cleanup_close_ int out = openat(dfd, target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (out < 0 && errno == EACCES && !w->out) {
 		/* A read-only directory we own (its mode comes from the
 		 * source): open it up, its job puts the mode back. */
 		fchmod(dfd, 0700);
-		out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		out = openat(dfd, target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	}
 	if (out < 0)
 		return -errno;
@@ -341,7 +355,7 @@ static int copy_file(walk *w, int sfd, int dfd, const char *name, mode_t mode, c
 			if (errno == EINTR)
 				continue;
 			int r = -errno;
-			unlinkat(dfd, tmp, 0);
+			unlinkat(dfd, target, 0);
 			return r;
 		}
 		if (n == 0)
@@ -349,9 +363,9 @@ static int copy_file(walk *w, int sfd, int dfd, const char *name, mode_t mode, c
 		done += (uint64_t)n;
 	}
 	struct timespec ts[2] = { ss->st_atim, ss->st_mtim };
-	if (fchmod(out, mode) < 0 || futimens(out, ts) < 0 || renameat(dfd, tmp, dfd, name) < 0) {
+	if (futimens(out, ts) < 0 || (target != name && renameat(dfd, tmp, dfd, name) < 0)) {
 		int r = -errno;
-		unlinkat(dfd, tmp, 0);
+		unlinkat(dfd, target, 0);
 		return r;
 	}
 	atomic_fetch_add(&w->bytes, done);
@@ -434,7 +448,7 @@ static void mirror_entry(walk *w, int sfd, int dfd, const char *rel, const entry
 			}
 			return;
 		}
-		if ((r = copy_file(w, sfd, dfd, name, ss.st_mode & 07777, &ss)) < 0)
+		if ((r = copy_file(w, sfd, dfd, name, ss.st_mode & 07777, &ss, !have)) < 0)
 			return fail(w, -r, "sync: copy", path);
 		logc(w, ">", path);
 	} else if (S_ISLNK(ss.st_mode)) {
@@ -542,9 +556,8 @@ static int out_dir(walk *w, const char *rel)
 	_cleanup_close_ int pfd = slash ? out_dir(w, parent) : open_dir(w->dstfd, "");
 	if (pfd < 0)
 		return pfd;
-	if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)
+	if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)    /* exact: the pool's umask is 0 */
 		return -errno;
-	fchmodat(pfd, name, 0755, AT_SYMLINK_NOFOLLOW);
 	return open_dir(w->dstfd, rel);
 }
 
@@ -607,7 +620,7 @@ static void out_job(walk *w, job *j)
 				fchmodat(dfd, se->name, mode, 0);
 			continue;
 		}
-		if ((r = copy_file(w, sfd, dfd, se->name, mode, &ss)) < 0)
+		if ((r = copy_file(w, sfd, dfd, se->name, mode, &ss, !have)) < 0)
 			fail(w, -r, "copy-out: copy", path);
 		else
 			logc(w, ">", path);
