@@ -45,7 +45,10 @@ static int setup_fail(iso_hdr *h, int errnum, const char *what, const char *path
 	return 125;
 }
 
-static int child(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared)
+/* With a range, the parent maps it (only the setuid helpers may): the
+ * child says when its namespace exists on up[1] and waits for down[0]. */
+static int child(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared, const int *up,
+		 const int *down)
 {
 	iso_hdr *h = (iso_hdr *)((char *)shared - HDR_SIZE);
 	int fds[MAX_DIRS];
@@ -60,13 +63,20 @@ static int child(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void
 	 * it, which is what lets an unprivileged process clone and remount
 	 * (mount_namespaces(7): CAP_SYS_ADMIN in the owning user ns). */
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
-		h->fallback = errno == EPERM || errno == EINVAL || errno == ENOSPC || errno == EACCES;
+		h->fallback = !up && (errno == EPERM || errno == EINVAL || errno == ENOSPC || errno == EACCES);
 		return setup_fail(h, errno, "unshare user and mount namespaces", NULL);
 	}
-	/* The caller's own ids, and only them: files written keep their
-	 * owner, and no other id of the host means anything here. */
-	if ((r = rt_userns_map_ids(0, uid, uid, gid, gid, &step)) < 0)
+	if (up) {
+		/* Root inside is the caller, 1..N the subordinate range: the
+		 * namespace's capabilities then reach files of those ids too. */
+		char c = 1;
+		if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1 || c != 1)
+			return setup_fail(h, EPERM, "map the subordinate ids", NULL);
+	} else if ((r = rt_userns_map_ids(0, uid, uid, gid, gid, &step)) < 0) {
+		/* The caller's own ids, and only them: files written keep
+		 * their owner, and no other id of the host means anything. */
 		return setup_fail(h, -r, step, NULL);
+	}
 	/* Nothing we do here may reach the host's mount table. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return setup_fail(h, errno, "make / private", NULL);
@@ -111,11 +121,11 @@ static int in_process(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg,
 	return r;
 }
 
-int rt_isolate(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared, bool *ret_isolated,
-	       rt_error *err)
+int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso_fn fn, void *arg, void *shared,
+	       bool *ret_isolated, rt_error *err)
 {
 	iso_hdr *h = (iso_hdr *)((char *)shared - HDR_SIZE);
-	int st;
+	int st, up[2] = { -1, -1 }, down[2] = { -1, -1 };
 
 	*ret_isolated = false;
 	if (n > MAX_DIRS) {
@@ -124,6 +134,14 @@ int rt_isolate(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *
 		return -1;
 	}
 	memset(h, 0, sizeof *h);
+	if (range && (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0)) {
+		*err = (rt_error){ .code = 125, .errnum = errno };
+		snprintf(err->msg, sizeof err->msg, "pipe: %s", strerror(errno));
+		for (int i = 0; i < 2; i++)
+			if (up[i] >= 0)
+				close(up[i]);
+		return -1;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		*err = (rt_error){ .code = 125, .errnum = errno };
@@ -131,7 +149,22 @@ int rt_isolate(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *
 		return -1;
 	}
 	if (pid == 0)
-		_exit(child(dirs, n, fn, arg, shared));
+		_exit(child(dirs, n, fn, arg, shared, range ? up : NULL, range ? down : NULL));
+	if (range) {
+		const char *step = "newuidmap";
+		char c = 0;
+		close(up[1]);
+		close(down[0]);
+		if (read(up[0], &c, 1) == 1 && c == 1) {
+			int r = rt_userns_map_range(pid, getuid(), getgid(), range, &step);
+			c = r == 0 ? 1 : 0;
+			if (r < 0)
+				snprintf(h->step, sizeof h->step, "%s", step);
+			(void)!write(down[1], &c, 1);
+		}
+		close(up[0]);
+		close(down[1]);
+	}
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR) {
 			*err = (rt_error){ .code = 125, .errnum = errno };

@@ -28,8 +28,12 @@ typedef int (*rt_iso_fn)(void *arg, const int *fds, void *shared);
 void *rt_iso_shared(size_t len);
 void rt_iso_shared_free(void *p, size_t len);
 
-int rt_isolate(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared, bool *ret_isolated,
-	       rt_error *err);
+/* With range (subordinate ids, mapped through newuidmap/newgidmap), root
+ * inside is the caller and 1..N the range: for trees that hold files of
+ * those ids.  NULL maps the caller's own ids only, and falls back to
+ * running in process where user namespaces are missing. */
+int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso_fn fn, void *arg, void *shared,
+	       bool *ret_isolated, rt_error *err);
 
 /* Run fn in a child process in a new user namespace where the caller is
  * root and ids 1..N are the subordinate range (newuidmap/newgidmap):

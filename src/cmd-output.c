@@ -43,7 +43,10 @@ int cmd_copy_output(kb_ctx *c, int argc, char **argv)
 		return cmd_fail("copy-output", &e);
 	out_status("Copying output back to the checkout");
 	const char *kv = getenv("KUBE_VERBOSE");
-	if (snapshot_copy_out(p, &prof->rules, kv && atoi(kv) >= 6 ? show_change : NULL, &res, &e) < 0)
+	rt_idrange range;
+	bool use_range = cmd_find_range(&range);
+	if (snapshot_copy_out(p, &prof->rules, kv && atoi(kv) >= 6 ? show_change : NULL, use_range ? &range : NULL,
+			      &res, &e) < 0)
 		return cmd_fail("copy-output", &e);
 	out_verbose("copy-out: %llu files checked, %llu copied (%llu bytes)", (unsigned long long)res.st.checked,
 		    (unsigned long long)res.st.copied, (unsigned long long)res.st.bytes);

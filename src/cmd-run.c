@@ -300,7 +300,8 @@ static void sync_report(const char *what, const snap_result *res)
 	out_verbose("%s: %llu entries checked, %llu copied (%llu bytes), %llu deleted%s", what,
 		    (unsigned long long)res->st.checked, (unsigned long long)res->st.copied,
 		    (unsigned long long)res->st.bytes, (unsigned long long)res->st.deleted,
-		    res->isolated ? "" : " (no user namespaces: in process)");
+		    res->isolated ? res->mapped ? " (files of subordinate ids: with the range mapped)" : ""
+				  : " (no user namespaces: in process)");
 	if (res->st.skipped)
 		out_warn("%s: %llu entries skipped (special files, or a file on the host where the build has a "
 			 "directory)", what, (unsigned long long)res->st.skipped);
@@ -460,7 +461,7 @@ static int run_main(kb_ctx *c, run_opts *o, char **argv)
 		rc = init_data(cmd, p, prof, &spec);
 	if (snap && rc == 0) {
 		out_status("Syncing sources to the snapshot");
-		if (snapshot_sync_in(p, &prof->rules, log, &res, &e) < 0 || put_version_file(p, &e) < 0)
+		if (snapshot_sync_in(p, &prof->rules, log, use_range ? &range : NULL, &res, &e) < 0 || put_version_file(p, &e) < 0)
 			rc = cmd_fail(cmd, &e);
 		else
 			sync_report("sync-in", &res);
@@ -482,7 +483,7 @@ static int run_main(kb_ctx *c, run_opts *o, char **argv)
 	 * checkout as it was and returns its status. */
 	if (rc == 0 && status == 0 && copy) {
 		out_status("Copying output back to the checkout");
-		if (snapshot_copy_out(p, &prof->rules, log, &res, &e) < 0)
+		if (snapshot_copy_out(p, &prof->rules, log, use_range ? &range : NULL, &res, &e) < 0)
 			rc = cmd_fail(cmd, &e);
 		else
 			sync_report("copy-out", &res);

@@ -26,7 +26,8 @@ static int sync_fn(void *arg, const int *fds, void *area)
 	return sh->r < 0 ? 1 : 0;
 }
 
-static int run(kb_project *p, const sync_rules *rules, sync_log_fn log, bool out, snap_result *res, kb_error *e)
+static int run(kb_project *p, const sync_rules *rules, sync_log_fn log, bool out, const rt_idrange *range,
+	       snap_result *res, kb_error *e)
 {
 	_cleanup_free_ char *snap = xasprintf("%s/snapshot", p->dir);
 	/* Reading side read-only: sync-in cannot touch the checkout, and
@@ -41,7 +42,7 @@ static int run(kb_project *p, const sync_rules *rules, sync_log_fn log, bool out
 
 	if (!sh)
 		return kb_err(e, errno, "sync sandbox");
-	int r = rt_isolate(dirs, 2, sync_fn, &j, sh, &res->isolated, &rerr);
+	int r = rt_isolate(dirs, 2, range, sync_fn, &j, sh, &res->isolated, &rerr);
 	if (r < 0 && !rerr.msg[0])
 		r = 1;
 	if (r < 0) {
@@ -58,12 +59,29 @@ static int run(kb_project *p, const sync_rules *rules, sync_log_fn log, bool out
 	return r < 0 ? -EIO : 0;
 }
 
-int snapshot_sync_in(kb_project *p, const sync_rules *rules, sync_log_fn log, snap_result *res, kb_error *e)
+/* Files of subordinate ids (a range-mapped build that ran something as
+ * another user, or unpacked a tar as root) are out of reach of the
+ * caller's own ids: on EACCES/EPERM, once more with the range mapped. */
+static int run_retry(kb_project *p, const sync_rules *rules, sync_log_fn log, bool out, const rt_idrange *range,
+		     snap_result *res, kb_error *e)
 {
-	return run(p, rules, log, false, res, e);
+	int r = run(p, rules, log, out, NULL, res, e);
+	if (r < 0 && range && (e->errnum == EACCES || e->errnum == EPERM)) {
+		*e = (kb_error){ 0 };
+		r = run(p, rules, log, out, range, res, e);
+		res->mapped = true;
+	}
+	return r;
 }
 
-int snapshot_copy_out(kb_project *p, const sync_rules *rules, sync_log_fn log, snap_result *res, kb_error *e)
+int snapshot_sync_in(kb_project *p, const sync_rules *rules, sync_log_fn log, const rt_idrange *range,
+		     snap_result *res, kb_error *e)
 {
-	return run(p, rules, log, true, res, e);
+	return run_retry(p, rules, log, false, range, res, e);
+}
+
+int snapshot_copy_out(kb_project *p, const sync_rules *rules, sync_log_fn log, const rt_idrange *range,
+		      snap_result *res, kb_error *e)
+{
+	return run_retry(p, rules, log, true, range, res, e);
 }

@@ -5,11 +5,17 @@
 #pragma once
 #include "project.h"
 #include "sync.h"
+#include "userns.h"
 
 typedef struct snap_result {
 	sync_stats st;
 	bool isolated;              /* false: no user namespaces, ran in process */
+	bool mapped;                /* needed the subordinate range (files of other ids) */
 } snap_result;
 
-int snapshot_sync_in(kb_project *p, const sync_rules *rules, sync_log_fn log, snap_result *res, kb_error *e);
-int snapshot_copy_out(kb_project *p, const sync_rules *rules, sync_log_fn log, snap_result *res, kb_error *e);
+/* range: the caller's subordinate ids, tried when the caller's own ids
+ * are refused (files of other ids in the snapshot); may be NULL. */
+int snapshot_sync_in(kb_project *p, const sync_rules *rules, sync_log_fn log, const rt_idrange *range,
+		     snap_result *res, kb_error *e);
+int snapshot_copy_out(kb_project *p, const sync_rules *rules, sync_log_fn log, const rt_idrange *range,
+		      snap_result *res, kb_error *e);

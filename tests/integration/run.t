@@ -20,7 +20,7 @@
 need python3
 . "$SRCDIR/tests/integration/run-lib.sh"
 
-plan 62
+plan 64
 
 # ok_probe DESC [RUN-OPTS] -- PROBE-ARGS...: the probe's check holds inside.
 ok_probe() { _d=$1; shift; ok "$_d" sb "$@"; }
@@ -55,7 +55,20 @@ if [ -n "$range" ] && [ -n "$tname" ] && grep -q "^$tname:\|^$TEST_UID:" /etc/su
 		-- sh -c 'echo x > /owned && chown 1000:1000 /owned' </dev/null >/dev/null 2>&1
 	owner=$(stat -c %u "$STATE"/projects/*/upper/owned 2>/dev/null)
 	is "subuid range: a file chowned to 1000 inside belongs to range start + 999 outside" "$owner" "$(($1 + 999))"
+	# A directory of another id in the snapshot, private to it: the next
+	# sync-in removes it (the host lacks it) with the range mapped, and
+	# clean removes the whole state though the caller cannot.
+	as_user env -u KBUILD_NS_IDMAP "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co-range" run --image "$IMG" \
+		-- sh -c 'mkdir -p d && echo a >d/f && chown -R 1000:1000 d && chmod 700 d' </dev/null >/dev/null 2>&1
+	out=$(as_user env -u KBUILD_NS_IDMAP "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co-range" run --image "$IMG" \
+		-- sh -c 'test ! -e d && echo gone' </dev/null 2>&1)
+	is "subuid range: a snapshot directory of another id is removed by the next sync-in" "$out" gone
+	as_user env -u KBUILD_NS_IDMAP "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co-range" clean </dev/null >"$WORK/clean.out" 2>&1
+	is "subuid range: clean removes a data layer holding files of other ids ($(flat "$(cat "$WORK/clean.out")"))" \
+		"$?:$(ls "$STATE"/projects/*/upper/owned 2>/dev/null | wc -l)" "0:0"
 else
+	skip_one "subuid range: a snapshot directory of another id is removed" "no subuid range or newuidmap for the test user"
+	skip_one "subuid range: clean removes a data layer holding files of other ids" "no subuid range or newuidmap for the test user"
 	skip_one "subuid range: uid_map maps 0 to the user and 1.. to the range" "no subuid range or newuidmap for the test user"
 	skip_one "subuid range: a file chowned to 1000 inside" "no subuid range or newuidmap for the test user"
 fi
