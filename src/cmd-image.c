@@ -81,13 +81,20 @@ static int do_ls(kb_ctx *c, int argc, char **argv)
 		putchar('\n');
 		json_decref(a);
 	} else {
-		printf("%-50s %-12s %-14s %6s %10s\n", "NAME", "ID", "PLATFORM", "LAYERS", "SIZE");
+		/* The NAME column as wide as the longest name (docker.io/library/…
+		 * names are long), at least 20. */
+		int w = 20;
+		for (size_t i = 0; i < n; i++)
+			for (size_t k = 0; k < l[i]->n_names; k++)
+				if ((int)strlen(l[i]->names[k]) > w)
+					w = (int)strlen(l[i]->names[k]);
+		printf("%-*s %-12s %-14s %6s %10s\n", w, "NAME", "ID", "PLATFORM", "LAYERS", "SIZE");
 		for (size_t i = 0; i < n; i++) {
 			char pb[100], sb[24];
 			platform_str(&l[i]->platform, pb, sizeof pb);
 			human_size(image_size(l[i]), sb, sizeof sb);
 			for (size_t k = 0; k < (l[i]->n_names ? l[i]->n_names : 1); k++)
-				printf("%-50s %.12s %-14s %6zu %10s\n", l[i]->n_names ? l[i]->names[k] : "<none>",
+				printf("%-*s %-12.12s %-14s %6zu %10s\n", w, l[i]->n_names ? l[i]->names[k] : "<none>",
 				       l[i]->id.hex, pb, l[i]->n_layers, sb);
 		}
 	}
