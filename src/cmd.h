@@ -13,7 +13,7 @@ typedef struct kb_ctx {
 } kb_ctx;
 
 int cmd_image(kb_ctx *c, int argc, char **argv);
-/* `image import`, in kbuild-ns-image (cmd-import.c); kbuild-ns execs
+/* `image import`, in kbuild-ns-image (image-main.c); kbuild-ns execs
  * that program for it (cmd-image.c). */
 int cmd_image_import(kb_ctx *c, int argc, char **argv);
 extern const char usage_image[];

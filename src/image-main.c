@@ -5,11 +5,132 @@
  *   kbuild-ns-image [-q | -v...] --state-dir DIR import [ARGS...]
  *
  * after it has applied -C and checked the state directory; this is not an
- * interface for people, who run `kbuild-ns image import`. */
+ * interface for people, who run `kbuild-ns image import`.  The command
+ * itself (cmd_image_import) is below main's helpers: it runs with the pid,
+ * the arguments and the standard streams kbuild-ns had. */
 #include "cmd.h"
+#include "import.h"
 #include "progress.h"
+#include "userns.h"
 
+#include <errno.h>
+#include <getopt.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define DEFAULT_MAX_LAYER_SIZE (64ull << 30)
+
+static const char *format_name(image_format f)
+{
+	return f == FMT_OCI ? "OCI image" : f == FMT_DOCKER ? "docker-save archive" : "root filesystem tarball";
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int cmd_image_import(kb_ctx *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "platform", required_argument, NULL, 'p' },
+		{ "max-layer-size", required_argument, NULL, 'm' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	import_opts o = { .max_layer_size = DEFAULT_MAX_LAYER_SIZE, .jobs = cpu_count() };
+	kb_error e = { 0 };
+	const char *env = getenv("KBUILD_NS_MAX_LAYER_SIZE"), *step = NULL;
+	int ch, r;
+
+	if (env && *env && parse_size(env, &o.max_layer_size) < 0)
+		return cmd_failx("import", "KBUILD_NS_MAX_LAYER_SIZE=%s: not a size (e.g. 64G)", env);
+	platform_host(&o.plat.want);
+	/* GNU getopt permutes: options may come before or after PATH.  Its
+	 * own messages are off: ours carry the "kbuild-ns:" prefix. */
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			o.name = optarg;
+			break;
+		case 'p':
+			if (platform_parse(optarg, &o.plat.want, &e) < 0)
+				return cmd_fail("import", &e);
+			o.plat.want_explicit = true;
+			break;
+		case 'm':
+			if (parse_size(optarg, &o.max_layer_size) < 0 || o.max_layer_size == 0)
+				return cmd_usage(usage_image, "import: --max-layer-size %s: not a size (e.g. 64G)", optarg);
+			break;
+		case 'j': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 256)
+				return cmd_usage(usage_image, "import: --jobs %s: not a number from 1 to 256", optarg);
+			o.jobs = (int)n;
+			break;
+		}
+		case 'h':
+			printf("%s\nSee kbuild-ns help image.\n", usage_image);
+			return 0;
+		default:
+			return cmd_usage(usage_image, "import: %s", cmd_bad_option(argc, argv));
+		}
+	}
+	if (optind >= argc)
+		return cmd_usage(usage_image, "import: no PATH given");
+	o.path = argv[optind++];
+	if (optind < argc)
+		return cmd_usage(usage_image, "import: unexpected argument %s", argv[optind]);
+
+	/* Unpack as root of a user namespace that maps only us: whiteouts,
+	 * opaque xattrs and read-only directories all work without any
+	 * privilege, and the files still belong to us outside. */
+	if (getenv("KBUILD_NS_NO_USERNS")) {    /* test hook: force the fallback */
+		r = -EPERM;
+		step = "KBUILD_NS_NO_USERNS";
+	} else {
+		r = rt_userns_enter_self(&step);
+	}
+	o.relax_modes = r < 0;
+	if (r < 0)
+		out_verbose("import: no user namespace (%s: %s); unpacking with relaxed modes", step, strerror(-r));
+	else
+		out_verbose("import: unpacking in a user namespace (uid %u mapped to root)", (unsigned)getuid());
+	o.progress = out_get_mode() != OUT_QUIET;
+
+	_cleanup_(store_closep) kb_store *s = NULL;
+	/* umask 0: files get exactly the archive's modes. */
+	umask(0);
+	if (store_open(c->state_dir, LOCK_SH, out_notify, &s, &e) < 0)
+		return cmd_fail("import", &e);
+	double t0 = now_s();
+	import_result res;
+	out_verbose("import: %s", o.path);
+	if (kb_import(s, &o, &res, &e) < 0)
+		return cmd_fail("import", &e);
+	if (res.skipped_devices || res.skipped_sockets)
+		out_warn("import: skipped %llu device node(s) and %llu socket(s): "
+			 "they cannot be made without privilege and a build does not need them",
+			 (unsigned long long)res.skipped_devices, (unsigned long long)res.skipped_sockets);
+	out_status("import: %s, %zu image(s): %zu layer(s) unpacked, %zu already present, in %.2f s",
+		   format_name(res.format), res.n_images, res.layers_unpacked, res.layers_present, now_s() - t0);
+	for (size_t i = 0; i < res.n_images; i++) {
+		printf("sha256:%s", res.images[i]->id.hex);
+		for (size_t k = 0; k < res.images[i]->n_names; k++)
+			printf(" %s", res.images[i]->names[k]);
+		putchar('\n');
+	}
+	import_result_clear(&res);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {

@@ -36,7 +36,7 @@ static void help(void)
 	       usage_line);
 }
 
-/* cmd_fail, cmd_failx, cmd_usage, cmd_bad_option: cmd-common.c (kbuild-ns-image
+/* cmd_fail, cmd_failx, cmd_usage, cmd_bad_option: cmdutil.c (kbuild-ns-image
  * uses them too). */
 
 static char *default_state_dir(void)
