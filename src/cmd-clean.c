@@ -5,7 +5,6 @@
 #include "progress.h"
 #include "project.h"
 #include "store.h"
-#include "isolate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,17 +13,6 @@
 #include <sys/stat.h>
 
 static const char usage_clean[] = "usage: kbuild-ns clean [--all]";
-
-typedef struct rm_arg {
-	int dirfd;
-	const char *name;
-} rm_arg;
-
-static int rm_fn(void *arg)
-{
-	const rm_arg *a = arg;
-	return rm_rf_at(a->dirfd, a->name);
-}
 
 /* Remove projects/<name> unless a kbuild-ns holds its lock. */
 static int remove_state(int pfd, const char *pdir, const char *name, kb_error *e)
@@ -39,22 +27,11 @@ static int remove_state(int pfd, const char *pdir, const char *name, kb_error *e
 		return kb_errx(e, EBUSY, "state %s/%s: in use by a running kbuild-ns%s%s%s", pdir, name,
 			       pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
 	}
-	int r = rm_rf_at(pfd, name);
-	if (r == -EACCES || r == -EPERM) {
-		/* Files of subordinate ids, left by a build with an id range:
-		 * removable only inside a user namespace that maps them. */
-		rt_idrange range;
-		rt_error rerr;
-		rm_arg a = { pfd, name };
-		if (!cmd_find_range(&range))
-			return kb_errx(e, -r, "state %s/%s: %s (files of other ids, and no subordinate id range "
-				       "to map them: remove as root)", pdir, name, strerror(-r));
-		if (rt_call_mapped(&range, rm_fn, &a, &rerr) < 0)
-			return kb_errx(e, rerr.errnum, "state %s/%s: %s", pdir, name, rerr.msg);
-		r = 0;
-	}
+	int r = cmd_rm_tree(pfd, name);
 	if (r < 0)
-		return kb_err(e, -r, "state %s/%s", pdir, name);
+		return kb_err(e, -r, "state %s/%s%s", pdir, name,
+			      r == -EACCES || r == -EPERM ? " (files of other ids, and no subordinate id range to map "
+							      "them: remove as root)" : "");
 	return 0;
 }
 
@@ -74,7 +51,7 @@ int cmd_clean(kb_ctx *c, int argc, char **argv)
 		} else
 			return cmd_usage(usage_clean, "clean: unexpected argument %s", argv[i]);
 	}
-	if (project_open(c->state_dir, ".", false, &p, &e) < 0)
+	if (project_open(c->state_dir, ".", false, NULL, &p, &e) < 0)
 		return cmd_fail("clean", &e);
 
 	/* Host _output: Go writes its module cache read-only, so a plain

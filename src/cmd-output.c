@@ -29,7 +29,7 @@ int cmd_copy_output(kb_ctx *c, int argc, char **argv)
 	}
 	if (argc > 1)
 		return cmd_usage(usage_copy, "copy-output: unexpected argument %s", argv[1]);
-	if (project_open(c->state_dir, ".", false, &p, &e) < 0)
+	if (project_open(c->state_dir, ".", false, NULL, &p, &e) < 0)
 		return cmd_fail("copy-output", &e);
 	if (p->dirfd < 0 || faccessat(p->dirfd, "snapshot", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 		return cmd_failx("copy-output", "no build state for checkout %s; run kbuild-ns make first", p->checkout);

@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -171,31 +170,6 @@ static int build_env(const run_opts *o, kb_store *s, const image_rec *img, const
 		}
 	}
 	return 0;
-}
-
-/* The id mapping: with a subordinate range in /etc/subuid and /etc/subgid
- * and the newuidmap/newgidmap helpers, root inside is the caller and ids
- * 1..N are the range, so an image's other users stay distinct; else one
- * id, the caller as root.  KBUILD_NS_IDMAP=single forces the latter. */
-bool cmd_find_range(rt_idrange *r)
-{
-	const char *force = getenv("KBUILD_NS_IDMAP");
-	unsigned long max_end = 0;
-	if (force && !strcmp(force, "single"))
-		return false;
-	struct passwd *pw = getpwuid(getuid());
-	const char *name = pw ? pw->pw_name : NULL;
-	if (!rt_subid_range("/etc/subuid", name, getuid(), &r->uid_start, &r->uid_count, &max_end) ||
-	    !rt_subid_range("/etc/subgid", name, getuid(), &r->gid_start, &r->gid_count, &max_end) ||
-	    !rt_idmap_helper("newuidmap", r->uidmap, sizeof r->uidmap) ||
-	    !rt_idmap_helper("newgidmap", r->gidmap, sizeof r->gidmap))
-		return false;
-	/* 65536 ids are what images use (nobody is 65534). */
-	if (r->uid_count > 65536)
-		r->uid_count = 65536;
-	if (r->gid_count > 65536)
-		r->gid_count = 65536;
-	return true;
 }
 
 /* The seccomp policy compiled to BPF, from $STATE/cache/ when a previous
@@ -353,7 +327,7 @@ static int run_main(kb_ctx *c, run_opts *o, char **argv)
 
 	if (snap)
 		out_status("Verifying Prerequisites....");
-	if (project_open(c->state_dir, ".", true, &p, &e) < 0)
+	if (project_open(c->state_dir, ".", true, cmd_rm_tree, &p, &e) < 0)
 		return cmd_fail(cmd, &e);
 	_cleanup_close_ int cfd = open(p->checkout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cfd < 0 || profile_load(cfd, p->kube, o->user_host, &prof, &e) < 0)

@@ -76,7 +76,7 @@ int cmd_status(kb_ctx *c, int argc, char **argv)
 		} else
 			return cmd_usage(usage_status, "status: unexpected argument %s", argv[i]);
 	}
-	if (project_open(c->state_dir, ".", false, &p, &e) < 0)
+	if (project_open(c->state_dir, ".", false, NULL, &p, &e) < 0)
 		return cmd_fail("status", &e);
 	_cleanup_close_ int cfd = open(p->checkout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cfd < 0 || profile_load(cfd, p->kube, false, &prof, &e) < 0)

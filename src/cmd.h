@@ -25,6 +25,10 @@ int cmd_make(kb_ctx *c, int argc, char **argv);
  * KBUILD_NS_IDMAP=single (cmd-run.c). */
 struct rt_idrange;
 bool cmd_find_range(struct rt_idrange *r);
+/* rm -rf of dirfd/name; files of subordinate ids (a range-mapped build)
+ * are removed inside a user namespace that maps the caller's range.
+ * 0 or a negative errno (idrange.c). */
+int cmd_rm_tree(int dirfd, const char *name);
 int cmd_copy_output(kb_ctx *c, int argc, char **argv);
 int cmd_clean(kb_ctx *c, int argc, char **argv);
 int cmd_status(kb_ctx *c, int argc, char **argv);

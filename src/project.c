@@ -65,7 +65,7 @@ static char *read_branch(int dirfd)
 /* A new version (a new cross tag, or a new state format) means a cold
  * build, as upstream deletes its old data containers: remove the other
  * versions of this key, unless a run holds one. */
-static void drop_other_versions(const char *state_dir, const kb_project *p)
+static void drop_other_versions(const char *state_dir, const kb_project *p, int (*remove)(int, const char *))
 {
 	_cleanup_free_ char *pdir = xasprintf("%s/projects", state_dir);
 	_cleanup_free_ char *mine = xasprintf("%s-%s", p->key, p->version);
@@ -82,12 +82,13 @@ static void drop_other_versions(const char *state_dir, const kb_project *p)
 		_cleanup_close_ int lfd = openat(pfd, lk, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 		if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) < 0)
 			continue;    /* in use: the next run removes it */
-		rm_rf_at(pfd, de->d_name);
+		remove(pfd, de->d_name);
 	}
 	closedir(d);
 }
 
-int project_open(const char *state_dir, const char *checkout, bool create, kb_project **ret, kb_error *e)
+int project_open(const char *state_dir, const char *checkout, bool create, int (*remove)(int, const char *),
+		 kb_project **ret, kb_error *e)
 {
 	_cleanup_(project_freep) kb_project *p = calloc(1, sizeof *p);
 	_cleanup_close_ int cfd = -1;
@@ -147,7 +148,7 @@ int project_open(const char *state_dir, const char *checkout, bool create, kb_pr
 	}
 	int r = mkdir_p_at(AT_FDCWD, p->dir, 0700);
 	if (r == 0)
-		drop_other_versions(state_dir, p);
+		drop_other_versions(state_dir, p, remove ? remove : rm_rf_at);
 	if (r < 0)
 		return kb_err(e, -r, "state %s", p->dir);
 	p->dirfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);

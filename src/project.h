@@ -22,9 +22,12 @@ typedef struct kb_project {
 	int dirfd, lock_fd;
 } kb_project;
 
-/* With create, the state directory is made (and other versions of this
- * key dropped); without, dirfd is -1 when there is no state yet. */
-int project_open(const char *state_dir, const char *checkout, bool create, kb_project **ret, kb_error *e);
+/* With create, the state directory is made and the other versions of
+ * this key dropped, with remove (rm_rf_at when NULL; the command layer
+ * passes one that can also remove files of subordinate ids); without,
+ * dirfd is -1 when there is no state yet. */
+int project_open(const char *state_dir, const char *checkout, bool create, int (*remove)(int, const char *),
+		 kb_project **ret, kb_error *e);
 /* Take the checkout's lock; with wait, block (after notify); else fail. */
 int project_lock(kb_project *p, bool wait, void (*notify)(const char *), kb_error *e);
 /* Make upper/, work/ and root/ (first use) and get the data layer ready

@@ -20,7 +20,7 @@
 need python3
 . "$SRCDIR/tests/integration/run-lib.sh"
 
-plan 64
+plan 65
 
 # ok_probe DESC [RUN-OPTS] -- PROBE-ARGS...: the probe's check holds inside.
 ok_probe() { _d=$1; shift; ok "$_d" sb "$@"; }
@@ -63,11 +63,31 @@ if [ -n "$range" ] && [ -n "$tname" ] && grep -q "^$tname:\|^$TEST_UID:" /etc/su
 	out=$(as_user env -u KBUILD_NS_IDMAP "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co-range" run --image "$IMG" \
 		-- sh -c 'test ! -e d && echo gone' </dev/null 2>&1)
 	is "subuid range: a snapshot directory of another id is removed by the next sync-in" "$out" gone
+	# A new version (here: the checkout becomes Kubernetes-shaped) drops
+	# the old state, files of other ids included.
+	as_user env -u KBUILD_NS_IDMAP "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co-range" run --image "$IMG" \
+		-- sh -c 'mkdir -p /var/x && echo a >/var/x/f && chown -R 1000:1000 /var/x && chmod 700 /var/x' \
+		</dev/null >/dev/null 2>&1
+	old=$(ls -d "$STATE"/projects/*-s1-generic 2>/dev/null | while read -r d; do
+		[ -d "$d/upper/var/x" ] && echo "$d"; done)
+	as_user sh -c 'mkdir -p "$1/build/build-image/cross" && echo v0.0.1-range >"$1/build/build-image/cross/VERSION"' \
+		sh "$WORK/co-range"
+	as_user env -u KBUILD_NS_IDMAP "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co-range" run --image "$IMG" \
+		-- true </dev/null >/dev/null 2>&1
+	is "subuid range: a version change removes the old state with files of other ids" \
+		"$(test -n "$old" && test ! -e "$old" && echo removed)" removed
+	as_user env -u KBUILD_NS_IDMAP "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co-range" run --image "$IMG" \
+		-- sh -c 'mkdir -p /var/x && echo a >/var/x/f && chown -R 1000:1000 /var/x && chmod 700 /var/x' \
+		</dev/null >/dev/null 2>&1
+	sd=$(as_user "$KBUILD_NS" --state-dir "$STATE" -C "$WORK/co-range" status --json </dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["state_dir"])')
 	as_user env -u KBUILD_NS_IDMAP "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co-range" clean </dev/null >"$WORK/clean.out" 2>&1
+	rc=$?
 	is "subuid range: clean removes a data layer holding files of other ids ($(flat "$(cat "$WORK/clean.out")"))" \
-		"$?:$(ls "$STATE"/projects/*/upper/owned 2>/dev/null | wc -l)" "0:0"
+		"$rc:$(test -d "$sd/upper/var/x" && echo still-there):${sd:+known}" "0::known"
 else
 	skip_one "subuid range: a snapshot directory of another id is removed" "no subuid range or newuidmap for the test user"
+	skip_one "subuid range: a version change removes the old state" "no subuid range or newuidmap for the test user"
 	skip_one "subuid range: clean removes a data layer holding files of other ids" "no subuid range or newuidmap for the test user"
 	skip_one "subuid range: uid_map maps 0 to the user and 1.. to the range" "no subuid range or newuidmap for the test user"
 	skip_one "subuid range: a file chowned to 1000 inside" "no subuid range or newuidmap for the test user"
