@@ -45,10 +45,9 @@
 set -u
 set -o pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 CACHE=${KBUILD_NS_BENCH_CACHE:-$here/.cache}
-KBUILD_NS=${KBUILD_NS:-$srcdir/_build/src/kbuild-ns}
 IMAGE_VERSION=2          # bump when the recipe below changes
 TAG=bench
 NAME=kube-cross-bench:v1
@@ -64,16 +63,12 @@ while [ $# -gt 0 ]; do
 	--keep) keep=1; shift ;;
 	--only) only=$2; shift 2 ;;
 	--only=*) only=${1#*=}; shift ;;
-	-h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	*) echo "import.sh: unknown argument: $1 (try --help)" >&2; exit 2 ;;
 	esac
 done
 case $runs in ''|*[!0-9]*|0) echo "import.sh: --runs wants a positive number" >&2; exit 2 ;; esac
 case $warmup in ''|*[!0-9]*) echo "import.sh: --warmup wants a number" >&2; exit 2 ;; esac
-
-say() { printf '%s\n' "$*" >&2; }
-die() { say "import.sh: $*"; exit 1; }
-want() { [ -z "$only" ] || case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 # ---------------------------------------------------------------------------
 # The image (cached)
@@ -148,62 +143,14 @@ fi
 L=$CACHE/layers
 
 # ---------------------------------------------------------------------------
-# Who runs the timed commands
+# Who runs the timed commands, and where (bench/lib.sh)
 
-if [ "$(id -u)" = 0 ]; then
-	if ! id kbuildns-test >/dev/null 2>&1; then
-		useradd --create-home --shell /bin/sh kbuildns-test 2>/dev/null ||
-			say "import.sh: useradd kbuildns-test failed; timing as 65534"
-	fi
-	if id kbuildns-test >/dev/null 2>&1; then
-		RUID=$(id -u kbuildns-test) RGID=$(id -g kbuildns-test)
-	else
-		RUID=65534 RGID=65534
-	fi
-else
-	RUID=$(id -u) RGID=$(id -g)
-fi
-
-WORKBASE=${KBUILD_NS_BENCH_WORK:-${TMPDIR:-/tmp}}
-# ext4 without a journal does not reuse inodes freed in the last 60 to 300
-# seconds, and creating files while many such inodes exist costs several
-# times more CPU (the allocator scans past them).  Our own cleanup and the
-# image build delete big trees, so wait until they have aged.
-SETTLE=${BENCH_SETTLE:-300}
-marker=$WORKBASE/.kbuild-ns-bench.deleted
-settle() {
-	local last age
-	last=$(stat -c %Y "$marker" 2>/dev/null) || return 0
-	age=$(( $(date +%s) - last ))
-	if [ "$age" -lt "$SETTLE" ]; then
-		say "== a large tree was deleted ${age}s ago; waiting $((SETTLE - age))s so that ext4 reuses its inodes again (BENCH_SETTLE=0 skips)"
-		sleep $((SETTLE - age))
-	fi
-}
-WORK=$(mktemp -d "$WORKBASE/kbuild-ns-bench.XXXXXX") || die "mktemp failed"
-chmod 755 "$WORK"
-mkdir -m 700 "$WORK/home" "$WORK/xdg"
-[ "$(id -u)" = 0 ] && chown -R "$RUID:$RGID" "$WORK"
-
-as_user() {
-	if [ "$(id -u)" = 0 ]; then
-		setpriv --reuid="$RUID" --regid="$RGID" --clear-groups --reset-env \
-			env HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" \
-			XDG_DATA_HOME="$WORK/home/.local/share" XDG_CONFIG_HOME="$WORK/home/.config" \
-			PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" "$@"
-	else
-		env HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" \
-			XDG_DATA_HOME="$WORK/home/.local/share" XDG_CONFIG_HOME="$WORK/home/.config" "$@"
-	fi
-}
+bench_user
+make_work kbuild-ns-bench
 
 cleanup() {
-	# Rootless podman leaves a pause process (catatonit) holding its user
-	# namespace: end the ones started with this run's runtime directory.
-	local p d
-	for p in $(pgrep -u "$RUID" -x catatonit); do
-		grep -qz "^XDG_RUNTIME_DIR=$WORK/xdg\$" "/proc/$p/environ" 2>/dev/null && kill "$p"
-	done
+	local d
+	end_pause_processes
 	if [ "$keep" = 1 ]; then
 		say "work directory kept: $WORK"
 	else
@@ -215,9 +162,7 @@ cleanup() {
 				[ -d "$d/root" ] && as_user podman --root "$d/root" --runroot "$d/run" \
 					--storage-driver overlay unshare rm -rf "$d/root" 2>/dev/null
 			done
-			for p in $(pgrep -u "$RUID" -x catatonit); do
-				grep -qz "^XDG_RUNTIME_DIR=$WORK/xdg\$" "/proc/$p/environ" 2>/dev/null && kill "$p"
-			done
+			end_pause_processes
 		fi
 		chmod -R u+rwx "$WORK" 2>/dev/null
 		rm -rf "$WORK"

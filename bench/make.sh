@@ -49,10 +49,9 @@ set -u
 set -o pipefail
 export LC_ALL=C
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 CACHE=${KBUILD_NS_BENCH_CACHE:-$here/.cache}/make
-KBUILD_NS=${KBUILD_NS:-$srcdir/_build/src/kbuild-ns}
 EXAMPLE=$srcdir/examples/kube-mini
 
 runs=20 warmup=3 only="" keep=0
@@ -65,17 +64,12 @@ while [ $# -gt 0 ]; do
 	--only) only=$2; shift 2 ;;
 	--only=*) only=${1#*=}; shift ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	*) echo "make.sh: unknown argument: $1 (try --help)" >&2; exit 2 ;;
 	esac
 done
 case $runs in ''|*[!0-9]*|0|1) echo "make.sh: --runs wants a number of at least 2" >&2; exit 2 ;; esac
 case $warmup in ''|*[!0-9]*) echo "make.sh: --warmup wants a number" >&2; exit 2 ;; esac
-
-say() { printf '%s\n' "$*" >&2; }
-die() { say "make.sh: $*"; exit 1; }
-want() { [ -z "$only" ] || case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
-last_line() { grep -v '^[[:space:]]*$' "$1" | tail -1 | cut -c1-160; }
 
 command -v hyperfine >/dev/null || die "hyperfine is not installed (Debian package hyperfine)"
 command -v git >/dev/null || die "git is not installed"
@@ -83,51 +77,11 @@ command -v git >/dev/null || die "git is not installed"
 TAG=$(cat "$EXAMPLE/build/build-image/cross/VERSION" 2>/dev/null) || die "no cross/VERSION in $EXAMPLE"
 
 # ---------------------------------------------------------------------------
-# Who runs the timed commands (the conventions of bench/import.sh)
+# Who runs the timed commands, and where (bench/lib.sh)
 
-if [ "$(id -u)" = 0 ]; then
-	if ! id kbuildns-test >/dev/null 2>&1; then
-		useradd --create-home --shell /bin/sh kbuildns-test 2>/dev/null ||
-			say "make.sh: useradd kbuildns-test failed; timing as 65534"
-	fi
-	if id kbuildns-test >/dev/null 2>&1; then
-		RUID=$(id -u kbuildns-test) RGID=$(id -g kbuildns-test) RUSER=kbuildns-test
-	else
-		RUID=65534 RGID=65534 RUSER=nobody
-	fi
-else
-	RUID=$(id -u) RGID=$(id -g) RUSER=$(id -un)
-fi
-
-WORKBASE=${KBUILD_NS_BENCH_WORK:-${TMPDIR:-/tmp}}
-SETTLE=${BENCH_SETTLE:-300}
-marker=$WORKBASE/.kbuild-ns-bench.deleted
-settle() {
-	local last age
-	last=$(stat -c %Y "$marker" 2>/dev/null) || return 0
-	age=$(( $(date +%s) - last ))
-	if [ "$age" -lt "$SETTLE" ]; then
-		say "== a large tree was deleted ${age}s ago; waiting $((SETTLE - age))s so that ext4 reuses its inodes again (BENCH_SETTLE=0 skips)"
-		sleep $((SETTLE - age))
-	fi
-}
-WORK=$(mktemp -d "$WORKBASE/kbuild-ns-make.XXXXXX") || die "mktemp failed"
-chmod 755 "$WORK"
-mkdir -m 700 "$WORK/home" "$WORK/xdg"
-mkdir "$WORK/bin" "$WORK/log"
-[ "$(id -u)" = 0 ] && chown -R "$RUID:$RGID" "$WORK"
-
-as_user() {
-	if [ "$(id -u)" = 0 ]; then
-		setpriv --reuid="$RUID" --regid="$RGID" --clear-groups --reset-env \
-			env HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" USER="$RUSER" LOGNAME="$RUSER" \
-			XDG_DATA_HOME="$WORK/home/.local/share" XDG_CONFIG_HOME="$WORK/home/.config" \
-			PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" "$@"
-	else
-		env HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" USER="$RUSER" LOGNAME="$RUSER" \
-			XDG_DATA_HOME="$WORK/home/.local/share" XDG_CONFIG_HOME="$WORK/home/.config" "$@"
-	fi
-}
+bench_user
+user_env=(USER="$RUSER" LOGNAME="$RUSER")
+make_work kbuild-ns-make bin log
 
 cleanup() {
 	if [ "$keep" = 1 ]; then
@@ -175,11 +129,7 @@ if [ ! -x "$KBUILD_NS" ]; then
 elif [ -z "$IMAGE_ARCHIVE" ] || [ ! -r "$IMAGE_ARCHIVE" ]; then
 	have_kb=0 why="no image archive (images/kube-cross/build.sh failed, or set KBUILD_NS_MAKE_IMAGE)"
 else
-	KBUILD_NS_SRC=$KBUILD_NS
-	helper=$(dirname "$KBUILD_NS_SRC")/kbuild-ns-image
-	[ -x "$helper" ] && cp "$helper" "$WORK/bin/"
-	cp "$KBUILD_NS_SRC" "$WORK/bin/kbuild-ns" && KBUILD_NS=$WORK/bin/kbuild-ns
-	chmod 755 "$WORK/bin" "$WORK"/bin/*
+	copy_kbuild_ns
 fi
 [ $have_kb = 1 ] || for r in $kb_rows; do skipped[$r]=$why; done
 
@@ -294,26 +244,18 @@ done
 # ---------------------------------------------------------------------------
 # Report
 
-stats=$(for r in "${rows[@]}"; do
-	[ -f "$WORK/$r.json" ] || continue
-	python3 - "$r" "$WORK/$r.json" <<-'EOF'
-	import json, sys
-	r = json.load(open(sys.argv[2]))["results"][0]
-	print(sys.argv[1], *("%.3f" % (r[k] * 1000) for k in ("mean", "stddev", "median", "min")), len(r["times"]))
-	EOF
-done)
+stats=$(hyperfine_stats "${rows[@]}")
 get() { awk -v r="$1" -v f="$2" '$1 == r { print $f }' <<<"$stats"; }
 nat=$(get native 2)
 
 echo
 echo "kbuild-ns make benchmark: $(nproc) cores, $(uname -r), $(df -PT "$WORK" | awk 'NR==2 {print $2}') work dir, as uid $RUID"
-[ -n "${KBUILD_NS_SRC:-}" ] && echo "kbuild-ns: $KBUILD_NS_SRC ($(file -L -b "$KBUILD_NS_SRC" | grep -o 'BuildID\[sha1\]=[0-9a-f]\{12\}' | sed 's/.*=/build id /'))"
+[ -n "${KBUILD_NS_SRC:-}" ] && echo "kbuild-ns: $KBUILD_NS_SRC ($(bin_id "$KBUILD_NS_SRC"))"
 [ -n "$IMAGE_ARCHIVE" ] && echo "image: $IMAGE_ARCHIVE${IMG_OPT:+ (}${IMG_OPT#--image }${IMG_OPT:+)}"
 echo "checkout: examples/kube-mini ($(as_user git -C "$WORK/km" ls-files | wc -l) files); host $(go version 2>/dev/null | cut -d' ' -f3)"
 echo "hyperfine -N, $warmup warm-up + $runs runs per row, after two untimed runs (the build, then one no-op); load average before $load_before, after $load_after"
 echo
 printf '| %-52s | %9s | %7s | %9s | %8s | %10s |\n' "row (a make with nothing to do)" "mean ms" "± σ" "median ms" "min ms" "vs native"
-dashes() { printf -- '-%.0s' $(seq 1 "$1"); }
 printf '|%s|%s:|%s:|%s:|%s:|%s:|\n' "$(dashes 54)" "$(dashes 10)" "$(dashes 8)" "$(dashes 10)" "$(dashes 9)" "$(dashes 11)"
 for r in "${rows[@]}"; do
 	want "$r" || continue
@@ -344,7 +286,7 @@ for r in "${!notes[@]}"; do echo "note: ${notes[$r]}"; done
 for r in "${rows[@]}"; do
 	[ -n "${skipped[$r]:-}" ] && want "$r" || continue
 	for log in "$WORK/log/$r.first1" "$WORK/log/$r.first2" "$WORK/log/$r.hyperfine"; do
-		[ -s "$log" ] && { echo; echo "--- $r output ($(basename "$log")):"; tail -5 "$log"; }
+		show_log "$r" "$log"
 	done
 done
 exit 0

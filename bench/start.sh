@@ -62,10 +62,9 @@
 set -u
 set -o pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 CACHE=${KBUILD_NS_BENCH_CACHE:-$here/.cache}/start
-KBUILD_NS=${KBUILD_NS:-$srcdir/_build/src/kbuild-ns}
 IMAGE_VERSION=1          # bump when the recipe below changes
 IMAGE=busybox-bench:v1
 
@@ -84,7 +83,7 @@ while [ $# -gt 0 ]; do
 	--profile=*) profile=${1#*=}; shift ;;
 	--rebuild) rebuild=1; shift ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	*) echo "start.sh: unknown argument: $1 (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -98,10 +97,6 @@ if [ "$profile" -gt 0 ]; then
 	command -v perf >/dev/null || { echo "start.sh: --profile needs perf (Debian package linux-perf)" >&2; exit 2; }
 fi
 slow_warmup=$(( warmup < 3 ? warmup : 3 ))
-
-say() { printf '%s\n' "$*" >&2; }
-die() { say "start.sh: $*"; exit 1; }
-want() { [ -z "$only" ] || case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 command -v hyperfine >/dev/null || die "hyperfine is not installed (Debian package hyperfine)"
 command -v python3 >/dev/null || die "python3 is needed"
@@ -182,57 +177,11 @@ if [ "$rebuild" = 1 ] || [ "$(cat "$CACHE/stamp" 2>/dev/null)" != "$IMAGE_VERSIO
 fi
 
 # ---------------------------------------------------------------------------
-# Who runs the timed commands (the conventions of bench/import.sh)
+# Who runs the timed commands, and where (bench/lib.sh)
 
-if [ "$(id -u)" = 0 ]; then
-	if ! id kbuildns-test >/dev/null 2>&1; then
-		useradd --create-home --shell /bin/sh kbuildns-test 2>/dev/null ||
-			say "start.sh: useradd kbuildns-test failed; timing as 65534"
-	fi
-	if id kbuildns-test >/dev/null 2>&1; then
-		RUID=$(id -u kbuildns-test) RGID=$(id -g kbuildns-test) RUSER=kbuildns-test
-	else
-		RUID=65534 RGID=65534 RUSER=nobody
-	fi
-else
-	RUID=$(id -u) RGID=$(id -g) RUSER=$(id -un)
-fi
-
-WORKBASE=${KBUILD_NS_BENCH_WORK:-${TMPDIR:-/tmp}}
-# ext4 without a journal does not reuse inodes freed in the last 60 to 300
-# seconds, and creating a file while many such inodes exist costs a scan
-# past them.  kbuild-ns creates a few inodes per run (the in-use marker,
-# overlay's work directory), so right after a large deletion its runs take
-# several milliseconds more.  bench/import.sh and this script touch the
-# marker below when they delete their work directories.
-SETTLE=${BENCH_SETTLE:-300}
-marker=$WORKBASE/.kbuild-ns-bench.deleted
-settle() {
-	local last age
-	last=$(stat -c %Y "$marker" 2>/dev/null) || return 0
-	age=$(( $(date +%s) - last ))
-	if [ "$age" -lt "$SETTLE" ]; then
-		say "== a large tree was deleted ${age}s ago; waiting $((SETTLE - age))s so that ext4 reuses its inodes again (BENCH_SETTLE=0 skips)"
-		sleep $((SETTLE - age))
-	fi
-}
-WORK=$(mktemp -d "$WORKBASE/kbuild-ns-start.XXXXXX") || die "mktemp failed"
-chmod 755 "$WORK"
-mkdir -m 700 "$WORK/home" "$WORK/xdg"
-mkdir "$WORK/src" "$WORK/src-single"
-[ "$(id -u)" = 0 ] && chown -R "$RUID:$RGID" "$WORK"
-
-as_user() {
-	if [ "$(id -u)" = 0 ]; then
-		setpriv --reuid="$RUID" --regid="$RGID" --clear-groups --reset-env \
-			env HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" USER="$RUSER" LOGNAME="$RUSER" \
-			XDG_DATA_HOME="$WORK/home/.local/share" XDG_CONFIG_HOME="$WORK/home/.config" \
-			PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" "$@"
-	else
-		env HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" USER="$RUSER" LOGNAME="$RUSER" \
-			XDG_DATA_HOME="$WORK/home/.local/share" XDG_CONFIG_HOME="$WORK/home/.config" "$@"
-	fi
-}
+bench_user
+user_env=(USER="$RUSER" LOGNAME="$RUSER")
+make_work kbuild-ns-start src src-single
 
 # podman's store and runc's state, set up further down.
 PD=$WORK/podman
@@ -240,12 +189,7 @@ podman_env=(CONTAINERS_STORAGE_CONF="$PD/storage.conf" CONTAINERS_CONF="$PD/cont
 podman_cmd() { as_user env "${podman_env[@]}" podman --root "$PD/root" --runroot "$PD/run" --storage-driver overlay "$@"; }
 
 cleanup() {
-	# Rootless podman leaves a pause process (catatonit) holding its user
-	# namespace: end the ones started with this run's runtime directory.
-	local p
-	for p in $(pgrep -u "$RUID" -x catatonit); do
-		grep -qz "^XDG_RUNTIME_DIR=$WORK/xdg\$" "/proc/$p/environ" 2>/dev/null && kill "$p"
-	done
+	end_pause_processes
 	if [ "$keep" = 1 ]; then
 		say "work directory kept: $WORK"
 	else
@@ -253,9 +197,7 @@ cleanup() {
 		# only podman's own user namespace can delete them.
 		if [ "$(id -u)" != 0 ] && [ -d "$PD/root" ]; then
 			podman_cmd unshare rm -rf "$PD/root" 2>/dev/null
-			for p in $(pgrep -u "$RUID" -x catatonit); do
-				grep -qz "^XDG_RUNTIME_DIR=$WORK/xdg\$" "/proc/$p/environ" 2>/dev/null && kill "$p"
-			done
+			end_pause_processes
 		fi
 		chmod -R u+rwx "$WORK" 2>/dev/null
 		rm -rf "$WORK"
@@ -282,9 +224,6 @@ label() {
 	true) echo "true (fork+exec only)" ;;
 	esac
 }
-# last_line LOG: the last non-empty line of a command's output.
-last_line() { grep -v '^[[:space:]]*$' "$1" | tail -1 | cut -c1-160; }
-
 # check ROW CMD...: one untimed run as the user; if it fails the row is
 # skipped with the command's last line of output.
 check() {
@@ -301,17 +240,9 @@ check() {
 
 say "== work directory $WORK (state, flattened root, container stores); timing as uid $RUID"
 have_kb=0
-# A copy of the binary, so that a rebuild during the run changes nothing.
 if [ -x "$KBUILD_NS" ]; then
-	KBUILD_NS_SRC=$KBUILD_NS
-	KBUILD_NS_ID="$(file -L -b "$KBUILD_NS" 2>/dev/null | grep -o 'BuildID\[sha1\]=[0-9a-f]\{12\}' | sed 's/.*=/build id /'), built $(date -r "$KBUILD_NS" '+%F %T')"
-	mkdir -p "$WORK/bin"
-	# kbuild-ns-image (image import) goes along: kbuild-ns looks for it
-	# next to itself first.
-	helper=$(dirname "$KBUILD_NS_SRC")/kbuild-ns-image
-	[ -x "$helper" ] && cp "$helper" "$WORK/bin/" && chmod 755 "$WORK/bin/kbuild-ns-image"
-	cp "$KBUILD_NS_SRC" "$WORK/bin/kbuild-ns" && chmod 755 "$WORK/bin" "$WORK/bin/kbuild-ns" &&
-		KBUILD_NS=$WORK/bin/kbuild-ns
+	KBUILD_NS_ID="$(bin_id "$KBUILD_NS"), built $(date -r "$KBUILD_NS" '+%F %T')"
+	copy_kbuild_ns
 fi
 if [ ! -x "$KBUILD_NS" ]; then
 	for r in kbuild-ns kbuild-ns-single kbuild-ns-unconfined kbuild-ns-nonet; do skipped[$r]="no kbuild-ns binary at $KBUILD_NS (set KBUILD_NS)"; done
@@ -497,14 +428,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 # Report
 
 # ROW MEAN SD MEDIAN MIN RUNS, in milliseconds
-stats=$(for r in "${rows[@]}"; do
-	[ -f "$WORK/$r.json" ] || continue
-	python3 - "$r" "$WORK/$r.json" <<-'EOF'
-	import json, sys
-	r = json.load(open(sys.argv[2]))["results"][0]
-	print(sys.argv[1], *("%.3f" % (r[k] * 1000) for k in ("mean", "stddev", "median", "min")), len(r["times"]))
-	EOF
-done)
+stats=$(hyperfine_stats "${rows[@]}")
 get() { awk -v r="$1" -v f="$2" '$1 == r { print $f }' <<<"$stats"; }
 kb=$(get kbuild-ns 2)
 
@@ -518,7 +442,6 @@ echo "image: busybox-static, 4 layers; warm (image imported, data layer created,
 echo "hyperfine -N, $warmup warm-up + $runs runs per tool (podman: $slow_warmup + $slow_runs); load average before $load_before, after $load_after"
 echo
 printf '| %-44s | %9s | %7s | %9s | %8s | %12s |\n' "tool" "mean ms" "± σ" "median ms" "min ms" "vs kbuild-ns"
-dashes() { printf -- '-%.0s' $(seq 1 "$1"); }
 printf '|%s|%s:|%s:|%s:|%s:|%s:|\n' "$(dashes 46)" "$(dashes 10)" "$(dashes 8)" "$(dashes 10)" "$(dashes 9)" "$(dashes 13)"
 for r in "${rows[@]}"; do
 	want "$r" || continue
@@ -590,7 +513,7 @@ fi
 for r in "${rows[@]}"; do
 	[ -n "${skipped[$r]:-}" ] && want "$r" || continue
 	for log in "$WORK/$r.check.log" "$WORK/$r.hyperfine.log" "$WORK/$r.output"; do
-		[ -s "$log" ] && { echo; echo "--- $r output ($(basename "$log")):"; tail -5 "$log"; }
+		show_log "$r" "$log"
 	done
 done
 exit 0

@@ -67,10 +67,9 @@ set -u
 set -o pipefail
 export LC_ALL=C
 
-here=$(cd "$(dirname "$0")" && pwd)
-srcdir=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 CACHE=${KBUILD_NS_BENCH_CACHE:-$here/.cache}/sync
-KBUILD_NS=${KBUILD_NS:-$srcdir/_build/src/kbuild-ns}
 SYNC_TREE=${SYNC_TREE:-$(dirname "$(dirname "$KBUILD_NS")")/tests/helpers/sync-tree}
 TREE_VERSION=1           # bump when bench/mktree.py's output changes
 IMAGE=busybox-sync:v1
@@ -90,7 +89,7 @@ while [ $# -gt 0 ]; do
 	--no-verify) verify=0; shift ;;
 	--rebuild) rebuild=1; shift ;;
 	--keep) keep=1; shift ;;
-	-h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) usage; exit 0 ;;
 	*) echo "sync.sh: unknown argument: $1 (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -102,9 +101,8 @@ if [ $perf = 1 ]; then
 	command -v perf >/dev/null || { echo "sync.sh: --perf needs perf (Debian package linux-perf)" >&2; exit 2; }
 fi
 
-say() { printf '%s\n' "$*" >&2; }
-die() { say "sync.sh: $*"; exit 1; }
-want() { [ -z "$only" ] || case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+# last_line LOG (instead of bench/lib.sh's): without GNU time's "Command
+# exited with non-zero status" line.
 last_line() { grep -v -E '^[[:space:]]*$|^Command exited' "$1" | tail -1 | cut -c1-160; }
 
 for t in rsync git python3 /usr/bin/time; do
@@ -112,56 +110,11 @@ for t in rsync git python3 /usr/bin/time; do
 done
 
 # ---------------------------------------------------------------------------
-# Who runs the timed commands (the conventions of bench/import.sh)
+# Who runs the timed commands, and where (bench/lib.sh).  Every timed run
+# here writes into a new directory and nothing is deleted before the end.
 
-if [ "$(id -u)" = 0 ]; then
-	if ! id kbuildns-test >/dev/null 2>&1; then
-		useradd --create-home --shell /bin/sh kbuildns-test 2>/dev/null ||
-			say "sync.sh: useradd kbuildns-test failed; timing as 65534"
-	fi
-	if id kbuildns-test >/dev/null 2>&1; then
-		RUID=$(id -u kbuildns-test) RGID=$(id -g kbuildns-test)
-	else
-		RUID=65534 RGID=65534
-	fi
-else
-	RUID=$(id -u) RGID=$(id -g)
-fi
-
-WORKBASE=${KBUILD_NS_BENCH_WORK:-${TMPDIR:-/tmp}}
-# ext4 without a journal does not reuse inodes freed in the last 60 to 300
-# seconds, and creating files while many such inodes exist costs several
-# times more CPU.  Every timed run here writes into a new directory, nothing
-# is deleted before the end, and a recent large deletion (the marker shared
-# with bench/import.sh and bench/start.sh) is waited out.
-SETTLE=${BENCH_SETTLE:-300}
-marker=$WORKBASE/.kbuild-ns-bench.deleted
-settle() {
-	local last age
-	last=$(stat -c %Y "$marker" 2>/dev/null) || return 0
-	age=$(( $(date +%s) - last ))
-	if [ "$age" -lt "$SETTLE" ]; then
-		say "== a large tree was deleted ${age}s ago; waiting $((SETTLE - age))s so that ext4 reuses its inodes again (BENCH_SETTLE=0 skips)"
-		sleep $((SETTLE - age))
-	fi
-}
-WORK=$(mktemp -d "$WORKBASE/kbuild-ns-sync.XXXXXX") || die "mktemp failed"
-chmod 755 "$WORK"
-mkdir -m 700 "$WORK/home" "$WORK/xdg"
-mkdir "$WORK/bin"
-[ "$(id -u)" = 0 ] && chown -R "$RUID:$RGID" "$WORK"
-
-as_user() {
-	if [ "$(id -u)" = 0 ]; then
-		setpriv --reuid="$RUID" --regid="$RGID" --clear-groups --reset-env \
-			env HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" \
-			XDG_DATA_HOME="$WORK/home/.local/share" XDG_CONFIG_HOME="$WORK/home/.config" \
-			PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" "$@"
-	else
-		env HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" \
-			XDG_DATA_HOME="$WORK/home/.local/share" XDG_CONFIG_HOME="$WORK/home/.config" "$@"
-	fi
-}
+bench_user
+make_work kbuild-ns-sync bin
 
 cleanup() {
 	if [ "$keep" = 1 ]; then
@@ -222,7 +175,6 @@ fi
 # Copies of the binaries, so that a rebuild during the run changes nothing.
 have_engine=0 have_kb=0
 declare -A skipped
-bin_id() { file -L -b "$1" 2>/dev/null | grep -o 'BuildID\[sha1\]=[0-9a-f]\{12\}' | sed 's/.*=/build id /'; }
 if [ -f "$SYNC_TREE" ] && [ -x "$SYNC_TREE" ]; then
 	SYNC_TREE_SRC=$SYNC_TREE
 	cp "$SYNC_TREE" "$WORK/bin/sync-tree" && SYNC_TREE=$WORK/bin/sync-tree
@@ -234,12 +186,7 @@ else
 	for r in sync-tree sync-tree-out; do skipped[$r]="no engine helper at $SYNC_TREE (make tests/helpers/sync-tree, or set SYNC_TREE)"; done
 fi
 if [ -x "$KBUILD_NS" ]; then
-	KBUILD_NS_SRC=$KBUILD_NS
-	# kbuild-ns-image (image import) goes along: kbuild-ns looks for it
-	# next to itself first.
-	helper=$(dirname "$KBUILD_NS_SRC")/kbuild-ns-image
-	[ -x "$helper" ] && cp "$helper" "$WORK/bin/"
-	cp "$KBUILD_NS" "$WORK/bin/kbuild-ns" && KBUILD_NS=$WORK/bin/kbuild-ns
+	copy_kbuild_ns
 	have_kb=1
 	[ -f "$ROOTFS_TAR" ] || { have_kb=0; why="no busybox root file system (apt-get install busybox-static)"; }
 else
@@ -582,6 +529,6 @@ if [ -n "$perf_report" ]; then
 fi
 for r in "${!skipped[@]}"; do
 	log=$(ls -t "$WORK/log"/*."$r".* 2>/dev/null | grep -v '\.time$' | head -1)
-	[ -n "$log" ] && [ -s "$log" ] && { echo; echo "--- $r output ($(basename "$log")):"; tail -5 "$log"; }
+	[ -n "$log" ] && show_log "$r" "$log"
 done
 exit 0
