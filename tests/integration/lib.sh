@@ -69,6 +69,8 @@ need_userns() {
 }
 
 plan() { echo "1..$1"; }
+# flat TEXT: one line (newlines as " | ") so that `is` logs stay comments.
+flat() { printf '%s' "$1" | tr -d '\r' | awk 'NR > 1 { printf " | " } { printf "%s", $0 }'; }
 _result() {
 	_tap_n=$((_tap_n + 1))
 	if [ "$1" = 0 ]; then echo "ok $_tap_n - $2"

@@ -74,8 +74,6 @@ wait_file() {
 }
 # ncompile FILE: how many compiler runs a GOFLAGS=-x build logged.
 ncompile() { grep -c '/compile ' "$1" 2>/dev/null; }
-# flat TEXT: one line.
-flat() { printf '%s' "$1" | tr -d '\r' | awk 'NR > 1 { printf " | " } { printf "%s", $0 }'; }
 # bins: the files under the host's _output/dockerized/bin, relative, sorted.
 bins() { (cd "$KCO/_output/dockerized/bin" 2>/dev/null && find . -type f | sed 's|^\./||' | sort | paste -sd' '); }
 # mtime NAME: the modification time (to the nanosecond) of a host linux/amd64 binary.

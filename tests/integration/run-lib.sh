@@ -84,5 +84,3 @@ wait_file() {
 	return 1
 }
 
-# flat TEXT: one line (newlines as " | ") so that `is` logs stay comments.
-flat() { printf '%s' "$1" | tr -d '\r' | awk 'NR > 1 { printf " | " } { printf "%s", $0 }'; }
