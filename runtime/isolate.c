@@ -137,15 +137,20 @@ int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso
 	if (range && (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0)) {
 		*err = (rt_error){ .code = 125, .errnum = errno };
 		snprintf(err->msg, sizeof err->msg, "pipe: %s", strerror(errno));
-		for (int i = 0; i < 2; i++)
+		for (int i = 0; i < 2; i++) {
 			if (up[i] >= 0)
 				close(up[i]);
+			if (down[i] >= 0)
+				close(down[i]);
+		}
 		return -1;
 	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		*err = (rt_error){ .code = 125, .errnum = errno };
 		snprintf(err->msg, sizeof err->msg, "fork: %s", strerror(errno));
+		for (int i = 0; range && i < 2; i++)
+			close(up[i]), close(down[i]);
 		return -1;
 	}
 	if (pid == 0)
@@ -175,13 +180,13 @@ int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso
 		return in_process(dirs, n, fn, arg, shared, err);
 	if (h->errnum) {
 		*err = (rt_error){ .code = 125, .errnum = h->errnum };
-		snprintf(err->msg, sizeof err->msg, "sync sandbox: %s: %s", h->step, strerror(h->errnum));
+		snprintf(err->msg, sizeof err->msg, "%s: %s", h->step, strerror(h->errnum));
 		return -1;
 	}
 	*ret_isolated = true;
 	if (WIFSIGNALED(st)) {
 		*err = (rt_error){ .code = 125, .errnum = EINTR };
-		snprintf(err->msg, sizeof err->msg, "sync sandbox: killed by signal %d", WTERMSIG(st));
+		snprintf(err->msg, sizeof err->msg, "killed by signal %d", WTERMSIG(st));
 		return -1;
 	}
 	return WEXITSTATUS(st);
@@ -189,65 +194,35 @@ int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso
 
 /* ---- work on files of subordinate ids ---- */
 
+typedef struct mapped_call {
+	int (*fn)(void *arg);
+	void *arg;
+} mapped_call;
+
+static int mapped_fn(void *arg, const int *fds, void *shared)
+{
+	const mapped_call *m = arg;
+	(void)fds, (void)shared;
+	return m->fn(m->arg) == 0 ? 0 : 1;
+}
+
 int rt_call_mapped(const rt_idrange *range, int (*fn)(void *arg), void *arg, rt_error *err)
 {
-	int up[2], down[2], st;
-	char c = 0;
-	const char *step = "newuidmap";
-
-	if (pipe2(up, O_CLOEXEC) < 0)
-		goto sys;
-	if (pipe2(down, O_CLOEXEC) < 0) {
-		close(up[0]);
-		close(up[1]);
-		goto sys;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(up[0]), close(up[1]), close(down[0]), close(down[1]);
-		goto sys;
-	}
-	if (pid == 0) {
-		close(up[0]);
-		close(down[1]);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		/* The new namespace's full capabilities cover an inode only
-		 * when its owner is mapped (capabilities(7), "Interaction with
-		 * user namespaces"); the parent maps the range for us, as only
-		 * the setuid helpers may. */
-		c = unshare(CLONE_NEWUSER) == 0 ? 1 : 0;
-		if (write(up[1], &c, 1) != 1 || !c || read(down[0], &c, 1) != 1 || c != 1)
-			_exit(125);
-		_exit(fn(arg) == 0 ? 0 : 1);
-	}
-	close(up[1]);
-	close(down[0]);
-	int r = -EPERM;
-	if (read(up[0], &c, 1) == 1 && c == 1) {
-		r = rt_userns_map_range(pid, getuid(), getgid(), range, &step);
-		c = r == 0 ? 1 : 0;
-		if (write(down[1], &c, 1) != 1 && r == 0)
-			r = -EPIPE;
-	} else {
-		step = "unshare";
-	}
-	close(up[0]);
-	close(down[1]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (r < 0) {
-		*err = (rt_error){ .code = 125, .errnum = -r };
-		snprintf(err->msg, sizeof err->msg, "map the subordinate ids: %s: %s", step, strerror(-r));
+	/* rt_isolate's set-up with no directory handed over: a child in
+	 * new namespaces with the range mapped. */
+	mapped_call m = { fn, arg };
+	bool isolated;
+	void *shared = rt_iso_shared(1);
+	if (!shared) {
+		*err = (rt_error){ .code = 125, .errnum = errno };
+		snprintf(err->msg, sizeof err->msg, "map the subordinate ids: %s", strerror(errno));
 		return -1;
 	}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+	int r = rt_isolate(NULL, 0, range, mapped_fn, &m, shared, &isolated, err);
+	rt_iso_shared_free(shared, 1);
+	if (r > 0) {
 		*err = (rt_error){ .code = 125, .errnum = EPERM };
 		snprintf(err->msg, sizeof err->msg, "failed even with the subordinate ids mapped");
-		return -1;
 	}
-	return 0;
-sys:
-	*err = (rt_error){ .code = 125, .errnum = errno };
-	snprintf(err->msg, sizeof err->msg, "map the subordinate ids: %s", strerror(errno));
-	return -1;
+	return r == 0 ? 0 : -1;
 }

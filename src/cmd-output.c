@@ -11,10 +11,6 @@
 
 static const char usage_copy[] = "usage: kbuild-ns copy-output";
 
-static void show_change(const char *kind, const char *path)
-{
-	fprintf(stderr, "%s %s\n", kind, path);
-}
 
 int cmd_copy_output(kb_ctx *c, int argc, char **argv)
 {
@@ -42,10 +38,9 @@ int cmd_copy_output(kb_ctx *c, int argc, char **argv)
 	if (project_lock(p, true, out_notify, &e) < 0)
 		return cmd_fail("copy-output", &e);
 	out_status("Copying output back to the checkout");
-	const char *kv = getenv("KUBE_VERBOSE");
 	rt_idrange range;
 	bool use_range = cmd_find_range(&range);
-	if (snapshot_copy_out(p, &prof->rules, kv && atoi(kv) >= 6 ? show_change : NULL, use_range ? &range : NULL,
+	if (snapshot_copy_out(p, &prof->rules, cmd_change_log(), use_range ? &range : NULL,
 			      &res, &e) < 0)
 		return cmd_fail("copy-output", &e);
 	out_verbose("copy-out: %llu files checked, %llu copied (%llu bytes)", (unsigned long long)res.st.checked,

@@ -201,10 +201,6 @@ static void *seccomp_blob(const char *state_dir, size_t *ret_len)
 }
 
 
-static void show_change(const char *kind, const char *path)
-{
-	fprintf(stderr, "%s %s\n", kind, path);
-}
 
 /* build/run.sh copies out when KUBE_RUN_COPY_OUTPUT matches ^[yY]$;
  * its default is y for run.sh and n for shell.sh. */
@@ -427,7 +423,7 @@ static int run_main(kb_ctx *c, run_opts *o, char **argv)
 	if (!snap && kco && strcmp(kco, "y") && strcmp(kco, "Y"))    /* as the current build/run.sh says */
 		out_warn("%s: KUBE_RUN_COPY_OUTPUT means nothing with --source bind: the build writes the checkout itself",
 			 cmd);
-	sync_log_fn log = getenv("KUBE_VERBOSE") && atoi(getenv("KUBE_VERBOSE")) >= 6 ? show_change : NULL;
+	sync_log_fn log = cmd_change_log();
 	snap_result res = { 0 };
 	rt_error rerr;
 	rt_info info = { 0 };

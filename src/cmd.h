@@ -2,6 +2,7 @@
  * main.c and cmd-*.c prints errors. */
 #pragma once
 #include "error.h"
+#include "sync.h"
 
 /* Exit codes (DESIGN §2): kbuild-ns's own failures are 125, like
  * podman/docker; 126/127 are for an inner command that cannot run. */
@@ -29,6 +30,8 @@ bool cmd_find_range(struct rt_idrange *r);
  * are removed inside a user namespace that maps the caller's range.
  * 0 or a negative errno (idrange.c). */
 int cmd_rm_tree(int dirfd, const char *name);
+/* The sync's change list on stderr when KUBE_VERBOSE >= 6, else NULL. */
+sync_log_fn cmd_change_log(void);
 int cmd_copy_output(kb_ctx *c, int argc, char **argv);
 int cmd_clean(kb_ctx *c, int argc, char **argv);
 int cmd_status(kb_ctx *c, int argc, char **argv);

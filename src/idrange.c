@@ -1,9 +1,10 @@
-/* The caller's subordinate ids, for the commands that map them: run and
- * make (the build sandbox and the sync sandbox's retry), clean and the
- * removal of old states (files of those ids). */
+/* Shared by the commands that build: the caller's subordinate ids (run
+ * and make: the build sandbox and the sync sandbox's retry; clean and the
+ * removal of old states: files of those ids), and the sync's change list. */
 #include "cmd.h"
 #include "isolate.h"
 #include "userns.h"
+#include "sync.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -58,4 +59,16 @@ int cmd_rm_tree(int dirfd, const char *name)
 	if (!cmd_find_range(&range))
 		return r;
 	return rt_call_mapped(&range, rm_fn, &a, &rerr) < 0 ? -(rerr.errnum ? rerr.errnum : EPERM) : 0;
+}
+
+static void show_change(const char *kind, const char *path)
+{
+	fprintf(stderr, "%s %s\n", kind, path);
+}
+
+sync_log_fn cmd_change_log(void)
+{
+	/* build/common.sh adds rsync's -iv at KUBE_VERBOSE >= 6. */
+	const char *v = getenv("KUBE_VERBOSE");
+	return v && atoi(v) >= 6 ? show_change : NULL;
 }

@@ -327,7 +327,12 @@ int project_write_meta(kb_project *p, const char *image, const char *image_id, c
 	/* Information only: through a temporary name (never half a file)
 	 * but without the fsync write_file_atomic pays on every run. */
 	_cleanup_close_ int fd = openat(p->dirfd, "meta.json.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || write_all(fd, text, strlen(text)) < 0 || renameat(p->dirfd, "meta.json.tmp", p->dirfd, "meta.json") < 0)
+	if (fd < 0)
 		return -errno;
+	if (write_all(fd, text, strlen(text)) < 0 || renameat(p->dirfd, "meta.json.tmp", p->dirfd, "meta.json") < 0) {
+		int r = -errno;
+		unlinkat(p->dirfd, "meta.json.tmp", 0);
+		return r;
+	}
 	return 0;
 }

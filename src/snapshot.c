@@ -43,10 +43,8 @@ static int run(kb_project *p, const sync_rules *rules, sync_log_fn log, bool out
 	if (!sh)
 		return kb_err(e, errno, "sync sandbox");
 	int r = rt_isolate(dirs, 2, range, sync_fn, &j, sh, &res->isolated, &rerr);
-	if (r < 0 && !rerr.msg[0])
-		r = 1;
 	if (r < 0) {
-		kb_errx(e, rerr.errnum, "%s", rerr.msg);
+		kb_errx(e, rerr.errnum, "sync sandbox: %s", rerr.msg);
 	} else if (sh->r < 0) {
 		*e = sh->e;
 		r = -1;
