@@ -1,3 +1,4 @@
+/* Capabilities, no_new_privs (caps.h): what the command keeps. */
 #include "caps.h"
 
 #include <errno.h>
@@ -129,14 +130,12 @@ out:
 	return r;
 }
 
-int rt_caps_limit(bool root_inside, const char **ret_step)
+int rt_caps_limit(bool root_inside, kb_error *e)
 {
 	int r;
 
-	if ((r = limit_bounding(root_inside)) < 0) {
-		*ret_step = "bounding set";
-		return r;
-	}
+	if ((r = limit_bounding(root_inside)) < 0)
+		return kb_err(e, -r, "capabilities: bounding set");
 
 	/* Step 2.  Ambient capabilities (Linux 4.3) are the one way a non-root
 	 * process keeps capabilities across execve of an ordinary program;
@@ -144,19 +143,15 @@ int rt_caps_limit(bool root_inside, const char **ret_step)
 	 * (an ambient capability must stay permitted and inheritable), but we
 	 * say so explicitly.  EINVAL: a kernel without ambient capabilities,
 	 * so there is nothing to clear. */
-	if (cap_reset_ambient() < 0 && errno != EINVAL) {
-		*ret_step = "ambient set";
-		return -errno;
-	}
+	if (cap_reset_ambient() < 0 && errno != EINVAL)
+		return kb_err(e, errno, "capabilities: ambient set");
 
 	/* Step 3.  For a non-root uid inside, execve computes P'(permitted) =
 	 * (P(inheritable) & F(inheritable)) | (F(permitted) & P(bounding)) |
 	 * P'(ambient): with all three sets empty the command gets nothing, even
 	 * from file capabilities. */
-	if ((r = set_process_caps(root_inside)) < 0) {
-		*ret_step = "capability sets";
-		return r;
-	}
+	if ((r = set_process_caps(root_inside)) < 0)
+		return kb_err(e, -r, "capabilities: capability sets");
 
 	/* Step 4.  no_new_privs (Linux 3.5) is inherited by every child and
 	 * cannot be unset.  With it execve never grants privilege: setuid and
@@ -165,9 +160,7 @@ int rt_caps_limit(bool root_inside, const char **ret_step)
 	 * process install a seccomp filter (without it seccomp(2) needs
 	 * CAP_SYS_ADMIN, since a filter could mislead a setuid program), so it
 	 * must come before rt_seccomp_apply. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		*ret_step = "no_new_privs";
-		return -errno;
-	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return kb_err(e, errno, "no_new_privs");
 	return 0;
 }

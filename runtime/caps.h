@@ -2,11 +2,12 @@
  * sandbox process starts with every capability (the creator of a user
  * namespace holds the full set in it, user_namespaces(7)); these helpers
  * cut that down to what a build needs just before exec.  The runtime
- * knows nothing of images: functions return 0 or a negative errno and
- * name the step that failed. */
+ * knows nothing of images: functions return 0 or a negative errno with
+ * the error naming the step that failed. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include "error.h"
 
 /* Limit the calling process, as the last steps before seccomp and
  * execve, in this order:
@@ -20,10 +21,10 @@
  * rt_seccomp_apply.  The build set is Docker's default set without
  * CAP_NET_RAW: chown, dac_override, fowner, fsetid, kill, setgid, setuid,
  * setpcap, net_bind_service, sys_chroot, mknod, audit_write, setfcap.
- * On failure *ret_step names the step ("bounding set", "ambient set",
- * "capability sets", "no_new_privs") and the process may be half limited:
- * the caller must not exec. */
-int rt_caps_limit(bool root_inside, const char **ret_step);
+ * On failure e names the step ("capabilities: bounding set", …,
+ * "no_new_privs") and the process may be half limited: the caller must
+ * not exec. */
+int rt_caps_limit(bool root_inside, kb_error *e);
 
 /* The bounding set rt_caps_limit leaves, as the bit mask /proc/PID/status
  * shows in CapBnd (bit N = capability N): 0xa80405fb for root inside, 0

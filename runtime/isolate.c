@@ -1,3 +1,6 @@
+/* rt_isolate and rt_call_mapped (isolate.h): a child in new user and
+ * mount namespaces that runs a function of ours on detached clones of
+ * some host directories. */
 #include "isolate.h"
 #include "userns.h"
 
@@ -17,14 +20,18 @@
 
 #define MAX_DIRS 8
 
-/* How the child's set-up went, ahead of the caller's area. */
+/* The child's report, ahead of the caller's shared area. */
 typedef struct iso_hdr {
-	int errnum;                 /* 0: set up; else the step below failed */
 	bool fallback;              /* no user namespaces, or no new mount API: run in process */
-	char step[200];
+	kb_error err;               /* the child's set-up error, or fn's */
 } iso_hdr;
 
 #define HDR_SIZE ((sizeof(iso_hdr) + 63) & ~(size_t)63)
+
+static iso_hdr *hdr_of(void *shared)
+{
+	return (iso_hdr *)((char *)shared - HDR_SIZE);
+}
 
 void *rt_iso_shared(size_t len)
 {
@@ -38,191 +45,191 @@ void rt_iso_shared_free(void *p, size_t len)
 		munmap((char *)p - HDR_SIZE, HDR_SIZE + len);
 }
 
-static int setup_fail(iso_hdr *h, int errnum, const char *what, const char *path)
+/* The child's namespaces: its own user namespace (mapped by itself, or by
+ * the parent through the setuid helpers when up/down are given) and the
+ * mount namespace it owns, made private. */
+static int enter_namespaces(iso_hdr *h, const int *up, const int *down)
 {
-	h->errnum = errnum;
-	snprintf(h->step, sizeof h->step, "%s%s%s", what, path ? " " : "", path ? path : "");
-	return 125;
-}
-
-/* With a range, the parent maps it (only the setuid helpers may): the
- * child says when its namespace exists on up[1] and waits for down[0]. */
-static int child(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared, const int *up,
-		 const int *down)
-{
-	iso_hdr *h = (iso_hdr *)((char *)shared - HDR_SIZE);
-	int fds[MAX_DIRS];
 	uid_t uid = getuid();
 	gid_t gid = getgid();
-	const char *step = NULL;
-	int r;
 
-	/* Die with the caller: a sync must not outlive the make that asked. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* A new user namespace first: it owns the mount namespace made with
 	 * it, which is what lets an unprivileged process clone and remount
 	 * (mount_namespaces(7): CAP_SYS_ADMIN in the owning user ns). */
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
 		h->fallback = !up && (errno == EPERM || errno == EINVAL || errno == ENOSPC || errno == EACCES);
-		return setup_fail(h, errno, "unshare user and mount namespaces", NULL);
+		return kb_err(&h->err, errno, "unshare user and mount namespaces");
 	}
 	if (up) {
 		/* Root inside is the caller, 1..N the subordinate range: the
 		 * namespace's capabilities then reach files of those ids too. */
 		char c = 1;
 		if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1 || c != 1)
-			return setup_fail(h, EPERM, "map the subordinate ids", NULL);
-	} else if ((r = rt_userns_map_ids(0, uid, uid, gid, gid, &step)) < 0) {
+			return kb_errx(&h->err, EPERM, "map the subordinate ids");
+	} else if (rt_userns_map_ids(0, uid, uid, gid, gid, &h->err) < 0) {
 		/* The caller's own ids, and only them: files written keep
 		 * their owner, and no other id of the host means anything. */
-		return setup_fail(h, -r, step, NULL);
+		return -1;
 	}
 	/* Nothing we do here may reach the host's mount table. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return setup_fail(h, errno, "make / private", NULL);
-	for (size_t i = 0; i < n; i++) {
-		/* A detached copy of the tree (AT_RECURSIVE: with any mounts
-		 * below it, which the kernel would otherwise refuse to split
-		 * from a locked parent).  Read-only is a property of this copy
-		 * alone: the host's mount stays as it was. */
-		fds[i] = (int)syscall(SYS_open_tree, AT_FDCWD, dirs[i].path,
-				      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-		if (fds[i] < 0) {
-			h->fallback = errno == ENOSYS;    /* before Linux 5.2 */
-			return setup_fail(h, errno, "clone", dirs[i].path);
-		}
-		if (dirs[i].ro) {
-			struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
-			if (syscall(SYS_mount_setattr, fds[i], "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0) {
-				h->fallback = errno == ENOSYS;    /* before Linux 5.12 */
-				return setup_fail(h, errno, "read-only clone of", dirs[i].path);
-			}
-		}
-	}
-	return fn(arg, fds, shared);
+		return kb_err(&h->err, errno, "make / private");
+	return 0;
 }
 
-static int in_process(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared, rt_error *err)
+/* A detached copy of the tree at path (AT_RECURSIVE: with any mounts
+ * below it, which the kernel would otherwise refuse to split from a
+ * locked parent).  Read-only is a property of this copy alone: the host's
+ * mount stays as it was. */
+static int clone_dir(iso_hdr *h, const rt_iso_dir *d)
+{
+	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, d->path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (fd < 0) {
+		h->fallback = errno == ENOSYS;    /* before Linux 5.2 */
+		return kb_err(&h->err, errno, "clone %s", d->path);
+	}
+	if (d->ro) {
+		struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+		if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0) {
+			h->fallback = errno == ENOSYS;    /* before Linux 5.12 */
+			int en = errno;
+			close(fd);
+			return kb_err(&h->err, en, "read-only clone of %s", d->path);
+		}
+	}
+	return fd;
+}
+
+static int child(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared, const int *up,
+		 const int *down)
+{
+	iso_hdr *h = hdr_of(shared);
+	int fds[MAX_DIRS];
+
+	/* Die with the caller: a sync must not outlive the make that asked. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (enter_namespaces(h, up, down) < 0)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if ((fds[i] = clone_dir(h, &dirs[i])) < 0)
+			return 1;
+	return fn(arg, fds, shared, &h->err) < 0 ? 1 : 0;
+}
+
+static int in_process(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared, kb_error *err)
 {
 	int fds[MAX_DIRS];
 	size_t i;
-	for (i = 0; i < n; i++) {
-		fds[i] = open(dirs[i].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fds[i] < 0) {
-			err->code = 125;
-			err->errnum = errno;
-			snprintf(err->msg, sizeof err->msg, "open %s: %s", dirs[i].path, strerror(errno));
-			break;
-		}
-	}
-	int r = i == n ? fn(arg, fds, shared) : -1;
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++)
+		if ((fds[i] = open(dirs[i].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			r = kb_err(err, errno, "open %s", dirs[i].path);
+	if (r < 0)
+		i--;
+	else
+		r = fn(arg, fds, shared, err);
 	while (i-- > 0)
 		close(fds[i]);
 	return r;
 }
 
-int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso_fn fn, void *arg, void *shared,
-	       bool *ret_isolated, rt_error *err)
+/* With a range, the parent maps it (only the setuid helpers may): the
+ * child says when its namespace exists on up, and waits for down. */
+static void map_child(pid_t pid, const rt_idrange *range, int up, int down, iso_hdr *h)
 {
-	iso_hdr *h = (iso_hdr *)((char *)shared - HDR_SIZE);
-	int st, up[2] = { -1, -1 }, down[2] = { -1, -1 };
+	char c = 0;
+	if (read(up, &c, 1) == 1 && c == 1) {
+		c = rt_userns_map_range(pid, getuid(), getgid(), range, &h->err) == 0 ? 1 : 0;
+		(void)!write(down, &c, 1);    /* a dead child: the wait tells */
+	}
+}
+
+/* The child's end: its report, its death, or its status. */
+static int child_result(pid_t pid, iso_hdr *h, kb_error *err)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return kb_err(err, errno, "wait for the sandbox");
+	if (kb_err_set(&h->err)) {
+		*err = h->err;
+		return h->err.errnum ? -h->err.errnum : -EIO;
+	}
+	if (WIFSIGNALED(st))
+		return kb_errx(err, EINTR, "sandbox killed by signal %d", WTERMSIG(st));
+	if (WEXITSTATUS(st) != 0)
+		return kb_errx(err, EIO, "sandbox: exit status %d", WEXITSTATUS(st));
+	return 0;
+}
+
+int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso_fn fn, void *arg, void *shared,
+	       bool *ret_isolated, kb_error *err)
+{
+	iso_hdr *h = hdr_of(shared);
+	int up[2] = { -1, -1 }, down[2] = { -1, -1 };
 
 	*ret_isolated = false;
-	if (n > MAX_DIRS) {
-		*err = (rt_error){ .code = 125, .errnum = E2BIG };
-		snprintf(err->msg, sizeof err->msg, "isolate: too many directories");
-		return -1;
-	}
-	memset(h, 0, sizeof *h);
+	if (n > MAX_DIRS)
+		return kb_errx(err, E2BIG, "sandbox: too many directories");
+	*h = (iso_hdr){ 0 };
 	if (range && (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0)) {
-		*err = (rt_error){ .code = 125, .errnum = errno };
-		snprintf(err->msg, sizeof err->msg, "pipe: %s", strerror(errno));
+		int en = errno;
 		for (int i = 0; i < 2; i++) {
 			if (up[i] >= 0)
 				close(up[i]);
 			if (down[i] >= 0)
 				close(down[i]);
 		}
-		return -1;
+		return kb_err(err, en, "sandbox: pipe");
 	}
 	pid_t pid = fork();
-	if (pid < 0) {
-		*err = (rt_error){ .code = 125, .errnum = errno };
-		snprintf(err->msg, sizeof err->msg, "fork: %s", strerror(errno));
-		for (int i = 0; range && i < 2; i++)
-			close(up[i]), close(down[i]);
-		return -1;
-	}
 	if (pid == 0)
 		_exit(child(dirs, n, fn, arg, shared, range ? up : NULL, range ? down : NULL));
+	int en = errno;
 	if (range) {
-		const char *step = "newuidmap";
-		char c = 0;
 		close(up[1]);
 		close(down[0]);
-		if (read(up[0], &c, 1) == 1 && c == 1) {
-			int r = rt_userns_map_range(pid, getuid(), getgid(), range, &step);
-			c = r == 0 ? 1 : 0;
-			if (r < 0)
-				snprintf(h->step, sizeof h->step, "%s", step);
-			(void)!write(down[1], &c, 1);
-		}
+		if (pid > 0)
+			map_child(pid, range, up[0], down[1], h);
 		close(up[0]);
 		close(down[1]);
 	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR) {
-			*err = (rt_error){ .code = 125, .errnum = errno };
-			snprintf(err->msg, sizeof err->msg, "wait: %s", strerror(errno));
-			return -1;
-		}
-	if (h->fallback)
+	if (pid < 0)
+		return kb_err(err, en, "sandbox: fork");
+	int r = child_result(pid, h, err);
+	if (h->fallback) {
+		*err = (kb_error){ 0 };
 		return in_process(dirs, n, fn, arg, shared, err);
-	if (h->errnum) {
-		*err = (rt_error){ .code = 125, .errnum = h->errnum };
-		snprintf(err->msg, sizeof err->msg, "%s: %s", h->step, strerror(h->errnum));
-		return -1;
 	}
 	*ret_isolated = true;
-	if (WIFSIGNALED(st)) {
-		*err = (rt_error){ .code = 125, .errnum = EINTR };
-		snprintf(err->msg, sizeof err->msg, "killed by signal %d", WTERMSIG(st));
-		return -1;
-	}
-	return WEXITSTATUS(st);
+	return r;
 }
 
 /* ---- work on files of subordinate ids ---- */
 
 typedef struct mapped_call {
-	int (*fn)(void *arg);
+	int (*fn)(void *arg, kb_error *e);
 	void *arg;
 } mapped_call;
 
-static int mapped_fn(void *arg, const int *fds, void *shared)
+static int mapped_fn(void *arg, const int *fds, void *shared, kb_error *e)
 {
 	const mapped_call *m = arg;
 	(void)fds, (void)shared;
-	return m->fn(m->arg) == 0 ? 0 : 1;
+	return m->fn(m->arg, e);
 }
 
-int rt_call_mapped(const rt_idrange *range, int (*fn)(void *arg), void *arg, rt_error *err)
+int rt_call_mapped(const rt_idrange *range, int (*fn)(void *arg, kb_error *e), void *arg, kb_error *err)
 {
 	/* rt_isolate's set-up with no directory handed over: a child in
 	 * new namespaces with the range mapped. */
 	mapped_call m = { fn, arg };
 	bool isolated;
 	void *shared = rt_iso_shared(1);
-	if (!shared) {
-		*err = (rt_error){ .code = 125, .errnum = errno };
-		snprintf(err->msg, sizeof err->msg, "map the subordinate ids: %s", strerror(errno));
-		return -1;
-	}
+	if (!shared)
+		return kb_err(err, errno, "map the subordinate ids");
 	int r = rt_isolate(NULL, 0, range, mapped_fn, &m, shared, &isolated, err);
 	rt_iso_shared_free(shared, 1);
-	if (r > 0) {
-		*err = (rt_error){ .code = 125, .errnum = EPERM };
-		snprintf(err->msg, sizeof err->msg, "failed even with the subordinate ids mapped");
-	}
-	return r == 0 ? 0 : -1;
+	return r;
 }

@@ -20,9 +20,9 @@ typedef struct rt_iso_dir {
 	bool ro;
 } rt_iso_dir;
 
-/* fn gets one fd per dir (same order) and the shared area; its return
- * value (0..255 by convention, 0 = success) is returned. */
-typedef int (*rt_iso_fn)(void *arg, const int *fds, void *shared);
+/* fn gets one fd per dir (same order) and the shared area; it returns 0,
+ * or a negative errno with e filled (e reaches the caller unchanged). */
+typedef int (*rt_iso_fn)(void *arg, const int *fds, void *shared, kb_error *e);
 
 /* Allocate a shared area of len bytes (zeroed), for rt_isolate. */
 void *rt_iso_shared(size_t len);
@@ -31,13 +31,16 @@ void rt_iso_shared_free(void *p, size_t len);
 /* With range (subordinate ids, mapped through newuidmap/newgidmap), root
  * inside is the caller and 1..N the range: for trees that hold files of
  * those ids.  NULL maps the caller's own ids only, and falls back to
- * running in process where user namespaces are missing. */
+ * running in process where user namespaces are missing.  Returns fn's
+ * result, or a negative errno with err filled when the sandbox could not
+ * be made. */
 int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso_fn fn, void *arg, void *shared,
-	       bool *ret_isolated, rt_error *err);
+	       bool *ret_isolated, kb_error *err);
 
 /* Run fn in a child process in a new user namespace where the caller is
  * root and ids 1..N are the subordinate range (newuidmap/newgidmap):
  * with the namespace's capabilities it may remove or change the files a
  * range-mapped sandbox left owned by subordinate ids, which the caller
- * alone cannot.  0 when fn returned 0. */
-int rt_call_mapped(const rt_idrange *range, int (*fn)(void *arg), void *arg, rt_error *err);
+ * alone cannot.  Returns fn's result (0, or a negative errno with err
+ * filled). */
+int rt_call_mapped(const rt_idrange *range, int (*fn)(void *arg, kb_error *e), void *arg, kb_error *err);

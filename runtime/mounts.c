@@ -1,9 +1,10 @@
+/* The build sandbox's file system (mounts.h): overlay root, /proc, /dev,
+ * /sys, /tmp, binds and pivot_root, in the order they happen. */
 #include "mounts.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,35 +14,22 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 
-static int fail(rt_error *err, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-	va_end(ap);
-	if (errnum && n >= 0 && (size_t)n < sizeof err->msg)
-		snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", strerror(errnum));
-	err->code = 125;
-	err->errnum = errnum;
-	return -1;
-}
-
 /* Resolve (creating what is missing) a mount point inside the new root.
  * The image's own symlinks are honoured but kept inside the root, as
  * they would be after pivot_root: RESOLVE_IN_ROOT. */
-static int mountpoint_at(int rootfd, const char *path, bool dir, rt_error *err)
+static int mountpoint_at(int rootfd, const char *path, bool dir, kb_error *err)
 {
 	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	char buf[4096];
 	int fd;
 
 	if (strlen(path) >= sizeof buf)
-		return fail(err, ENAMETOOLONG, "mount point %.80s", path);
+		return kb_err(err, ENAMETOOLONG, "mount point %.80s", path);
 	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
 	if (fd >= 0)
 		return fd;
 	if (errno != ENOENT)
-		return fail(err, errno, "mount point %s", path);
+		return kb_err(err, errno, "mount point %s", path);
 	/* Create it: parents as directories, the last one as asked. */
 	strcpy(buf, path);
 	for (char *p = buf + 1;; p++) {
@@ -56,7 +44,7 @@ static int mountpoint_at(int rootfd, const char *path, bool dir, rt_error *err)
 		pfd = (int)syscall(SYS_openat2, rootfd, buf[0] ? buf : "/", &how, sizeof how);
 		*slash = '/';
 		if (pfd < 0)
-			return fail(err, errno, "mount point %s", buf);
+			return kb_err(err, errno, "mount point %s", buf);
 		int r = (last && !dir) ? openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644)
 				       : mkdirat(pfd, name, 0755);
 		int e = errno;
@@ -64,31 +52,31 @@ static int mountpoint_at(int rootfd, const char *path, bool dir, rt_error *err)
 			close(r);
 		close(pfd);
 		if (r < 0 && e != EEXIST)
-			return fail(err, e, "mount point %s", buf);
+			return kb_err(err, e, "mount point %s", buf);
 		if (last)
 			break;
 		*p = '/';
 	}
 	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
 	if (fd < 0)
-		return fail(err, errno, "mount point %s", path);
+		return kb_err(err, errno, "mount point %s", path);
 	return fd;
 }
 
 /* Bind src (host) onto path inside the root, through fds so that no
  * path is resolved twice: open_tree + move_mount (Linux 5.2). */
-static int bind_into(int rootfd, const char *src, const char *path, bool recursive, bool ro, rt_error *err)
+static int bind_into(int rootfd, const char *src, const char *path, bool recursive, bool ro, kb_error *err)
 {
 	struct stat st;
 	if (stat(src, &st) < 0)
-		return fail(err, errno, "bind %s", src);
+		return kb_err(err, errno, "bind %s", src);
 	int tfd = mountpoint_at(rootfd, path, S_ISDIR(st.st_mode), err);
 	if (tfd < 0)
 		return -1;
 	int mfd = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
 	if (mfd < 0) {
 		close(tfd);
-		return fail(err, errno, "bind %s on %s", src, path);
+		return kb_err(err, errno, "bind %s on %s", src, path);
 	}
 	if (ro) {
 		/* A bind mount does not take MS_RDONLY on creation, and a remount
@@ -98,7 +86,7 @@ static int bind_into(int rootfd, const char *src, const char *path, bool recursi
 		if (mount_setattr(mfd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a, sizeof a) < 0) {
 			close(mfd);
 			close(tfd);
-			return fail(err, errno, "read-only bind of %s", src);
+			return kb_err(err, errno, "read-only bind of %s", src);
 		}
 	}
 	int r = move_mount(mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
@@ -106,12 +94,12 @@ static int bind_into(int rootfd, const char *src, const char *path, bool recursi
 	close(mfd);
 	close(tfd);
 	if (r < 0)
-		return fail(err, e, "bind %s on %s", src, path);
+		return kb_err(err, e, "bind %s on %s", src, path);
 	return 0;
 }
 
 static int mount_at(int rootfd, const char *path, const char *fstype, unsigned long flags, const char *data,
-		    rt_error *err)
+		    kb_error *err)
 {
 	int tfd = mountpoint_at(rootfd, path, true, err);
 	if (tfd < 0)
@@ -122,7 +110,7 @@ static int mount_at(int rootfd, const char *path, const char *fstype, unsigned l
 	int e = errno;
 	close(tfd);
 	if (r < 0)
-		return fail(err, e, "mount %s on %s", fstype, path);
+		return kb_err(err, e, "mount %s on %s", fstype, path);
 	return 0;
 }
 
@@ -134,9 +122,9 @@ static int mount_at(int rootfd, const char *path, const char *fstype, unsigned l
  * With the new mount API each lower layer is one fsconfig
  * call ("lowerdir+", Linux 6.8), so there is no 4096-byte limit on the
  * option string; older kernels get a single mount(2) option string. */
-static int mount_overlay(const rt_spec *s, rt_info *info, rt_error *err)
+static int mount_overlay(const rt_spec *s, kb_error *err)
 {
-	int fd = s->legacy_overlay ? -1 : fsopen("overlay", FSOPEN_CLOEXEC);
+	int fd = fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fd >= 0) {
 		/* On kernels before overlayfs had its own fs_context (6.5) the
 		 * legacy adapter accepts any key and only CMD_CREATE fails; so
@@ -156,13 +144,12 @@ static int mount_overlay(const rt_spec *s, rt_info *info, rt_error *err)
 			int e = errno;
 			close(fd);
 			if (mfd < 0)
-				return fail(err, e, "mount overlay on %s", s->rootdir);
+				return kb_err(err, e, "mount overlay on %s", s->rootdir);
 			int r = move_mount(mfd, "", AT_FDCWD, s->rootdir, MOVE_MOUNT_F_EMPTY_PATH);
 			e = errno;
 			close(mfd);
 			if (r < 0)
-				return fail(err, e, "mount overlay on %s", s->rootdir);
-			info->lowerdir_plus = true;
+				return kb_err(err, e, "mount overlay on %s", s->rootdir);
 			return 0;
 		}
 		close(fd);
@@ -172,25 +159,25 @@ static int mount_overlay(const rt_spec *s, rt_info *info, rt_error *err)
 		len += strlen(s->lowers[i]) + 1;
 	char *opts = malloc(len);
 	if (!opts)
-		return fail(err, ENOMEM, "overlay options");
+		return kb_err_oom(err, "overlay options");
 	char *p = opts + sprintf(opts, "userxattr,%supperdir=%s,workdir=%s,lowerdir=",
 				 s->volatile_upper ? "volatile," : "", s->upper, s->work);
 	for (size_t i = 0; i < s->n_lowers; i++)
 		p += sprintf(p, "%s%s", i ? ":" : "", s->lowers[i]);
 	if (strlen(opts) >= 4096) {
 		free(opts);
-		return fail(err, E2BIG, "overlay of %zu layers: the option string exceeds a page and this kernel "
+		return kb_err(err, E2BIG, "overlay of %zu layers: the option string exceeds a page and this kernel "
 			    "has no lowerdir+", s->n_lowers);
 	}
 	int r = mount("overlay", s->rootdir, "overlay", 0, opts);
 	int e = errno;
 	free(opts);
 	if (r < 0)
-		return fail(err, e, "mount overlay on %s", s->rootdir);
+		return kb_err(err, e, "mount overlay on %s", s->rootdir);
 	return 0;
 }
 
-static int make_dev(int rootfd, rt_error *err)
+static int make_dev(int rootfd, kb_error *err)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
 	/* A tmpfs mounted in a user namespace is implicitly nodev, and
@@ -222,26 +209,26 @@ static int make_dev(int rootfd, rt_error *err)
 		if (symlinkat(links[i][0], dfd, links[i][1]) < 0 && errno != EEXIST) {
 			int e = errno;
 			close(dfd);
-			return fail(err, e, "symlink /dev/%s", links[i][1]);
+			return kb_err(err, e, "symlink /dev/%s", links[i][1]);
 		}
 	close(dfd);
 	return 0;
 }
 
-int rt_build_root(const rt_spec *s, rt_info *info, rt_error *err)
+int rt_build_root(const rt_spec *s, kb_error *err)
 {
 	/* 1. Nothing we mount may propagate back to the host: the mount
 	 * namespace is a copy whose mounts may still be shared with the
 	 * parent's peer groups until made private. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return fail(err, errno, "make / private");
+		return kb_err(err, errno, "make / private");
 
 	/* 2. The root: the image's layers under the persistent data layer. */
-	if (mount_overlay(s, info, err) < 0)
+	if (mount_overlay(s, err) < 0)
 		return -1;
 	int rootfd = open(s->rootdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
-		return fail(err, errno, "open %s", s->rootdir);
+		return kb_err(err, errno, "open %s", s->rootdir);
 	int r = -1;
 
 	/* 3. A fresh /proc for the new pid namespace: we own that namespace's
@@ -282,13 +269,13 @@ int rt_build_root(const rt_spec *s, rt_info *info, rt_error *err)
 	 * which a lazy unmount then detaches, so no path to the host's tree
 	 * remains (pivot_root(2), "NOTES"). */
 	if (fchdir(rootfd) < 0)
-		r = fail(err, errno, "chdir %s", s->rootdir);
+		r = kb_err(err, errno, "chdir %s", s->rootdir);
 	else if (syscall(SYS_pivot_root, ".", ".") < 0)
-		r = fail(err, errno, "pivot_root to %s", s->rootdir);
+		r = kb_err(err, errno, "pivot_root to %s", s->rootdir);
 	else if (umount2(".", MNT_DETACH) < 0)
-		r = fail(err, errno, "detach the old root");
+		r = kb_err(err, errno, "detach the old root");
 	else if (chdir("/") < 0)
-		r = fail(err, errno, "chdir /");
+		r = kb_err(err, errno, "chdir /");
 	else
 		r = 0;
 out:

@@ -4,4 +4,4 @@
 
 /* Build the whole root under s->rootdir and pivot into it.  On failure,
  * err names the step and the path. */
-int rt_build_root(const rt_spec *s, rt_info *info, rt_error *err);
+int rt_build_root(const rt_spec *s, kb_error *err);

@@ -455,16 +455,19 @@ const char *rt_probe_advice(int errnum, const char *step)
 	if (!step || errnum <= 0)
 		return NULL;
 	facts_read(&h);
-	if (has(step, "clone") || has(step, "unshare") || has(step, "uid_map") || has(step, "gid_map") ||
-	    has(step, "setgroups") || has(step, "namespace")) {
+	/* The words of the runtime's own messages (sandbox.c, userns.c,
+	 * mounts.c, isolate.c), not of any path: a checkout may be called
+	 * "clones" or "procfs". */
+	if (has(step, "(clone)") || has(step, "unshare") || has(step, "uid_map") || has(step, "gid_map") ||
+	    has(step, "setgroups") || has(step, "namespace") || has(step, "newuidmap") || has(step, "newgidmap")) {
 		if (!is_perm(errnum) && errnum != EINVAL && errnum != ENOSPC && errnum != EUSERS)
 			return NULL;
 		explain_userns(&p, &h, errnum, step, NULL);
-	} else if (has(step, "overlay")) {
+	} else if (has(step, "mount overlay")) {
 		if (!is_perm(errnum) && errnum != EINVAL && errnum != ENODEV && errnum != EOPNOTSUPP)
 			return NULL;
 		explain_overlay(&p, &h, errnum, step, "the state directory", 0);
-	} else if (has(step, "proc")) {
+	} else if (has(step, "mount proc") || has(step, "/proc/sys")) {
 		if (!is_perm(errnum))
 			return NULL;
 		explain_proc(&p, &h, errnum, step);

@@ -66,6 +66,17 @@ typedef struct trial_report {
 	char label[128];          /* the AppArmor label inside the new user namespace */
 } trial_report;
 
+/* The step an error names, without the strerror text kb_err added (the
+ * explanations print the cause themselves). */
+static const char *step_of(kb_error *e)
+{
+	const char *why = strerror(e->errnum);
+	size_t n = strlen(e->msg), w = strlen(why);
+	if (e->errnum && n > w + 2 && !strcmp(e->msg + n - w, why) && !strncmp(e->msg + n - w - 2, ": ", 2))
+		e->msg[n - w - 2] = 0;
+	return e->msg;
+}
+
 static void part_fail(trial_part *t, int err, const char *step)
 {
 	t->err = err;
@@ -153,7 +164,7 @@ static void try_lowerdir_plus(trial_part *t)
 	close(mfd);
 	if (r < 0)
 		return part_fail(t, e, "move_mount");
-	umount2("m", MNT_DETACH);
+	(void)umount2("m", MNT_DETACH);
 	t->err = 0;
 }
 
@@ -202,7 +213,6 @@ static void trial_child(const trial_setup *s, trial_report *r)
 {
 	uid_t uid = getuid();
 	gid_t gid = getgid();
-	const char *step = NULL;
 
 	r->overlay.err = r->lplus.err = r->proc.err = -1;
 	if (probe_forced("userns"))
@@ -214,9 +224,9 @@ static void trial_child(const trial_setup *s, trial_report *r)
 	/* Ubuntu moves a process that makes a user namespace without a
 	 * profile allowing it into "unprivileged_userns", visible here. */
 	read_label(r->label, sizeof r->label);
-	int e = rt_userns_map_single(0, uid, gid, &step);
-	if (e < 0)
-		return part_fail(&r->userns, -e, step);
+	kb_error err = { 0 };
+	if (rt_userns_map_single(0, uid, gid, &err) < 0)
+		return part_fail(&r->userns, err.errnum, step_of(&err));
 	/* The sandbox makes these too, in the same clone. */
 	if (unshare(CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET) < 0)
 		return part_fail(&r->userns, errno, "unshare ipc, uts and network namespaces");
@@ -292,7 +302,7 @@ static int run_trial(const trial_setup *s, trial_report *ret)
 	}
 	close(p[0]);
 	if (got < sizeof r)
-		kill(pid, SIGKILL);
+		(void)kill(pid, SIGKILL);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	if (got < sizeof r)
@@ -311,7 +321,7 @@ static void rm_tree_at(int dfd, const char *name)
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	if (S_ISDIR(st.st_mode)) {
-		fchmodat(dfd, name, 0700, 0);
+		(void)fchmodat(dfd, name, 0700, 0);
 		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 		if (!d && fd >= 0)
@@ -322,9 +332,9 @@ static void rm_tree_at(int dfd, const char *name)
 				rm_tree_at(dirfd(d), de->d_name);
 		if (d)
 			closedir(d);
-		unlinkat(dfd, name, AT_REMOVEDIR);
+		(void)unlinkat(dfd, name, AT_REMOVEDIR);
 	} else {
-		unlinkat(dfd, name, 0);
+		(void)unlinkat(dfd, name, 0);
 	}
 }
 

@@ -50,22 +50,22 @@ static void sigset_forwarded(sigset_t *set)
 	sigaddset(set, SIGCHLD);
 }
 
-/* Report an error to the monitor and end this process. */
-static _Noreturn void die_err(int errfd, const rt_error *e)
+/* Report an error to the monitor and end this process.  The error goes
+ * over the pipe whole, as the same kb_error the caller gets. */
+static _Noreturn void die_err(int errfd, const kb_error *e)
 {
-	if (write(errfd, e, sizeof *e) < 0) { /* the monitor is gone: nobody to tell */ }
-	_exit(e->code);
+	(void)!write(errfd, e, sizeof *e);    /* the monitor may be gone: nobody to tell */
+	_exit(kb_err_exit(e));
 }
 
+static _Noreturn void die(int errfd, int code, int errnum, const char *fmt, ...) _printf_(4, 5);
 static _Noreturn void die(int errfd, int code, int errnum, const char *fmt, ...)
 {
-	rt_error e = { .code = code, .errnum = errnum };
+	kb_error e = { 0 };
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(e.msg, sizeof e.msg, fmt, ap);
+	kb_verr(&e, code, errnum, fmt, ap);
 	va_end(ap);
-	if (errnum && n >= 0 && (size_t)n < sizeof e.msg)
-		snprintf(e.msg + n, sizeof e.msg - (size_t)n, ": %s", strerror(errnum));
 	die_err(errfd, &e);
 }
 
@@ -74,8 +74,8 @@ static int status_code(int st)
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
 	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return 125;
+		return KB_EXIT_SIGNAL + WTERMSIG(st);
+	return KB_EXIT_FAIL;
 }
 
 /* ---- command ---- */
@@ -83,47 +83,46 @@ static int status_code(int st)
 static _Noreturn void exec_command(const rt_spec *s, int errfd, const char *pts)
 {
 	sigset_t none;
-	const char *step = NULL;
-	int r;
+	kb_error e = { 0 };
 
 	/* Start from default dispositions and an empty mask: both survive
 	 * execve, and we blocked signals for signalfd. */
 	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
+		(void)signal(sig, SIG_DFL);
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 
 	/* A session of its own: the pty (when there is one) becomes its
 	 * controlling terminal, and ^C reaches its whole job. */
-	setsid();
+	(void)setsid();
 	if (pts) {
 		int fd = open(pts, O_RDWR | O_NOCTTY);
 		if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0)
-			die(errfd, 125, errno, "controlling terminal %s", pts);
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
+			die(errfd, KB_EXIT_FAIL, errno, "controlling terminal %s", pts);
+		(void)dup2(fd, 0);
+		(void)dup2(fd, 1);
+		(void)dup2(fd, 2);
 		if (fd > 2)
 			close(fd);
 	}
 	if (chdir(s->cwd ? s->cwd : "/") < 0)
-		die(errfd, 125, errno, "working directory %s", s->cwd);
+		die(errfd, KB_EXIT_FAIL, errno, "working directory %s", s->cwd);
 
 	/* Last, in this order: capabilities (needs CAP_SETPCAP, so before
 	 * dropping it), no_new_privs (inside rt_caps_limit), then seccomp,
 	 * which an unprivileged process may only load under no_new_privs. */
-	if ((r = rt_caps_limit(!s->user_host, &step)) < 0)
-		die(errfd, 125, -r, "capabilities (%s)", step);
-	if (!s->no_seccomp && (r = s->seccomp_bpf ? rt_seccomp_load_bpf(s->seccomp_bpf, s->seccomp_len, &step)
-						 : rt_seccomp_apply(&step)) < 0)
-		die(errfd, 125, -r, "seccomp (%s)", step);
+	if (rt_caps_limit(!s->user_host, &e) < 0)
+		die_err(errfd, &e);
+	if (!s->no_seccomp && (s->seccomp_bpf ? rt_seccomp_load_bpf(s->seccomp_bpf, s->seccomp_len, &e)
+					      : rt_seccomp_apply(&e)) < 0)
+		die_err(errfd, &e);
 
 	/* execvpe would search the PATH of this (the host's) environment:
 	 * the command is looked up in the sandbox's own. */
 	environ = (char **)s->envp;
 	execvp(s->argv[0], s->argv);
-	int e = errno;
-	die(errfd, e == ENOENT || e == ENOTDIR ? 127 : 126, e, "%s", s->argv[0]);
+	int en = errno;
+	die(errfd, en == ENOENT || en == ENOTDIR ? KB_EXIT_NOT_FOUND : KB_EXIT_CANNOT_EXEC, en, "%s", s->argv[0]);
 }
 
 typedef struct command_arg {
@@ -157,69 +156,66 @@ static pid_t start_command(const rt_spec *s, int errfd, const char *pts)
 
 static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock)
 {
-	rt_info info = { 0 };
-	rt_error err = { 0 };
+	kb_error err = { 0 };
 	char pts[64] = "";
 	sigset_t set;
 
-	prctl(PR_SET_NAME, "kbuild-ns-init");
+	(void)prctl(PR_SET_NAME, "kbuild-ns-init");
 	/* If the monitor dies, so does the sandbox: pid 1's death takes every
 	 * process of the namespace with it. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (rt_build_root(s, &info, &err) < 0)
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (rt_build_root(s, &err) < 0)
 		die_err(errfd, &err);
 	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
-		die(errfd, 125, errno, "hostname %s", s->hostname);
+		die(errfd, KB_EXIT_FAIL, errno, "hostname %s", s->hostname);
 	if (!s->net_host) {
 		int r = rt_loopback_up();
 		if (r < 0)
-			die(errfd, 125, -r, "bring up the loopback interface");
+			die(errfd, KB_EXIT_FAIL, -r, "bring up the loopback interface");
 	}
 	if (s->tty) {
 		/* The pty comes from our own devpts instance; its master goes to
 		 * the monitor, which relays it to the user's terminal. */
 		int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, pts, sizeof pts) != 0)
-			die(errfd, 125, errno, "open a pty");
+			die(errfd, KB_EXIT_FAIL, errno, "open a pty");
 		int r = rt_send_fd(ptysock, m);
 		if (r < 0)
-			die(errfd, 125, -r, "pass the pty to the monitor");
+			die(errfd, KB_EXIT_FAIL, -r, "pass the pty to the monitor");
 		close(m);
 	}
 	close(ptysock);
 	if (s->fn) {
-		char msg[256] = "";
-		int r = s->fn(s->fn_arg, msg, sizeof msg);
-		if (r < 0)
-			die(errfd, 125, -r, "%s", msg);
+		if (s->fn(s->fn_arg, &err) < 0)
+			die_err(errfd, &err);
 		_exit(0);
 	}
 
 	pid_t cmd = start_command(s, errfd, s->tty ? pts : NULL);
 	if (cmd < 0)
-		die(errfd, 125, errno, "fork");
+		die(errfd, KB_EXIT_FAIL, errno, "fork");
 	close(errfd);
 	/* No one may ptrace pid 1 (with CAP_SYS_PTRACE dropped in the
 	 * command, a non-dumpable init is out of its reach). */
-	prctl(PR_SET_DUMPABLE, 0);
+	(void)prctl(PR_SET_DUMPABLE, 0);
 
 	sigset_forwarded(&set);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0)
-		_exit(125);
+		_exit(KB_EXIT_FAIL);
 	for (;;) {
 		struct signalfd_siginfo si;
 		if (read(sfd, &si, sizeof si) != sizeof si) {
 			if (errno == EINTR)
 				continue;
-			_exit(125);
+			_exit(KB_EXIT_FAIL);
 		}
 		if (si.ssi_signo != SIGCHLD) {
 			/* To the command's whole process group (it is a session
 			 * leader), as a terminal would: a shell waiting for its
 			 * child gets ^C only together with that child. */
 			if (kill(-cmd, (int)si.ssi_signo) < 0)
-				kill(cmd, (int)si.ssi_signo);
+				(void)kill(cmd, (int)si.ssi_signo);
 			continue;
 		}
 		/* Reap everything: orphans are reparented to us. */
@@ -233,10 +229,95 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock)
 
 /* ---- monitor ---- */
 
-typedef struct relay {
-	int master;              /* -1 without a pty */
-	bool in_open;
-} relay;
+/* What the monitor holds while the sandbox runs. */
+typedef struct monitor {
+	pid_t pid;               /* init */
+	int sync_w;              /* one byte releases init once its maps are written */
+	int err_r;               /* init's and the command's error report, or EOF */
+	int sock;                /* brings the pty master (tty only), else -1 */
+	int master;              /* the pty master, -1 without one */
+	bool in_open;            /* the user's input has not ended */
+	sigset_t set, old;       /* the signals we take through signalfd; the caller's mask */
+} monitor;
+
+static void close_pair(int p[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0) {
+			close(p[i]);
+			p[i] = -1;
+		}
+}
+
+/* Make the channels, clone init into its new namespaces and send it on
+ * its way; the monitor keeps its ends. */
+static int start(const rt_spec *s, monitor *m, kb_error *err)
+{
+	int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, sock[2] = { -1, -1 };
+
+	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
+	    (s->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) < 0)) {
+		int en = errno;
+		close_pair(sync_p);
+		close_pair(err_p);
+		return kb_err(err, en, "sandbox: pipe");
+	}
+	/* Block the signals we handle before cloning, so none is lost between
+	 * clone and signalfd on either side. */
+	sigset_forwarded(&m->set);
+	(void)sigprocmask(SIG_BLOCK, &m->set, &m->old);
+
+	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+	if (!s->net_host)
+		flags |= CLONE_NEWNET;
+	/* A raw clone with no new stack behaves like fork(); glibc's clone()
+	 * wrapper would want a stack and a function. */
+	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		int en = errno;
+		(void)sigprocmask(SIG_SETMASK, &m->old, NULL);
+		close_pair(sync_p);
+		close_pair(err_p);
+		close_pair(sock);
+		return kb_err(err, en, "create namespaces (clone)");
+	}
+	if (pid == 0) {
+		char go;
+		close(sync_p[1]);
+		close(err_p[0]);
+		if (sock[0] >= 0)
+			close(sock[0]);
+		/* Wait until the monitor has written our id maps: before that we
+		 * are "nobody" and every mount would fail. */
+		if (read(sync_p[0], &go, 1) != 1)
+			_exit(KB_EXIT_FAIL);
+		close(sync_p[0]);
+		init_main(s, err_p[1], sock[1]);
+	}
+	close(sync_p[0]);
+	close(err_p[1]);
+	if (sock[1] >= 0)
+		close(sock[1]);
+	*m = (monitor){ .pid = pid, .sync_w = sync_p[1], .err_r = err_p[0], .sock = sock[0], .master = -1,
+			.in_open = true, .set = m->set, .old = m->old };
+	return 0;
+}
+
+/* init's id maps: root inside is the caller (and 1..N the subordinate
+ * range, when there is one), or with --user host the caller's own ids. */
+static int write_maps(const rt_spec *s, pid_t pid, rt_info *info, kb_error *err)
+{
+	if (s->user_host)
+		return rt_userns_map_ids(pid, s->uid, s->gid, s->uid, s->gid, err);
+	if (s->range) {
+		if (rt_userns_map_range(pid, s->uid, s->gid, s->range, &info->range_err) == 0)
+			return 0;
+		/* Like crun: a helper that refuses is not fatal; one id is
+		 * always ours to map.  The caller says so. */
+		info->range_failed = true;
+	}
+	return rt_userns_map_single(pid, s->uid, s->gid, err);
+}
 
 static void pump(int from, int to, bool *open_flag)
 {
@@ -258,178 +339,130 @@ static void pump(int from, int to, bool *open_flag)
 	}
 }
 
-int rt_run(const rt_spec *s, int *ret_status, rt_info *info, rt_error *err)
+/* One signal for the monitor: init's end, a window size change (the
+ * kernel then signals the pty's foreground job), or one to pass on (init
+ * gives it to the command).  True when init has ended, with its status. */
+static bool on_signal(monitor *m, int sfd, int *st)
 {
-	int sync_p[2], err_p[2], sock[2] = { -1, -1 };
-	sigset_t set, old;
-	struct termios saved;
-	bool raw = false;
-	rt_info dummy;
+	struct signalfd_siginfo si;
+	if (read(sfd, &si, sizeof si) != sizeof si)
+		return false;
+	int sig = (int)si.ssi_signo;
+	if (sig == SIGCHLD)
+		return waitpid(m->pid, st, WNOHANG) == m->pid;
+	if (sig == SIGWINCH && m->master >= 0)
+		rt_term_copy_size(STDIN_FILENO, m->master);
+	else if (sig != SIGWINCH)
+		(void)kill(m->pid, sig);
+	return false;
+}
 
-	memset(err, 0, sizeof *err);
-	if (!info)
-		info = &dummy;
-	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
-		snprintf(err->msg, sizeof err->msg, "pipe: %s", strerror(errno));
-		err->code = 125;
-		return -1;
-	}
-	if (s->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) < 0) {
-		snprintf(err->msg, sizeof err->msg, "socketpair: %s", strerror(errno));
-		err->code = 125;
-		return -1;
-	}
-	/* Block the signals we handle before cloning, so none is lost between
-	 * clone and signalfd on either side. */
-	sigset_forwarded(&set);
-	sigprocmask(SIG_BLOCK, &set, &old);
+/* The outer input ended: say so to the inner terminal the way a user
+ * would, with its EOF character. */
+static void send_eof(int master)
+{
+	struct termios t;
+	char eof = tcgetattr(master, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
+	(void)!write(master, &eof, 1);    /* the sandbox may be gone */
+}
 
-	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-	if (!s->net_host)
-		flags |= CLONE_NEWNET;
-	/* A raw clone with no new stack behaves like fork(); glibc's clone()
-	 * wrapper would want a stack and a function. */
-	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
-	if (pid < 0) {
-		int e = errno;
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		snprintf(err->msg, sizeof err->msg, "create namespaces (clone): %s", strerror(e));
-		err->code = 125;
-		err->errnum = e;
-		return -1;
-	}
-	if (pid == 0) {
-		char go;
-		close(sync_p[1]);
-		close(err_p[0]);
-		if (sock[0] >= 0)
-			close(sock[0]);
-		/* Wait until the monitor has written our id maps: before that we
-		 * are "nobody" and every mount would fail. */
-		if (read(sync_p[0], &go, 1) != 1)
-			_exit(125);
-		close(sync_p[0]);
-		init_main(s, err_p[1], sock[1]);
-	}
-	close(sync_p[0]);
-	close(err_p[1]);
-	if (sock[1] >= 0)
-		close(sock[1]);
-
-	/* The maps: root inside by default, or the caller's own ids. */
-	const char *step = NULL;
-	int r;
-	if (s->user_host) {
-		r = rt_userns_map_ids(pid, s->uid, s->gid, s->uid, s->gid, &step);
-	} else if (s->range) {
-		r = rt_userns_map_range(pid, s->uid, s->gid, s->range, &step);
-		if (r < 0) {
-			/* Like crun: a helper that refuses is not fatal; one id
-			 * is always ours to map.  The caller says so. */
-			info->range_failed = true;
-			info->range_errnum = -r;
-			info->range_step = step;
-			r = rt_userns_map_single(pid, s->uid, s->gid, &step);
-		}
-	} else {
-		r = rt_userns_map_single(pid, s->uid, s->gid, &step);
-	}
-	if (r < 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		snprintf(err->msg, sizeof err->msg, "write %s of the sandbox: %s", step, strerror(-r));
-		err->code = 125;
-		err->errnum = -r;
-		return -1;
-	}
-	if (write(sync_p[1], "g", 1) != 1) { /* the child died: waitpid below tells */ }
-	close(sync_p[1]);
-
-	relay rl = { .master = -1, .in_open = true };
-	if (s->tty) {
-		rl.master = rt_recv_fd(sock[0]);
-		close(sock[0]);
-		if (rl.master >= 0) {
-			rt_term_copy_size(STDIN_FILENO, rl.master);
-			raw = rt_term_raw(STDIN_FILENO, &saved) == 0;
-		}
-	}
-
-	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	rt_error child_err = { 0 };
-	size_t got = 0;
+/* Until the sandbox has ended, its error pipe has closed (every writer
+ * exec'd or exited) and the pty has drained: forward signals, relay the
+ * pty, collect an error report.  Returns init's wait status. */
+static int watch(monitor *m, kb_error *report, size_t *got)
+{
+	int sfd = signalfd(-1, &m->set, SFD_CLOEXEC);
 	bool err_open = true, have_status = false;
 	int st = 0;
-	/* Until the sandbox has ended, its error pipe has closed (every
-	 * writer exec'd or exited) and the pty has drained. */
-	while (sfd >= 0 && !(have_status && !err_open && rl.master < 0)) {
+
+	while (sfd >= 0 && !(have_status && !err_open && m->master < 0)) {
 		struct pollfd pf[4] = {
 			{ .fd = sfd, .events = POLLIN },
-			{ .fd = err_open ? err_p[0] : -1, .events = POLLIN },
-			{ .fd = rl.master, .events = POLLIN },
-			{ .fd = rl.master >= 0 && rl.in_open ? STDIN_FILENO : -1, .events = POLLIN },
+			{ .fd = err_open ? m->err_r : -1, .events = POLLIN },
+			{ .fd = m->master, .events = POLLIN },
+			{ .fd = m->master >= 0 && m->in_open ? STDIN_FILENO : -1, .events = POLLIN },
 		};
 		if (poll(pf, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (pf[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof si) == sizeof si) {
-				int sig = (int)si.ssi_signo;
-				if (sig == SIGCHLD) {
-					if (waitpid(pid, &st, WNOHANG) == pid)
-						have_status = true;
-				} else if (sig == SIGWINCH && rl.master >= 0) {
-					/* The kernel then signals the pty's foreground job. */
-					rt_term_copy_size(STDIN_FILENO, rl.master);
-				} else {
-					kill(pid, sig);    /* init passes it to the command */
-				}
-			}
-		}
+		if ((pf[0].revents & POLLIN) && on_signal(m, sfd, &st))
+			have_status = true;
 		if (pf[1].revents) {
-			ssize_t n = read(err_p[0], (char *)&child_err + got, sizeof child_err - got);
+			ssize_t n = read(m->err_r, (char *)report + *got, sizeof *report - *got);
 			if (n > 0)
-				got += (size_t)n;
+				*got += (size_t)n;
 			else if (n == 0 || errno != EINTR)
 				err_open = false;
 		}
 		if (pf[2].revents) {
 			bool open_flag = true;
-			pump(rl.master, STDOUT_FILENO, &open_flag);
+			pump(m->master, STDOUT_FILENO, &open_flag);
 			if (!open_flag) {    /* EIO: every slave fd is closed */
-				close(rl.master);
-				rl.master = -1;
+				close(m->master);
+				m->master = -1;
 			}
 		}
 		if (pf[3].revents) {
-			pump(STDIN_FILENO, rl.master, &rl.in_open);
-			if (!rl.in_open) {
-				/* The outer input ended: say so to the inner terminal
-				 * the way a user would, with its EOF character. */
-				struct termios t;
-				char eof = tcgetattr(rl.master, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
-				if (write(rl.master, &eof, 1) < 0) { /* the sandbox is gone */ }
-			}
+			pump(STDIN_FILENO, m->master, &m->in_open);
+			if (!m->in_open)
+				send_eof(m->master);
 		}
 	}
 	if (!have_status)
-		waitpid(pid, &st, 0);
-	if (raw)
-		rt_term_restore(STDIN_FILENO, &saved);
-	if (rl.master >= 0)
-		close(rl.master);
+		(void)waitpid(m->pid, &st, 0);
 	if (sfd >= 0)
 		close(sfd);
-	close(err_p[0]);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	return st;
+}
 
-	if (got == sizeof child_err) {
-		*err = child_err;
-		return -1;
+int rt_run(const rt_spec *s, int *ret_status, rt_info *info, kb_error *err)
+{
+	monitor m;
+	rt_info dummy;
+	struct termios saved;
+	bool raw = false;
+	int r;
+
+	if (!info)
+		info = &dummy;
+	*info = (rt_info){ 0 };
+	if ((r = start(s, &m, err)) < 0)
+		return r;
+	if ((r = write_maps(s, m.pid, info, err)) < 0) {
+		(void)kill(m.pid, SIGKILL);
+		(void)waitpid(m.pid, NULL, 0);
+		(void)sigprocmask(SIG_SETMASK, &m.old, NULL);
+		close(m.sync_w);
+		close(m.err_r);
+		if (m.sock >= 0)
+			close(m.sock);
+		return r;
+	}
+	(void)!write(m.sync_w, "g", 1);    /* if init died, the wait tells */
+	close(m.sync_w);
+	if (s->tty) {
+		m.master = rt_recv_fd(m.sock);
+		close(m.sock);
+		if (m.master >= 0) {
+			rt_term_copy_size(STDIN_FILENO, m.master);
+			raw = rt_term_raw(STDIN_FILENO, &saved) == 0;
+		}
+	}
+	kb_error report = { 0 };
+	size_t got = 0;
+	int st = watch(&m, &report, &got);
+	if (raw)
+		rt_term_restore(STDIN_FILENO, &saved);
+	if (m.master >= 0)
+		close(m.master);
+	close(m.err_r);
+	(void)sigprocmask(SIG_SETMASK, &m.old, NULL);
+
+	if (got == sizeof report) {
+		*err = report;
+		return report.errnum ? -report.errnum : -EIO;
 	}
 	*ret_status = status_code(st);
 	return 0;

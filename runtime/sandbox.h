@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "error.h"
 #include "userns.h"
 
 typedef struct rt_bind {
@@ -35,32 +36,25 @@ typedef struct rt_spec {
 	const void *seccomp_bpf;     /* compiled policy (rt_seccomp_compile), or NULL */
 	size_t seccomp_len;
 	bool tty;                    /* give the command its own pty */
-	bool legacy_overlay;         /* skip the lowerdir+ probe (known absent) */
 	bool volatile_upper;         /* overlay "volatile": no sync at unmount */
 	const struct rt_idrange *range;  /* subordinate ids to map as 1..N (root mode), or NULL */
 	/* Instead of a command: a function of ours, run as root inside on
 	 * the finished root (after pivot_root, before capabilities and
-	 * seccomp).  It returns 0 or a negative errno with a message. */
-	int (*fn)(void *arg, char *msg, size_t msglen);
+	 * seccomp).  It returns 0, or a negative errno with e filled. */
+	int (*fn)(void *arg, kb_error *e);
 	void *fn_arg;
 	uid_t uid;                   /* the caller's ids outside */
 	gid_t gid;
 } rt_spec;
 
-typedef struct rt_error {
-	int code;                    /* 125 setup failed, 126 cannot execute, 127 not found */
-	int errnum;
-	char msg[512];
-} rt_error;
-
 typedef struct rt_info {
-	bool lowerdir_plus;          /* the overlay was made with the new mount API */
 	bool range_failed;           /* the subordinate range could not be mapped: single id used */
-	int range_errnum;
-	const char *range_step;
+	kb_error range_err;          /* why */
 } rt_info;
 
 /* Run the sandbox to completion.  Returns 0 and the command's exit status
- * in *ret_status (128+N when killed by signal N), or -1 with err filled
- * when the sandbox could not be made or the command not executed. */
-int rt_run(const rt_spec *s, int *ret_status, rt_info *info, rt_error *err);
+ * in *ret_status (KB_EXIT_SIGNAL+N when killed by signal N), or a negative
+ * errno with err filled when the sandbox could not be made or the command
+ * not executed; err->code is then KB_EXIT_FAIL, KB_EXIT_CANNOT_EXEC or
+ * KB_EXIT_NOT_FOUND. */
+int rt_run(const rt_spec *s, int *ret_status, rt_info *info, kb_error *err);

@@ -1,3 +1,5 @@
+/* The sandbox's seccomp policy (seccomp-filter.h): the lists, the two
+ * filters, their compiled form and its cache key. */
 #include "seccomp-filter.h"
 
 #include <errno.h>
@@ -197,14 +199,6 @@ static const uint32_t personalities[] = {
 
 /* ---- building the filters ---- */
 
-static char step_buf[96];
-
-static const char *step_for(const char *what, const char *name)
-{
-	snprintf(step_buf, sizeof step_buf, "%s %s", what, name);
-	return step_buf;
-}
-
 /* The 32-bit ABI a 64-bit process can also enter the kernel through (a
  * 32-bit program, or int $0x80), with its own syscall numbers; 0 if none. */
 static uint32_t compat_arch(void)
@@ -225,33 +219,27 @@ enum { ABI_NATIVE = 1, ABI_COMPAT = 2 };
  * a native-only filter, where libseccomp 2.5 would emit a comparison
  * against the pseudo number that can never match. */
 static int add_rule(scmp_filter_ctx ctx, int abis, uint32_t action, const char *name, unsigned n,
-		    const struct scmp_arg_cmp *cmp, const char **ret_step)
+		    const struct scmp_arg_cmp *cmp, kb_error *e)
 {
 	int nr = seccomp_syscall_resolve_name(name);
 	if (nr == __NR_SCMP_ERROR || (nr < 0 && abis == ABI_NATIVE))
 		return 0;
 	int r = seccomp_rule_add_array(ctx, action, nr, n, cmp);
-	if (r < 0) {
-		*ret_step = step_for("seccomp rule for", name);
-		return r;
-	}
-	return 0;
+	return r < 0 ? kb_err(e, -r, "seccomp rule for %s", name) : 0;
 }
 
 /* A filter context for one ABI, with our attributes. */
-static int new_filter(uint32_t def_action, bool optimize, int abi, scmp_filter_ctx *ret, const char **ret_step)
+static int new_filter(uint32_t def_action, bool optimize, int abi, scmp_filter_ctx *ret, kb_error *e)
 {
 	scmp_filter_ctx ctx = seccomp_init(def_action);
 	int r = 0;
 
-	if (!ctx) {
-		*ret_step = "seccomp_init";
-		return -ENOMEM;
-	}
+	if (!ctx)
+		return kb_err_oom(e, "seccomp_init");
 	if (abi == ABI_COMPAT) {
 		if ((r = seccomp_arch_add(ctx, compat_arch())) < 0 ||
 		    (r = seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE)) < 0) {
-			*ret_step = "seccomp: select the 32-bit ABI";
+			kb_err(e, -r, "seccomp: select the 32-bit ABI");
 			goto fail;
 		}
 	}
@@ -263,7 +251,7 @@ static int new_filter(uint32_t def_action, bool optimize, int abi, scmp_filter_c
 	     * instead of a walk through ~400 (the kernel's action cache, 5.11+,
 	     * skips the filter entirely for always-allowed calls anyway). */
 	    (optimize && (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0)) {
-		*ret_step = "seccomp attributes";
+		kb_err(e, -r, "seccomp attributes");
 		goto fail;
 	}
 	*ret = ctx;
@@ -273,7 +261,7 @@ fail:
 	return r;
 }
 
-typedef int (*fill_fn)(scmp_filter_ctx ctx, int abi, const char **ret_step);
+typedef int (*fill_fn)(scmp_filter_ctx ctx, int abi, kb_error *e);
 
 /* One filter for the native ABI and, merged into it, the same policy for
  * the 32-bit ABI when there is one.
@@ -287,22 +275,22 @@ typedef int (*fill_fn)(scmp_filter_ctx ctx, int abi, const char **ret_step);
  * one context per ABI and merging lets each ABI get only the rules that
  * make sense for it. */
 static int build_filter(uint32_t def_action, bool optimize, fill_fn fill, scmp_filter_ctx *ret,
-			const char **ret_step)
+			kb_error *e)
 {
 	scmp_filter_ctx ctx, compat = NULL;
 	int r;
 
-	if ((r = new_filter(def_action, optimize, ABI_NATIVE, &ctx, ret_step)) < 0)
+	if ((r = new_filter(def_action, optimize, ABI_NATIVE, &ctx, e)) < 0)
 		return r;
-	if ((r = fill(ctx, ABI_NATIVE, ret_step)) < 0)
+	if ((r = fill(ctx, ABI_NATIVE, e)) < 0)
 		goto fail;
 	if (compat_arch()) {
-		if ((r = new_filter(def_action, optimize, ABI_COMPAT, &compat, ret_step)) < 0 ||
-		    (r = fill(compat, ABI_COMPAT, ret_step)) < 0)
+		if ((r = new_filter(def_action, optimize, ABI_COMPAT, &compat, e)) < 0 ||
+		    (r = fill(compat, ABI_COMPAT, e)) < 0)
 			goto fail;
 		/* On success the merge consumes compat. */
 		if ((r = seccomp_merge(ctx, compat)) < 0) {
-			*ret_step = "seccomp: merge the 32-bit ABI";
+			kb_err(e, -r, "seccomp: merge the 32-bit ABI");
 			goto fail;
 		}
 	}
@@ -317,19 +305,19 @@ fail:
 /* The allow-list.  Default ENOSYS (not EPERM: a program that gets EPERM
  * from, say, clone3 reports an error, while ENOSYS makes it fall back to
  * the older call). */
-static int fill_allow_list(scmp_filter_ctx ctx, int abi, const char **ret_step)
+static int fill_allow_list(scmp_filter_ctx ctx, int abi, kb_error *e)
 {
 	int r;
 
 	for (size_t i = 0; i < N_ELEMS(allowed); i++)
-		if ((r = add_rule(ctx, abi, SCMP_ACT_ALLOW, allowed[i], 0, NULL, ret_step)) < 0)
+		if ((r = add_rule(ctx, abi, SCMP_ACT_ALLOW, allowed[i], 0, NULL, e)) < 0)
 			return r;
 	for (size_t i = 0; i < N_ELEMS(refused); i++)
-		if ((r = add_rule(ctx, abi, SCMP_ACT_ERRNO(EPERM), refused[i], 0, NULL, ret_step)) < 0)
+		if ((r = add_rule(ctx, abi, SCMP_ACT_ERRNO(EPERM), refused[i], 0, NULL, e)) < 0)
 			return r;
 	for (size_t i = 0; i < N_ELEMS(personalities); i++) {
 		struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, personalities[i]);
-		if ((r = add_rule(ctx, abi, SCMP_ACT_ALLOW, "personality", 1, &c, ret_step)) < 0)
+		if ((r = add_rule(ctx, abi, SCMP_ACT_ALLOW, "personality", 1, &c, e)) < 0)
 			return r;
 	}
 	return 0;
@@ -347,7 +335,7 @@ static int fill_allow_list(scmp_filter_ctx ctx, int abi, const char **ret_step)
  * whatever the allow-list says.  This filter allows every other call
  * unconditionally, so the kernel's action cache (5.11+) skips it for
  * them. */
-static int fill_arg_filter(scmp_filter_ctx ctx, int abi, const char **ret_step)
+static int fill_arg_filter(scmp_filter_ctx ctx, int abi, kb_error *e)
 {
 	uint32_t perm = SCMP_ACT_ERRNO(EPERM);
 	int r;
@@ -361,10 +349,10 @@ static int fill_arg_filter(scmp_filter_ctx ctx, int abi, const char **ret_step)
 	uint32_t arch = seccomp_arch_native();
 	unsigned flags_arg = arch == SCMP_ARCH_S390X || arch == SCMP_ARCH_S390 ? 1 : 0;
 	struct scmp_arg_cmp newuser = SCMP_CMP(flags_arg, SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER);
-	if ((r = add_rule(ctx, abi, perm, "clone", 1, &newuser, ret_step)) < 0)
+	if ((r = add_rule(ctx, abi, perm, "clone", 1, &newuser, e)) < 0)
 		return r;
 	newuser = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER);
-	if ((r = add_rule(ctx, abi, perm, "unshare", 1, &newuser, ret_step)) < 0)
+	if ((r = add_rule(ctx, abi, perm, "unshare", 1, &newuser, e)) < 0)
 		return r;
 
 	/* TIOCSTI pushes bytes into a terminal's input queue: a sandboxed
@@ -378,7 +366,7 @@ static int fill_arg_filter(scmp_filter_ctx ctx, int abi, const char **ret_step)
 	static const unsigned long tty_inject[] = { TIOCSTI, TIOCLINUX };
 	for (size_t i = 0; i < N_ELEMS(tty_inject); i++) {
 		struct scmp_arg_cmp c = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, tty_inject[i]);
-		if ((r = add_rule(ctx, abi, perm, "ioctl", 1, &c, ret_step)) < 0)
+		if ((r = add_rule(ctx, abi, perm, "ioctl", 1, &c, e)) < 0)
 			return r;
 	}
 
@@ -392,20 +380,20 @@ static int fill_arg_filter(scmp_filter_ctx ctx, int abi, const char **ret_step)
 	 * vsock socket. */
 	if (abi == ABI_NATIVE) {
 		struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, AF_VSOCK);
-		if ((r = add_rule(ctx, abi, perm, "socket", 1, &c, ret_step)) < 0)
+		if ((r = add_rule(ctx, abi, perm, "socket", 1, &c, e)) < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int build_both(scmp_filter_ctx *ret_args, scmp_filter_ctx *ret_allow, const char **ret_step)
+static int build_both(scmp_filter_ctx *ret_args, scmp_filter_ctx *ret_allow, kb_error *e)
 {
 	scmp_filter_ctx args;
 	int r;
 
-	if ((r = build_filter(SCMP_ACT_ALLOW, false, fill_arg_filter, &args, ret_step)) < 0)
+	if ((r = build_filter(SCMP_ACT_ALLOW, false, fill_arg_filter, &args, e)) < 0)
 		return r;
-	if ((r = build_filter(SCMP_ACT_ERRNO(ENOSYS), true, fill_allow_list, ret_allow, ret_step)) < 0) {
+	if ((r = build_filter(SCMP_ACT_ERRNO(ENOSYS), true, fill_allow_list, ret_allow, e)) < 0) {
 		seccomp_release(args);
 		return r;
 	}
@@ -452,7 +440,7 @@ static int export_bpf(scmp_filter_ctx ctx, int fd, uint32_t *ret_n)
 	return 0;
 }
 
-int rt_seccomp_compile(void **ret_blob, size_t *ret_len, const char **ret_step)
+int rt_seccomp_compile(void **ret_blob, size_t *ret_len, kb_error *e)
 {
 	scmp_filter_ctx args, allow;
 	struct blob_head h = { .magic = BLOB_MAGIC, .version = BLOB_VERSION, .arch = seccomp_arch_native() };
@@ -460,29 +448,26 @@ int rt_seccomp_compile(void **ret_blob, size_t *ret_len, const char **ret_step)
 	size_t len = 0;
 	int fd = -1, r;
 
-	if ((r = build_both(&args, &allow, ret_step)) < 0)
+	if ((r = build_both(&args, &allow, e)) < 0)
 		return r;
 	/* libseccomp 2.5 exports to a file descriptor only. */
 	if ((fd = memfd_create("kbuild-ns-seccomp", MFD_CLOEXEC)) < 0) {
-		r = -errno;
-		*ret_step = "seccomp: memfd_create";
+		r = kb_err(e, errno, "seccomp: memfd_create");
 		goto out;
 	}
 	if ((r = export_bpf(args, fd, &h.n_args)) < 0 || (r = export_bpf(allow, fd, &h.n_allow)) < 0) {
-		*ret_step = "seccomp: export BPF";
+		kb_err(e, -r, "seccomp: export BPF");
 		goto out;
 	}
 	size_t code = ((size_t)h.n_args + h.n_allow) * sizeof(struct sock_filter);
 	len = sizeof h + code;
 	if (!(blob = malloc(len))) {
-		r = -ENOMEM;
-		*ret_step = "seccomp: compile";
+		r = kb_err_oom(e, "seccomp: compile");
 		goto out;
 	}
 	memcpy(blob, &h, sizeof h);
 	if (pread(fd, blob + sizeof h, code, 0) != (ssize_t)code) {
-		r = errno ? -errno : -EIO;
-		*ret_step = "seccomp: read back BPF";
+		r = kb_err(e, errno ? errno : EIO, "seccomp: read back BPF");
 		goto out;
 	}
 	*ret_blob = blob;
@@ -510,30 +495,25 @@ static int install(struct sock_filter *code, uint32_t n)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0 ? -errno : 0;
 }
 
-int rt_seccomp_load_bpf(const void *blob, size_t len, const char **ret_step)
+int rt_seccomp_load_bpf(const void *blob, size_t len, kb_error *e)
 {
 	struct blob_head h;
 	int r;
 
 	/* The blob may come from a cache file: check everything the kernel
 	 * would not (it verifies the BPF itself). */
-	if (len < sizeof h) {
-		*ret_step = "seccomp: compiled filter: truncated";
-		return -EINVAL;
-	}
+	if (len < sizeof h)
+		return kb_errx(e, EINVAL, "seccomp: compiled filter: truncated");
 	memcpy(&h, blob, sizeof h);
 	if (memcmp(h.magic, BLOB_MAGIC, 4) || h.version != BLOB_VERSION || h.arch != seccomp_arch_native() ||
 	    h.n_args == 0 || h.n_args > BPF_MAXINSNS || h.n_allow == 0 || h.n_allow > BPF_MAXINSNS ||
 	    len != sizeof h + ((size_t)h.n_args + h.n_allow) * sizeof(struct sock_filter)) {
-		*ret_step = "seccomp: compiled filter: not ours, or for another architecture";
-		return -EINVAL;
+		return kb_errx(e, EINVAL, "seccomp: compiled filter: not ours, or for another architecture");
 	}
 	/* An aligned copy: blob + sizeof h need not be. */
 	struct sock_filter *code = malloc(len - sizeof h);
-	if (!code) {
-		*ret_step = "seccomp: load";
-		return -ENOMEM;
-	}
+	if (!code)
+		return kb_err_oom(e, "seccomp: load");
 	memcpy(code, (const unsigned char *)blob + sizeof h, len - sizeof h);
 
 	/* seccomp(2) refuses a filter from a process without CAP_SYS_ADMIN
@@ -542,14 +522,12 @@ int rt_seccomp_load_bpf(const void *blob, size_t len, const char **ret_step)
 	 * first, the allow-list last, since after it only the calls it lists
 	 * (seccomp among them) remain.  On failure between the two the
 	 * process holds the argument filter only: the caller must not exec. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		r = -errno;
-		*ret_step = "no_new_privs";
-	} else if ((r = install(code, h.n_args)) < 0) {
-		*ret_step = "seccomp: load the argument filter";
-	} else if ((r = install(code + h.n_args, h.n_allow)) < 0) {
-		*ret_step = "seccomp: load the allow-list";
-	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		r = kb_err(e, errno, "no_new_privs");
+	else if ((r = install(code, h.n_args)) < 0)
+		kb_err(e, -r, "seccomp: load the argument filter");
+	else if ((r = install(code + h.n_args, h.n_allow)) < 0)
+		kb_err(e, -r, "seccomp: load the allow-list");
 	free(code);
 	return r;
 }
@@ -584,25 +562,25 @@ const char *rt_seccomp_cache_key(void)
 	return key;
 }
 
-int rt_seccomp_apply(const char **ret_step)
+int rt_seccomp_apply(kb_error *e)
 {
 	void *blob = NULL;
 	size_t len = 0;
 	int r;
 
-	if ((r = rt_seccomp_compile(&blob, &len, ret_step)) < 0)
+	if ((r = rt_seccomp_compile(&blob, &len, e)) < 0)
 		return r;
-	r = rt_seccomp_load_bpf(blob, len, ret_step);
+	r = rt_seccomp_load_bpf(blob, len, e);
 	free(blob);
 	return r;
 }
 
-int rt_seccomp_export_pfc(int fd, const char **ret_step)
+int rt_seccomp_export_pfc(int fd, kb_error *e)
 {
 	scmp_filter_ctx args, allow;
 	int r;
 
-	if ((r = build_both(&args, &allow, ret_step)) < 0)
+	if ((r = build_both(&args, &allow, e)) < 0)
 		return r;
 	dprintf(fd, "# loaded first: the argument filter\n");
 	if ((r = seccomp_export_pfc(args, fd)) >= 0) {
@@ -610,7 +588,7 @@ int rt_seccomp_export_pfc(int fd, const char **ret_step)
 		r = seccomp_export_pfc(allow, fd);
 	}
 	if (r < 0)
-		*ret_step = "seccomp: export";
+		kb_err(e, -r, "seccomp: export");
 	seccomp_release(args);
 	seccomp_release(allow);
 	return r;

@@ -1,3 +1,5 @@
+/* The sandbox's pseudo-terminal (term.h): passing the master to the
+ * monitor, raw mode and window size. */
 #include "term.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* User namespaces and id maps (userns.h): single-id maps written
+ * ourselves, subordinate ranges through newuidmap/newgidmap. */
 #include "userns.h"
 
 #include <errno.h>
@@ -13,6 +15,12 @@
 
 extern char **environ;
 #include <sys/xattr.h>
+
+/* The process whose maps are written, for messages. */
+static const char *who(pid_t pid)
+{
+	return pid ? "the sandbox" : "this process";
+}
 
 static int write_proc(pid_t pid, const char *file, const char *text)
 {
@@ -30,12 +38,12 @@ static int write_proc(pid_t pid, const char *file, const char *text)
 	return r;
 }
 
-int rt_userns_map_single(pid_t pid, uid_t uid, gid_t gid, const char **ret_step)
+int rt_userns_map_single(pid_t pid, uid_t uid, gid_t gid, kb_error *e)
 {
-	return rt_userns_map_ids(pid, 0, uid, 0, gid, ret_step);
+	return rt_userns_map_ids(pid, 0, uid, 0, gid, e);
 }
 
-int rt_userns_map_ids(pid_t pid, uid_t in_uid, uid_t uid, gid_t in_gid, gid_t gid, const char **ret_step)
+int rt_userns_map_ids(pid_t pid, uid_t in_uid, uid_t uid, gid_t in_gid, gid_t gid, kb_error *e)
 {
 	char map[64];
 	int r;
@@ -44,38 +52,30 @@ int rt_userns_map_ids(pid_t pid, uid_t in_uid, uid_t uid, gid_t in_gid, gid_t gi
 	 * before it may write a gid_map (CVE-2014-8989: otherwise it could
 	 * drop a group used to deny it access).  ENOENT: older kernel. */
 	r = write_proc(pid, "setgroups", "deny");
-	if (r < 0 && r != -ENOENT) {
-		*ret_step = "setgroups";
-		return r;
-	}
+	if (r < 0 && r != -ENOENT)
+		return kb_err(e, -r, "write setgroups of %s", who(pid));
 	/* One line, one id: the only map an unprivileged process may write
 	 * for itself (user_namespaces(7), "Defining user and group ID
 	 * mappings"). */
 	snprintf(map, sizeof map, "%u %u 1\n", (unsigned)in_uid, (unsigned)uid);
-	if ((r = write_proc(pid, "uid_map", map)) < 0) {
-		*ret_step = "uid_map";
-		return r;
-	}
+	if ((r = write_proc(pid, "uid_map", map)) < 0)
+		return kb_err(e, -r, "write uid_map of %s", who(pid));
 	snprintf(map, sizeof map, "%u %u 1\n", (unsigned)in_gid, (unsigned)gid);
-	if ((r = write_proc(pid, "gid_map", map)) < 0) {
-		*ret_step = "gid_map";
-		return r;
-	}
+	if ((r = write_proc(pid, "gid_map", map)) < 0)
+		return kb_err(e, -r, "write gid_map of %s", who(pid));
 	return 0;
 }
 
-int rt_userns_enter_self(const char **ret_step)
+int rt_userns_enter_self(kb_error *e)
 {
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 
 	/* unshare(CLONE_NEWUSER) fails with EINVAL in a multi-threaded
 	 * process, so this must run before any thread is started. */
-	if (unshare(CLONE_NEWUSER) < 0) {
-		*ret_step = "unshare";
-		return -errno;
-	}
-	return rt_userns_map_single(0, uid, gid, ret_step);
+	if (unshare(CLONE_NEWUSER) < 0)
+		return kb_err(e, errno, "create a user namespace (unshare)");
+	return rt_userns_map_single(0, uid, gid, e);
 }
 
 /* Find name (and uid) in an /etc/subuid-style file: "who:start:count". */
@@ -158,7 +158,7 @@ static int wait_helper(pid_t h)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EPERM;
 }
 
-int rt_userns_map_range(pid_t pid, uid_t uid, gid_t gid, const rt_idrange *r, const char **ret_step)
+int rt_userns_map_range(pid_t pid, uid_t uid, gid_t gid, const rt_idrange *r, kb_error *e)
 {
 	/* newuidmap/newgidmap are setuid helpers that check /etc/subuid and
 	 * /etc/subgid for us; each writes its map file in one go, as a map
@@ -171,13 +171,9 @@ int rt_userns_map_range(pid_t pid, uid_t uid, gid_t gid, const rt_idrange *r, co
 		eu = wait_helper(hu);
 	if (hg > 0)
 		eg = wait_helper(hg);
-	if (eu < 0) {
-		*ret_step = "newuidmap";
-		return eu;
-	}
-	if (eg < 0) {
-		*ret_step = "newgidmap";
-		return eg;
-	}
+	if (eu < 0)
+		return kb_err(e, -eu, "map the subordinate uids of %s (newuidmap)", who(pid));
+	if (eg < 0)
+		return kb_err(e, -eg, "map the subordinate gids of %s (newgidmap)", who(pid));
 	return 0;
 }

@@ -1,9 +1,9 @@
 /* sync-tree [--out] [--profile kube|generic] [-v] SRC DST
- * Runs the tree sync that kbuild-ns make uses (src/sync.c), in this
+ * Runs the tree sync that kbuild-ns make uses (src/build/sync.c), in this
  * process and without the sync sandbox's namespaces, for tests and for
  * bench/sync.sh.  Prints "checked N copied N deleted N bytes N". */
-#include "profile.h"
-#include "sync.h"
+#include "build/profile.h"
+#include "build/sync.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -41,9 +41,7 @@ int main(int argc, char **argv)
 	}
 	kb_profile *p = NULL;
 	kb_error e = { 0 };
-	/* The profile comes from the checkout: the source going in, the
-	 * destination coming out. */
-	if (profile_load(out ? dfd : sfd, kube, false, &p, &e) < 0) {
+	if (profile_builtin(kube ? "kube" : "generic", false, &p, &e) < 0) {
 		fprintf(stderr, "sync-tree: %s\n", e.msg);
 		return 1;
 	}

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include "util.h"
+#include "base/util.h"
 
 /* Fails the test, showing both strings, unless needle is inside hay. */
 #define assert_contains(hay, needle) do { \

@@ -1,0 +1,64 @@
+/* Small helpers shared by every module: _cleanup_ attributes (systemd
+ * style), steal_ptr/steal_fd, allocation that cannot fail, sizes, and
+ * fd-relative file helpers (bounded reads, atomic writes, mkdir -p,
+ * rm -rf).  Functions return 0 or a negative errno; they print nothing. */
+#pragma once
+#include <dirent.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/types.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _unused_ __attribute__((unused))
+#ifndef _printf_
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#endif
+#define ARRAY_SIZE(x) (sizeof(x) / sizeof((x)[0]))
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+/* Take ownership out of a _cleanup_ variable. */
+#define steal_ptr(p) ({ __typeof__(p) _t = (p); (p) = NULL; _t; })
+#define steal_fd(fd) ({ int _t = (fd); (fd) = -1; _t; })
+
+/* Allocate or end the program with "kbuild-ns: out of memory" and status
+ * 125: for the small strings (paths, messages) whose failure no caller
+ * could handle better. */
+char *xasprintf(const char *fmt, ...) _printf_(1, 2);
+char *xstrdup(const char *s);
+/* Parse "123", "64M", "2G" (powers of 1024); -EINVAL/-ERANGE on error. */
+int parse_size(const char *s, uint64_t *ret);
+/* "1.5 MB" style human size into buf. */
+const char *human_size(uint64_t n, char *buf, size_t len);
+/* Read a whole small file at dirfd/path, refusing more than max bytes. */
+int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
+/* Write data to dirfd/name through a temporary name, fsync, rename. */
+int write_file_atomic(int dirfd, const char *name, const void *data, size_t len);
+/* mkdir -p relative to dirfd (paths are our own, not archive content). */
+int mkdir_p_at(int dirfd, const char *path, mode_t mode);
+/* rm -rf of dirfd/name without following symlinks; ENOENT is success. */
+int rm_rf_at(int dirfd, const char *name);
+/* write(2) until all of buf is written (EINTR retried). */
+int write_all(int fd, const void *buf, size_t len);
+/* A fresh DIR stream on directory fd (not dup(): a dup shares the file
+ * offset, so a second listing of the same fd would come back empty). */
+DIR *opendir_at(int fd);
+/* Number of online CPUs, at least 1. */
+int cpu_count(void);

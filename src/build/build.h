@@ -1,0 +1,55 @@
+/* One build: the three sandboxes of a `kbuild-ns make`, `run` or `shell`
+ * joined into one pipeline, as build/run.sh joins its three containers.
+ *
+ *   build_open       the checkout's profile, its data sandbox, the image
+ *   build_prepare    lock the data sandbox, map ids, ready the data layer
+ *                    (its one-time init runs in the build sandbox)
+ *   build_sync_in    the sync sandbox mirrors the checkout into the snapshot
+ *   build_run        the build sandbox runs the command on it
+ *   build_copy_out   the sync sandbox brings binaries and generated files back
+ *   build_record     what ran, for `kbuild-ns status`
+ *   build_close      release everything
+ *
+ * With --source bind there is no snapshot: sync-in and copy-out do
+ * nothing and the build sandbox works on the checkout itself.  Each step
+ * returns 0 or a negative errno with e filled; status lines go through
+ * base/progress.h, errors only to the caller. */
+#pragma once
+#include "base/util.h"
+#include "runtime/error.h"
+#include "runtime/sandbox.h"
+
+typedef struct build_opts {
+	const char *image;           /* --image REF, or NULL */
+	bool shell;                  /* an interactive shell instead of argv */
+	bool bind_source;            /* --source bind */
+	bool no_copy;                /* --no-copy-output */
+	bool net_host;               /* --network host */
+	bool user_host;              /* --user host */
+	bool no_seccomp;             /* --seccomp=unconfined */
+	bool no_wait;                /* --no-wait: fail rather than wait for the lock */
+	const char *const *envs;     /* -e VAR[=VAL] */
+	size_t n_envs;
+	const rt_bind *binds;        /* --bind SRC:DST[:ro] */
+	size_t n_binds;
+	char *const *argv;           /* the command, unless shell */
+} build_opts;
+
+typedef struct kb_build kb_build;
+
+int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_error *e);
+int build_prepare(kb_build *b, kb_error *e);
+int build_sync_in(kb_build *b, kb_error *e);
+/* *ret_status: the command's exit status, 128+N after signal N.  A
+ * command that cannot be started is an error with e->code 126 or 127. */
+int build_run(kb_build *b, int *ret_status, kb_error *e);
+/* After a success only, and only when copying out is wanted
+ * (KUBE_RUN_COPY_OUTPUT, --no-copy-output). */
+int build_copy_out(kb_build *b, kb_error *e);
+int build_record(kb_build *b, int status, kb_error *e);
+void build_close(kb_build *b);
+static inline void build_closep(kb_build **b) { build_close(*b); }
+
+/* `kbuild-ns copy-output`: the checkout's existing state, locked, for
+ * build_copy_out alone (which then always copies). */
+int build_open_existing(const char *state_dir, kb_build **ret, kb_error *e);

@@ -1,0 +1,107 @@
+/* The data sandbox: a checkout's persistent build state, the classic
+ * model's data container.  It lives in $STATE/projects/<key>-<version>/:
+ *
+ *   upper/ work/   the overlay's persistent top layer and its work dir
+ *   root/          where the build sandbox's root is mounted
+ *   snapshot/      the mirror of the checkout the build runs on
+ *   lock           flock: one kbuild-ns per checkout at a time; holds its pid
+ *   in-use         the boot id of the last boot that used the layer
+ *   idmap          the id mapping the layer was made with
+ *   ready          the profile's init was applied (its name)
+ *   meta.json      what ran last, for `kbuild-ns status`
+ *
+ * key     = first 10 hex digits of md5("$HOSTNAME:<physical checkout>:<branch>"),
+ *           as upstream's build/common.sh computes it (so CI jobs on one
+ *           host and branch switches get separate state);
+ * version = our state-format version, the base version and the cross tag.
+ *
+ * This file and data.c are the only ones that spell those names. */
+#pragma once
+#include "base/util.h"
+#include "runtime/error.h"
+#include "runtime/userns.h"
+#include "build/profile.h"
+#include <jansson.h>
+
+#define DATA_FORMAT "s1"
+
+typedef struct kb_data {
+	char *state_dir;
+	char key[11];
+	char *version;
+	char *dir;                  /* $STATE/projects/<key>-<version> */
+	char *upper, *work, *root, *snapshot;   /* its directories */
+	int dirfd;                  /* -1 when opened without create and absent */
+	int lock_fd;
+} kb_data;
+
+/* With create, the directory is made and the other versions of this key
+ * dropped (a version change means a cold build, as upstream deletes its
+ * old data containers); without, dirfd is -1 when there is no state yet. */
+int data_open(const char *state_dir, const kb_profile *p, bool create, kb_data **ret, kb_error *e);
+/* Take the checkout's lock; with wait, block (after notify); else fail. */
+int data_lock(kb_data *d, bool wait, void (*notify)(const char *), kb_error *e);
+/* The pid of the kbuild-ns holding the lock, 0 when free, -1 when held
+ * by a pid we cannot tell. */
+long data_lock_holder(const kb_data *d);
+
+/* Make upper/, work/, root/ and snapshot/ (first use) and get the data
+ * layer ready for a sandbox.  The overlay is mounted "volatile" (no sync
+ * at unmount), so after a host crash during a run the upper may have lost
+ * writes.  Two marks tell: the kernel's own (work/work/incompat/volatile),
+ * there from a mount until data_done, and ours, in-use, which holds the
+ * boot id of the last boot that used the layer, written (and synced) once
+ * per boot rather than every run.  The kernel's mark with ours from
+ * another boot is a sandbox that was running when that boot ended: the
+ * layer is reset (*ret_reset says so).  With ours from this boot it only
+ * means a killed kbuild-ns, whose writes the page cache still has.
+ *
+ * idmap names the id mapping ("single" or "range:START:COUNT"); a data
+ * layer made with another one is reset (its files belong to other ids).
+ * An empty idmap (--user host) fits any layer. */
+int data_prepare(kb_data *d, const char *idmap, bool *ret_reset, kb_error *e);
+/* A sandbox on the data layer has ended (or never started): remove the
+ * kernel's volatile mark, which would also block the next mount. */
+void data_done(kb_data *d);
+
+/* The profile's init was applied (the "ready" mark); without it the layer
+ * is reset and the init runs again. */
+bool data_ready(const kb_data *d);
+int data_reset(kb_data *d, kb_error *e);
+int data_mark_ready(kb_data *d, const char *profile, kb_error *e);
+
+/* meta.json: what ran last.  Written through a temporary name. */
+int data_write_meta(kb_data *d, const kb_profile *p, const char *image, const char *image_id,
+		    const char *command, int status, kb_error *e);
+/* The record, or NULL when there is none (or it is unreadable). */
+json_t *data_read_meta(const kb_data *d);
+/* The idmap file's text, or NULL. */
+char *data_read_idmap(const kb_data *d);
+
+/* Remove the state of this checkout (every version of its key), or with
+ * all every checkout's; a state in use is left and reported in e. */
+int data_remove_states(const char *state_dir, const char *key, bool all, size_t *ret_removed, kb_error *e);
+
+/* The caller's subordinate id range and helpers (/etc/subuid, /etc/subgid,
+ * newuidmap, newgidmap), unless absent or KBUILD_NS_IDMAP=single. */
+bool data_find_range(rt_idrange *r);
+/* rm -rf of dirfd/name; files of subordinate ids (left by a range-mapped
+ * build) are removed inside a user namespace that maps the caller's range. */
+int data_rm_tree(int dirfd, const char *name, kb_error *e);
+
+/* The data sandbox's one-time init, as the classic
+ * build/build-image/Dockerfile applies the kube-build steps on top of
+ * kube-cross: run by the build sandbox as its function (rt_spec.fn), as
+ * root inside, on the finished root. */
+typedef struct data_init {
+	bool kube;                  /* the kube-build steps */
+	const char *workdir;
+	const char *localtime;      /* the host's /etc/localtime, or NULL */
+	size_t localtime_len;
+} data_init;
+int data_init_run(void *arg, kb_error *e);
+
+void data_free(kb_data *d);
+static inline void data_freep(kb_data **d) { data_free(*d); }
+/* md5 hex of s, first n digits (n <= 32). */
+void data_key(const char *s, char *out, size_t n);

@@ -1,0 +1,725 @@
+/* The tree sync behind sync-in and copy-out (see sync.h).
+ *
+ * A few threads share a stack of directory jobs.  A job lists its
+ * directory on both sides (getdents64, sorted), settles every entry that
+ * is not a directory itself, makes or checks each subdirectory and pushes
+ * it as a new job.  A directory's own mode and times are set at the end of
+ * its job: only that job adds or removes entries in it, so nothing later
+ * changes its mtime again.  A queued job holds its directory's fds, opened
+ * from the parent's by one name (at most MAX_HELD_FDS held in all); past
+ * that bound, or when the parent's are gone, it reopens them from the
+ * roots with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS).  Either way
+ * a symlink swapped in for a directory while we work can never take a
+ * write outside the tree. */
+#include "build/sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#define MAX_DEPTH_PATH 4096
+#define MAX_THREADS 15
+/* Directory fds parent jobs may hold open for queued children: opening a
+ * child by its one name from the parent is cheaper than resolving its
+ * whole path from the top; beyond this, children resolve the path. */
+#define MAX_HELD_FDS 512
+
+typedef struct job {
+	struct job *next;
+	int sfd, dfd;               /* opened by the parent job, or -1 */
+	bool has_meta;              /* set the directory's mode and times at the end */
+	mode_t mode;
+	struct timespec atime, mtime;
+	char rel[];                 /* "" for the top */
+} job;
+
+typedef struct walk {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	job *stack;
+	size_t pending;             /* jobs queued or running */
+	bool failed;
+	kb_error err;
+	int srcfd, dstfd;
+	const sync_opts *o;
+	void (*fn)(struct walk *, job *);
+	pthread_t threads[MAX_THREADS];
+	int n_threads, max_threads;
+	bool out;                   /* copy-out: the destination is the user's checkout */
+	atomic_uint_fast64_t checked, copied, deleted, bytes, skipped;
+	atomic_uint seq;            /* temporary names */
+	atomic_int held;            /* fds held by queued jobs */
+} walk;
+
+/* ---- filters (sync.h) ---- */
+
+int pattern_add(pattern_list *l, const char *pat)
+{
+	if (!pat[0] || !strcmp(pat, "/"))
+		return -EINVAL;
+	char **v = realloc(l->v, (l->n + 1) * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	l->v = v;
+	if (!(v[l->n] = strdup(pat)))
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+void pattern_list_free(pattern_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* fnmatch where "*" stops at "/" unless the pattern has a "**" (then every
+ * "*" crosses: rsync's rule is finer, but the filters we ship need no more). */
+static bool fnm(const char *pat, size_t len, const char *s)
+{
+	char buf[4096];
+	if (len >= sizeof buf)
+		return false;
+	memcpy(buf, pat, len);
+	buf[len] = 0;
+	return fnmatch(buf, s, strstr(buf, "**") ? 0 : FNM_PATHNAME) == 0;
+}
+
+bool pattern_match(const char *pat, const char *path, bool is_dir)
+{
+	size_t len = strlen(pat);
+	if (pat[len - 1] == '/') {
+		if (!is_dir)
+			return false;
+		len--;
+	}
+	if (pat[0] == '/')
+		return fnm(pat + 1, len - 1, path);
+	/* Unanchored: try the whole path, then each tail after a "/". */
+	bool has_slash = memchr(pat, '/', len) != NULL;
+	for (const char *s = path; s; s = strchr(s, '/') ? strchr(s, '/') + 1 : NULL) {
+		if (fnm(pat, len, s))
+			return true;
+		if (!has_slash) {    /* only the last component can match */
+			const char *last = strrchr(s, '/');
+			return last && fnm(pat, len, last + 1);
+		}
+	}
+	return false;
+}
+
+bool pattern_any(const pattern_list *l, const char *path, bool is_dir)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (pattern_match(l->v[i], path, is_dir))
+			return true;
+	return false;
+}
+
+bool pattern_covers_below(const pattern_list *l, const char *dirpath)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		size_t len = strlen(l->v[i]);
+		if (len > 3 && !strcmp(l->v[i] + len - 3, "/**") && l->v[i][0] == '/' &&
+		    fnm(l->v[i] + 1, len - 4, dirpath))
+			return true;
+	}
+	return false;
+}
+
+/* ---- small helpers ---- */
+
+static int open_dir(int root, const char *rel)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, root, rel[0] ? rel : ".", &how, sizeof how);
+	if (fd < 0 && errno == ENOSYS)    /* before Linux 5.6: last component only */
+		fd = openat(root, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	return fd < 0 ? -errno : fd;
+}
+
+static void fail(walk *w, int errnum, const char *what, const char *path)
+{
+	pthread_mutex_lock(&w->mu);
+	if (!w->failed)
+		kb_err(&w->err, errnum, "%s %s", what, path[0] ? path : ".");
+	w->failed = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void logc(walk *w, const char *kind, const char *path)
+{
+	if (!w->o->log)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->o->log(kind, path);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static int join(char *buf, const char *rel, const char *name)
+{
+	int n = rel[0] ? snprintf(buf, MAX_DEPTH_PATH, "%s/%s", rel, name) : snprintf(buf, MAX_DEPTH_PATH, "%s", name);
+	return n < 0 || n >= MAX_DEPTH_PATH ? -ENAMETOOLONG : 0;
+}
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* ---- directory listings ---- */
+
+typedef struct entry {
+	const char *name;
+	unsigned char type;         /* DT_* */
+} entry;
+
+typedef struct listing {
+	entry *v;
+	size_t n;
+	char *names;
+} listing;
+
+static void listing_free(listing *l)
+{
+	free(l->v);
+	free(l->names);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const entry *)a)->name, ((const entry *)b)->name);
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* Every entry but . and .., sorted by name.  Names are kept in one buffer
+ * that grows by doubling; entries point into it once it is complete. */
+static int list_dir(int fd, listing *ret)
+{
+	size_t cap = 1 << 15, used = 0, n = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (cap - used < 1 << 14) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		long got = syscall(SYS_getdents64, fd, buf + used, cap - used);
+		if (got < 0) {
+			int r = -errno;
+			free(buf);
+			return r;
+		}
+		if (got == 0)
+			break;
+		used += (size_t)got;
+	}
+	for (size_t off = 0; off < used; off += ((struct linux_dirent64 *)(buf + off))->d_reclen)
+		n++;
+	entry *v = malloc((n ? n : 1) * sizeof *v);
+	if (!v) {
+		free(buf);
+		return -ENOMEM;
+	}
+	size_t k = 0;
+	for (size_t off = 0; off < used; off += ((struct linux_dirent64 *)(buf + off))->d_reclen) {
+		struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + off);
+		if (d->d_name[0] == '.' && (!d->d_name[1] || (d->d_name[1] == '.' && !d->d_name[2])))
+			continue;
+		v[k++] = (entry){ .name = d->d_name, .type = d->d_type };
+	}
+	qsort(v, k, sizeof *v, cmp_entry);
+	*ret = (listing){ .v = v, .n = k, .names = buf };
+	return 0;
+}
+
+/* ---- the job stack ---- */
+
+/* One name below an open directory, never following a symlink: a
+ * single component, so nothing can lead outside (as RESOLVE_BENEATH). */
+static int open_child(int pfd, const char *name)
+{
+	return openat(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* Queue directory rel; with pfds (the parent's source and destination
+ * fds) and name, its fds are opened now while the budget allows. */
+static int push_at(walk *w, const char *rel, const struct stat *meta, const int *pfds, const char *name)
+{
+	size_t len = strlen(rel);
+	job *j = calloc(1, sizeof *j + len + 1);
+	if (!j)
+		return -ENOMEM;
+	j->sfd = j->dfd = -1;
+	if (pfds && atomic_load(&w->held) < MAX_HELD_FDS) {
+		j->sfd = open_child(pfds[0], name);
+		j->dfd = j->sfd >= 0 ? open_child(pfds[1], name) : -1;
+		if (j->dfd < 0 && j->sfd >= 0) {
+			close(j->sfd);
+			j->sfd = -1;
+		}
+		if (j->sfd >= 0)
+			atomic_fetch_add(&w->held, 2);
+	}
+	memcpy(j->rel, rel, len + 1);
+	if (meta) {
+		j->has_meta = true;
+		j->mode = meta->st_mode & 07777;
+		j->atime = meta->st_atim;
+		j->mtime = meta->st_mtim;
+	}
+	pthread_mutex_lock(&w->mu);
+	j->next = w->stack;
+	w->stack = j;
+	w->pending++;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+static int push(walk *w, const char *rel, const struct stat *meta)
+{
+	return push_at(w, rel, meta, NULL, NULL);
+}
+
+static void free_job(walk *w, job *j)
+{
+	if (j->sfd >= 0) {
+		close(j->sfd);
+		close(j->dfd);
+		atomic_fetch_sub(&w->held, 2);
+	}
+	free(j);
+}
+
+static void *worker(void *arg);
+
+/* Take jobs until none is queued or running.  Extra threads start lazily
+ * as jobs pile up, so a small tree never pays for thread creation. */
+static void work(walk *w)
+{
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (!w->stack && w->pending && !w->failed)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->stack || w->failed) {
+			pthread_mutex_unlock(&w->mu);
+			return;
+		}
+		job *j = w->stack;
+		w->stack = j->next;
+		if (w->stack && w->stack->next && w->n_threads < w->max_threads &&
+		    pthread_create(&w->threads[w->n_threads], NULL, worker, w) == 0)
+			w->n_threads++;
+		pthread_mutex_unlock(&w->mu);
+		w->fn(w, j);
+		free_job(w, j);
+		pthread_mutex_lock(&w->mu);
+		if (--w->pending == 0)
+			pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+	}
+}
+
+static void *worker(void *arg)
+{
+	work(arg);
+	return NULL;
+}
+
+static int run_pool(walk *w, sync_stats *st, kb_error *e)
+{
+	int n = w->o->threads > 0 ? w->o->threads : cpu_count() < 2 ? 2 : cpu_count();
+	w->max_threads = n - 1 > MAX_THREADS ? MAX_THREADS : n - 1;
+	int r = push(w, "", NULL);
+	if (r < 0)
+		return kb_err(e, -r, "sync");
+	/* Files and directories are made with their final modes (one
+	 * fchmod less each); the umask is the process's, put back below. */
+	mode_t old_mask = umask(0);
+	work(w);
+	/* n_threads only grows under the lock while work() runs; every
+	 * thread has returned from work() once it is joined. */
+	pthread_mutex_lock(&w->mu);
+	int started = w->n_threads;
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < started; i++)
+		pthread_join(w->threads[i], NULL);
+	umask(old_mask);
+	while (w->stack) {    /* left over after a failure */
+		job *j = w->stack;
+		w->stack = j->next;
+		free_job(w, j);
+	}
+	*st = (sync_stats){ .checked = w->checked, .copied = w->copied, .deleted = w->deleted,
+			    .bytes = w->bytes, .skipped = w->skipped };
+	if (w->failed) {
+		*e = w->err;
+		return -(w->err.errnum ? w->err.errnum : EIO);
+	}
+	return 0;
+}
+
+/* ---- copying one entry ---- */
+
+/* Copy the regular file src/name to dst/name (fresh: dst has no entry
+ * of that name), with the source's times and the given mode. */
+static int copy_file(walk *w, int sfd, int dfd, const char *name, mode_t mode, const struct stat *ss, bool fresh)
+{
+	char tmp[64];
+	_cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (in < 0)
+		return -errno;
+	/* A file the snapshot lacks is written at its name: a kill halfway
+	 * leaves it without the source's mtime, and the quick check sends it
+	 * again.  A file replaced goes through a temporary name, so the old
+	 * one stays whole until the new one is; and so does every file that
+	 * lands in the user's checkout.  The pool runs under umask 0, so the
+	 * mode is right from the create. */
+	const char *target = name;
+	if (!fresh || w->out) {
+		snprintf(tmp, sizeof tmp, ".~kbsync.%d.%u", (int)getpid(), atomic_fetch_add(&w->seq, 1));
+		target = tmp;
+	}
+	_cleanup_close_ int out = openat(dfd, target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (out < 0 && errno == EACCES && !w->out) {
+		/* A read-only directory we own (its mode comes from the
+		 * source): open it up, its job puts the mode back. */
+		(void)fchmod(dfd, 0700);
+		out = openat(dfd, target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	}
+	if (out < 0)
+		return -errno;
+	uint64_t done = 0;
+	bool plain = false;
+	for (;;) {
+		ssize_t n;
+		if (!plain) {
+			n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+			if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) &&
+			    done == 0) {
+				plain = true;    /* across file systems on old kernels, or a special fs */
+				continue;
+			}
+		} else {
+			char buf[1 << 16];
+			n = read(in, buf, sizeof buf);
+			if (n > 0 && write_all(out, buf, (size_t)n) < 0)
+				n = -1;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int r = -errno;
+			(void)unlinkat(dfd, target, 0);
+			return r;
+		}
+		if (n == 0)
+			break;
+		done += (uint64_t)n;
+	}
+	struct timespec ts[2] = { ss->st_atim, ss->st_mtim };
+	if (futimens(out, ts) < 0 || (target != name && renameat(dfd, tmp, dfd, name) < 0)) {
+		int r = -errno;
+		(void)unlinkat(dfd, target, 0);
+		return r;
+	}
+	atomic_fetch_add(&w->bytes, done);
+	atomic_fetch_add(&w->copied, 1);
+	return 0;
+}
+
+/* Make dst/name the symlink target (verbatim), with the source's times;
+ * nothing is written when it already is. */
+static int copy_link(walk *w, int sfd, int dfd, const char *name, bool have, const struct stat *ss,
+		     const struct stat *ds)
+{
+	char target[MAX_DEPTH_PATH], old[MAX_DEPTH_PATH], tmp[64];
+	ssize_t n = readlinkat(sfd, name, target, sizeof target - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = 0;
+	struct timespec ts[2] = { ss->st_atim, ss->st_mtim };
+	if (have && S_ISLNK(ds->st_mode)) {
+		ssize_t m = readlinkat(dfd, name, old, sizeof old - 1);
+		if (m == n && !memcmp(old, target, (size_t)n)) {
+			if (!same_time(&ds->st_mtim, &ss->st_mtim))
+				(void)utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
+			return 0;
+		}
+	}
+	snprintf(tmp, sizeof tmp, ".~kbsync.%d.%u", (int)getpid(), atomic_fetch_add(&w->seq, 1));
+	if (symlinkat(target, dfd, tmp) < 0)
+		return -errno;
+	(void)utimensat(dfd, tmp, ts, AT_SYMLINK_NOFOLLOW);
+	if (renameat(dfd, tmp, dfd, name) < 0) {
+		int r = -errno;
+		(void)unlinkat(dfd, tmp, 0);
+		return r;
+	}
+	atomic_fetch_add(&w->copied, 1);
+	return 1;
+}
+
+/* ---- sync-in: mirror ---- */
+
+static void mirror_entry(walk *w, int sfd, int dfd, const char *rel, const entry *se, const entry *de)
+{
+	const int pfds[2] = { sfd, dfd };
+	char path[MAX_DEPTH_PATH];
+	struct stat ss, ds;
+	const char *name = se->name;
+	int r;
+
+	if ((r = join(path, rel, name)) < 0)
+		return fail(w, -r, "sync", rel);
+	bool have = de != NULL;
+	if (fstatat(sfd, name, &ss, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return;    /* gone since the listing: the next sync sees it */
+		return fail(w, errno, "sync: read", path);
+	}
+	if (pattern_any(&w->o->rules->exclude, path, S_ISDIR(ss.st_mode)))
+		return;
+	atomic_fetch_add(&w->checked, 1);
+	if (have && S_ISDIR(ss.st_mode) && de->type == DT_DIR) {
+		ds.st_mode = S_IFDIR;    /* its job checks mode and times on its own fd */
+	} else if (have && fstatat(dfd, name, &ds, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return fail(w, errno, "sync: snapshot", path);
+		have = false;
+	}
+	/* A different kind of entry is replaced whole. */
+	if (have && (ss.st_mode & S_IFMT) != (ds.st_mode & S_IFMT) &&
+	    !(S_ISREG(ss.st_mode) && S_ISLNK(ds.st_mode))) {    /* rename replaces a symlink itself */
+		if ((r = rm_rf_at(dfd, name)) < 0)
+			return fail(w, -r, "sync: remove", path);
+		have = false;
+	}
+	if (S_ISREG(ss.st_mode)) {
+		if (have && S_ISREG(ds.st_mode) && ds.st_size == ss.st_size && same_time(&ds.st_mtim, &ss.st_mtim)) {
+			if ((ds.st_mode & 07777) != (ss.st_mode & 07777)) {
+				(void)fchmodat(dfd, name, ss.st_mode & 07777, 0);
+				logc(w, ".", path);
+			}
+			return;
+		}
+		if ((r = copy_file(w, sfd, dfd, name, ss.st_mode & 07777, &ss, !have)) < 0)
+			return fail(w, -r, "sync: copy", path);
+		logc(w, ">", path);
+	} else if (S_ISLNK(ss.st_mode)) {
+		if ((r = copy_link(w, sfd, dfd, name, have, &ss, &ds)) < 0)
+			return fail(w, -r, "sync: symlink", path);
+		if (r > 0)
+			logc(w, ">", path);
+	} else if (S_ISDIR(ss.st_mode)) {
+		if (!have) {
+			if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
+				return fail(w, errno, "sync: mkdir", path);
+			logc(w, "cd", path);
+		}
+		if ((r = push_at(w, path, &ss, pfds, name)) < 0)
+			return fail(w, -r, "sync", path);
+	} else {
+		atomic_fetch_add(&w->skipped, 1);    /* sockets, fifos, devices: rsync -a as a user skips them too */
+	}
+}
+
+static void set_dir_meta(walk *w, int dfd, const job *j)
+{
+	struct stat ds;
+	if (!j->has_meta || fstat(dfd, &ds) < 0)
+		return;
+	if ((ds.st_mode & 07777) != j->mode && fchmod(dfd, j->mode) < 0)
+		return fail(w, errno, "sync: chmod", j->rel);
+	struct timespec ts[2] = { j->atime, j->mtime };
+	if (!same_time(&ds.st_mtim, &j->mtime) && futimens(dfd, ts) < 0)
+		return fail(w, errno, "sync: set times of", j->rel);
+}
+
+static void mirror_job(walk *w, job *j)
+{
+	_cleanup_close_ int own_s = -1, own_d = -1;
+	int sfd = j->sfd, dfd = j->dfd;
+	listing S = { 0 }, D = { 0 };
+	int r;
+
+	if (sfd < 0 && (sfd = own_s = open_dir(w->srcfd, j->rel)) < 0)
+		return sfd == -ENOENT ? (void)0 : fail(w, -sfd, "sync: open", j->rel);
+	if (dfd < 0 && (dfd = own_d = open_dir(w->dstfd, j->rel)) < 0)
+		return fail(w, -dfd, "sync: open snapshot", j->rel);
+	if ((r = list_dir(sfd, &S)) < 0 || (r = list_dir(dfd, &D)) < 0) {
+		listing_free(&S);
+		return fail(w, -r, "sync: list", j->rel);
+	}
+	size_t a = 0, b = 0;
+	while ((a < S.n || b < D.n) && !w->failed) {
+		int c = a >= S.n ? 1 : b >= D.n ? -1 : strcmp(S.v[a].name, D.v[b].name);
+		if (c > 0) {
+			/* Only in the snapshot: deleted, unless a filter keeps it. */
+			char path[MAX_DEPTH_PATH];
+			const entry *de = &D.v[b++];
+			if (join(path, j->rel, de->name) < 0 ||
+			    pattern_any(&w->o->rules->exclude, path, de->type == DT_DIR))
+				continue;
+			if (de->type == DT_UNKNOWN) {
+				struct stat st;
+				if (fstatat(dfd, de->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+				    pattern_any(&w->o->rules->exclude, path, true))
+					continue;
+			}
+			if ((r = rm_rf_at(dfd, de->name)) < 0) {
+				fail(w, -r, "sync: delete", path);
+				break;
+			}
+			atomic_fetch_add(&w->deleted, 1);
+			logc(w, "*deleting", path);
+		} else {
+			mirror_entry(w, sfd, dfd, j->rel, &S.v[a], c == 0 ? &D.v[b] : NULL);
+			a++;
+			if (c == 0)
+				b++;
+		}
+	}
+	set_dir_meta(w, dfd, j);
+	listing_free(&S);
+	listing_free(&D);
+}
+
+int sync_mirror(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_error *e)
+{
+	walk w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = mirror_job };
+	return run_pool(&w, st, e);
+}
+
+/* ---- copy-out ---- */
+
+/* The checkout directory for rel, made (0755, whatever the umask) only
+ * now that a file is to land in it: copy-out makes no empty directory.
+ * A symlink on the way is not followed. */
+static int out_dir(walk *w, const char *rel)
+{
+	int fd = open_dir(w->dstfd, rel);
+	if (fd != -ENOENT)
+		return fd;
+	char parent[MAX_DEPTH_PATH];
+	snprintf(parent, sizeof parent, "%s", rel);
+	char *slash = strrchr(parent, '/');
+	const char *name = slash ? slash + 1 : parent;
+	if (slash)
+		*slash = 0;
+	_cleanup_close_ int pfd = slash ? out_dir(w, parent) : open_dir(w->dstfd, "");
+	if (pfd < 0)
+		return pfd;
+	if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)    /* exact: the pool's umask is 0 */
+		return -errno;
+	return open_dir(w->dstfd, rel);
+}
+
+static void out_job(walk *w, job *j)
+{
+	_cleanup_close_ int sfd = open_dir(w->srcfd, j->rel);
+	_cleanup_close_ int dfd = -1;
+	const sync_rules *ru = w->o->rules;
+	listing S = { 0 };
+	char path[MAX_DEPTH_PATH];
+	int r;
+
+	if (sfd < 0)
+		return sfd == -ENOENT ? (void)0 : fail(w, -sfd, "copy-out: open", j->rel);
+	if ((r = list_dir(sfd, &S)) < 0)
+		return fail(w, -r, "copy-out: list", j->rel);
+	for (size_t i = 0; i < S.n && !w->failed; i++) {
+		const entry *se = &S.v[i];
+		struct stat ss, ds;
+		if (join(path, j->rel, se->name) < 0)
+			continue;
+		if (se->type == DT_DIR) {
+			if (!pattern_any(&ru->out_exclude, path, true) && !pattern_covers_below(&ru->out_exclude, path) &&
+			    (r = push(w, path, NULL)) < 0)
+				fail(w, -r, "copy-out", path);
+			continue;
+		}
+		if (se->type != DT_REG && se->type != DT_LNK && se->type != DT_UNKNOWN)
+			continue;
+		if (!pattern_any(&ru->include, path, false) || pattern_any(&ru->out_exclude, path, false))
+			continue;
+		if (fstatat(sfd, se->name, &ss, AT_SYMLINK_NOFOLLOW) < 0 || !(S_ISREG(ss.st_mode) || S_ISLNK(ss.st_mode)))
+			continue;
+		atomic_fetch_add(&w->checked, 1);
+		if (dfd < 0 && (dfd = out_dir(w, j->rel)) < 0) {
+			/* A file or a symlink on the host where the build has a
+			 * directory: leave the host alone, say so. */
+			atomic_fetch_add(&w->skipped, 1);
+			logc(w, "!skipped (not a directory on the host)", path);
+			dfd = -1;
+			break;
+		}
+		bool have = fstatat(dfd, se->name, &ds, AT_SYMLINK_NOFOLLOW) == 0;
+		if (have && S_ISDIR(ds.st_mode)) {
+			atomic_fetch_add(&w->skipped, 1);    /* never delete on the host */
+			logc(w, "!skipped (a directory on the host)", path);
+			continue;
+		}
+		if (S_ISLNK(ss.st_mode)) {
+			if ((r = copy_link(w, sfd, dfd, se->name, have, &ss, &ds)) < 0)
+				fail(w, -r, "copy-out: symlink", path);
+			else if (r > 0)
+				logc(w, ">", path);
+			continue;
+		}
+		/* rsync under umask 0022 as upstream forces it. */
+		mode_t mode = ss.st_mode & 0111 ? 0755 : 0644;
+		if (have && S_ISREG(ds.st_mode) && ds.st_size == ss.st_size && same_time(&ds.st_mtim, &ss.st_mtim)) {
+			if ((ds.st_mode & 07777) != mode)
+				(void)fchmodat(dfd, se->name, mode, 0);
+			continue;
+		}
+		if ((r = copy_file(w, sfd, dfd, se->name, mode, &ss, !have)) < 0)
+			fail(w, -r, "copy-out: copy", path);
+		else
+			logc(w, ">", path);
+	}
+	listing_free(&S);
+}
+
+int sync_copy_out(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_error *e)
+{
+	walk w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = out_job, .out = true };
+	return run_pool(&w, st, e);
+}
+
+void sync_rules_free(sync_rules *r)
+{
+	pattern_list_free(&r->exclude);
+	pattern_list_free(&r->include);
+	pattern_list_free(&r->out_exclude);
+}

@@ -1,0 +1,518 @@
+/* Image records (image.h): load, save, list, find, commit, remove, prune. */
+#include "image/image.h"
+#include "image/import/oci.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_RECORD_SIZE (4u << 20)
+
+void image_rec_free(image_rec *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_names; i++)
+		free(r->names[i]);
+	free(r->names);
+	for (size_t i = 0; i < r->n_layers; i++)
+		free(r->layers[i].media_type);
+	free(r->layers);
+	free(r->created);
+	free(r);
+}
+
+void image_list_free(image_rec **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		image_rec_free(l[i]);
+	free(l);
+}
+
+uint64_t image_size(const image_rec *r)
+{
+	uint64_t t = 0;
+	for (size_t i = 0; i < r->n_layers; i++)
+		t += r->layers[i].unpacked_size;
+	return t;
+}
+
+static json_t *digest_json(const kb_digest *d)
+{
+	char buf[80];
+	snprintf(buf, sizeof buf, "sha256:%s", d->hex);
+	return json_string(buf);
+}
+
+static json_t *platform_json(const kb_platform *p)
+{
+	json_t *j = json_pack("{s:s, s:s}", "os", p->os, "architecture", p->arch);
+	if (j && p->variant[0])
+		json_object_set_new(j, "variant", json_string(p->variant));
+	return j;
+}
+
+static json_t *record_json(const image_rec *r)
+{
+	json_t *j = json_object(), *names = json_array(), *layers = json_array();
+	json_object_set_new(j, "id", digest_json(&r->id));
+	for (size_t i = 0; i < r->n_names; i++)
+		json_array_append_new(names, json_string(r->names[i]));
+	json_object_set_new(j, "names", names);
+	json_object_set_new(j, "platform", platform_json(&r->platform));
+	if (r->has_manifest)
+		json_object_set_new(j, "manifest", digest_json(&r->manifest));
+	if (r->created)
+		json_object_set_new(j, "created", json_string(r->created));
+	for (size_t i = 0; i < r->n_layers; i++) {
+		const layer_rec *l = &r->layers[i];
+		json_t *lj = json_object();
+		json_object_set_new(lj, "diff_id", digest_json(&l->diff_id));
+		json_object_set_new(lj, "digest", digest_json(&l->digest));
+		if (l->media_type)
+			json_object_set_new(lj, "media_type", json_string(l->media_type));
+		json_object_set_new(lj, "size", json_integer((json_int_t)l->size));
+		json_object_set_new(lj, "unpacked_size", json_integer((json_int_t)l->unpacked_size));
+		json_array_append_new(layers, lj);
+	}
+	json_object_set_new(j, "layers", layers);
+	return j;
+}
+
+int image_save(kb_store *s, const image_rec *r, kb_error *e)
+{
+	json_t *j = record_json(r);
+	char *txt = j ? json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	if (!txt)
+		return kb_err_oom(e, "image record");
+	_cleanup_free_ char *name = xasprintf("%s.json", r->id.hex);
+	size_t len = strlen(txt);
+	int res = store_write_file(s, s->images_fd, name, txt, len, e);
+	free(txt);
+	return res;
+}
+
+/* Records are our own files, but a damaged one must still fail cleanly. */
+static int parse_record(const char *txt, size_t len, const char *hex, image_rec **ret, kb_error *e)
+{
+	_cleanup_(image_rec_freep) image_rec *r = calloc(1, sizeof *r);
+	json_t *j = json_loadb(txt, len, 0, NULL), *a, *v;
+	size_t i;
+	int res = -EINVAL;
+
+	if (!r || !json_is_object(j))
+		goto bad;
+	if (digest_parse(json_string_value(json_object_get(j, "id")), &r->id, e) < 0 || strcmp(r->id.hex, hex))
+		goto bad;
+	a = json_object_get(j, "names");
+	r->names = calloc(json_array_size(a) + 1, sizeof *r->names);
+	if (!r->names)
+		goto bad;
+	json_array_foreach(a, i, v)
+		if (json_is_string(v))
+			r->names[r->n_names++] = strdup(json_string_value(v));
+	v = json_object_get(j, "platform");
+	snprintf(r->platform.os, sizeof r->platform.os, "%s", json_string_value(json_object_get(v, "os")) ?: "");
+	snprintf(r->platform.arch, sizeof r->platform.arch, "%s",
+		 json_string_value(json_object_get(v, "architecture")) ?: "");
+	snprintf(r->platform.variant, sizeof r->platform.variant, "%s",
+		 json_string_value(json_object_get(v, "variant")) ?: "");
+	if ((v = json_object_get(j, "manifest"))) {
+		if (digest_parse(json_string_value(v), &r->manifest, e) < 0)
+			goto bad;
+		r->has_manifest = true;
+	}
+	if (json_is_string(json_object_get(j, "created")))
+		r->created = strdup(json_string_value(json_object_get(j, "created")));
+	a = json_object_get(j, "layers");
+	if (!json_is_array(a))
+		goto bad;
+	r->layers = calloc(json_array_size(a) + 1, sizeof *r->layers);
+	if (!r->layers)
+		goto bad;
+	json_array_foreach(a, i, v) {
+		layer_rec *l = &r->layers[r->n_layers++];
+		if (digest_parse(json_string_value(json_object_get(v, "diff_id")), &l->diff_id, e) < 0 ||
+		    digest_parse(json_string_value(json_object_get(v, "digest")), &l->digest, e) < 0)
+			goto bad;
+		if (json_is_string(json_object_get(v, "media_type")))
+			l->media_type = strdup(json_string_value(json_object_get(v, "media_type")));
+		l->size = (uint64_t)json_integer_value(json_object_get(v, "size"));
+		l->unpacked_size = (uint64_t)json_integer_value(json_object_get(v, "unpacked_size"));
+	}
+	res = 0;
+	*ret = steal_ptr(r);
+bad:
+	json_decref(j);
+	if (res < 0) {
+		memset(e, 0, sizeof *e);
+		return kb_errx(e, EINVAL, "image record images/%.12s….json is damaged", hex);
+	}
+	return 0;
+}
+
+int image_load(kb_store *s, const char *hex, image_rec **ret, kb_error *e)
+{
+	_cleanup_free_ char *name = xasprintf("%s.json", hex), *txt = NULL;
+	size_t len;
+	int r = read_file_at(s->images_fd, name, MAX_RECORD_SIZE, &txt, &len);
+	if (r < 0)
+		return kb_err(e, -r, "image sha256:%.12s", hex);
+	return parse_record(txt, len, hex, ret, e);
+}
+
+static const char *first_name(const image_rec *r) { return r->n_names ? r->names[0] : NULL; }
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const char *x = first_name(*(image_rec *const *)a), *y = first_name(*(image_rec *const *)b);
+	if (!x || !y)
+		return x ? -1 : y ? 1 : 0;
+	return strcmp(x, y);
+}
+
+int image_list(kb_store *s, image_rec ***ret, size_t *ret_n, kb_error *e)
+{
+	DIR *d = opendir_at(s->images_fd);
+	struct dirent *de;
+	image_rec **out = NULL;
+	size_t n = 0;
+
+	if (!d) {
+		return kb_err(e, errno, "store %s/images", s->root);
+	}
+	while ((de = readdir(d))) {
+		char hex[DIGEST_HEX_LEN + 1];
+		if (strlen(de->d_name) != DIGEST_HEX_LEN + 5 || strcmp(de->d_name + DIGEST_HEX_LEN, ".json"))
+			continue;
+		memcpy(hex, de->d_name, DIGEST_HEX_LEN);
+		hex[DIGEST_HEX_LEN] = 0;
+		if (!digest_hex_valid(hex))
+			continue;
+		image_rec *r;
+		kb_error le = { 0 };
+		if (image_load(s, hex, &r, &le) < 0)
+			continue;    /* vanished (rm in between) or damaged: not listed */
+		image_rec **no = realloc(out, (n + 1) * sizeof *no);
+		if (!no) {
+			image_rec_free(r);
+			closedir(d);
+			image_list_free(out, n);
+			return kb_err_oom(e, "image list");
+		}
+		out = no;
+		out[n++] = r;
+	}
+	closedir(d);
+	if (n)
+		qsort(out, n, sizeof *out, rec_cmp);
+	*ret = out;
+	*ret_n = n;
+	return 0;
+}
+
+char *oci_name_normalize(const char *in)
+{
+	/* Names come from files and command lines: surrounding blanks and a
+	 * trailing newline are not part of them. */
+	while (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\r')
+		in++;
+	size_t n = strlen(in);
+	while (n && (in[n - 1] == ' ' || in[n - 1] == '\t' || in[n - 1] == '\n' || in[n - 1] == '\r'))
+		n--;
+	_cleanup_free_ char *s = strndup(in, n);
+	if (!s)
+		return NULL;
+	if (n == 0 || n > 255)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-' || c == '/' || c == ':' || c == '@'))
+			return NULL;
+	}
+	if (s[0] == '/' || s[0] == ':' || s[n - 1] == ':' || s[n - 1] == '/' || strstr(s, "//") || strstr(s, ".."))
+		return NULL;
+	const char *last = strrchr(s, '/');
+	last = last ? last + 1 : s;
+	if (!strchr(last, ':') && !strchr(last, '@'))
+		return xasprintf("%s:latest", s);
+	return steal_ptr(s);
+}
+
+static bool name_matches_suffix(const char *name, const char *ref)
+{
+	size_t nl = strlen(name), rl = strlen(ref);
+	return nl > rl && name[nl - rl - 1] == '/' && !strcmp(name + nl - rl, ref);
+}
+
+static bool is_id_ref(const char *ref, const char **hex)
+{
+	const char *h = !strncmp(ref, "sha256:", 7) ? ref + 7 : ref;
+	size_t n = strlen(h);
+	if (n < 4 || n > DIGEST_HEX_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+			return false;
+	*hex = h;
+	return true;
+}
+
+int image_find(kb_store *s, const char *ref, image_rec **ret, kb_error *e)
+{
+	image_rec **l;
+	size_t n;
+	int r = image_list(s, &l, &n, e);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *norm = oci_name_normalize(ref);
+	const char *hex = NULL;
+	bool id_ref = is_id_ref(ref, &hex);
+	image_rec *hit = NULL;
+	char others[256] = "";
+
+	/* Tiers, most specific first: the full name, a name that ends in
+	 * "/REF" (so kube-cross:TAG finds registry.k8s.io/…/kube-cross:TAG),
+	 * then an id prefix.  Two images in the best tier is ambiguous. */
+	for (int tier = 0; tier < 3 && !hit && !others[0]; tier++) {
+		for (size_t i = 0; i < n; i++) {
+			bool m = false;
+			for (size_t k = 0; k < l[i]->n_names && norm && !m; k++)
+				m = tier == 0 ? !strcmp(l[i]->names[k], norm) :
+				    tier == 1 ? name_matches_suffix(l[i]->names[k], norm) : false;
+			if (tier == 2)
+				m = id_ref && !strncmp(l[i]->id.hex, hex, strlen(hex));
+			if (!m)
+				continue;
+			if (!hit) {
+				hit = l[i];
+				continue;
+			}
+			size_t ol = strlen(others);
+			snprintf(others + ol, sizeof others - ol, "%s%s", ol ? ", " : "",
+				 first_name(l[i]) ? first_name(l[i]) : l[i]->id.hex);
+		}
+		if (others[0]) {
+			kb_errx(e, EINVAL, "image %s: ambiguous: matches %s, %s", ref,
+				first_name(hit) ? first_name(hit) : hit->id.hex, others);
+			hit = NULL;
+		}
+	}
+	if (hit) {
+		for (size_t i = 0; i < n; i++)
+			if (l[i] == hit)
+				l[i] = NULL;
+		*ret = hit;
+		r = 0;
+	} else if (!others[0]) {
+		r = kb_errx(e, ENOENT, "image %s: not found (kbuild-ns image ls lists the imported images)", ref);
+	} else {
+		r = -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		image_rec_free(l[i]);
+	free(l);
+	return r;
+}
+
+static bool has_name(const image_rec *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_names; i++)
+		if (!strcmp(r->names[i], name))
+			return true;
+	return false;
+}
+
+int image_commit(kb_store *s, image_rec *rec, kb_error *e)
+{
+	image_rec **l;
+	size_t n;
+	int r = image_list(s, &l, &n, e);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		image_rec *o = l[i];
+		if (!strcmp(o->id.hex, rec->id.hex)) {
+			/* Re-import: keep the names it had. */
+			for (size_t k = 0; k < o->n_names; k++) {
+				if (has_name(rec, o->names[k]))
+					continue;
+				char **nn = realloc(rec->names, (rec->n_names + 1) * sizeof *nn);
+				if (!nn) {
+					r = kb_err_oom(e, "image record");
+					break;
+				}
+				rec->names = nn;
+				rec->names[rec->n_names++] = steal_ptr(o->names[k]);
+			}
+			continue;
+		}
+		/* A name belongs to one image: the newest import takes it. */
+		size_t keep = 0;
+		bool changed = false;
+		for (size_t k = 0; k < o->n_names; k++) {
+			if (has_name(rec, o->names[k])) {
+				free(o->names[k]);
+				changed = true;
+			} else {
+				o->names[keep++] = o->names[k];
+			}
+		}
+		o->n_names = keep;
+		if (changed)
+			r = image_save(s, o, e);
+	}
+	image_list_free(l, n);
+	if (r < 0)
+		return r;
+	return image_save(s, rec, e);
+}
+
+/* ---- deletion ---- */
+
+typedef struct refs {
+	char (*hex)[DIGEST_HEX_LEN + 1];
+	size_t n;
+} refs;
+
+static int refs_cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+static int refs_add(refs *r, const kb_digest *d)
+{
+	void *nh = realloc(r->hex, (r->n + 1) * sizeof *r->hex);
+	if (!nh)
+		return -ENOMEM;
+	r->hex = nh;
+	memcpy(r->hex[r->n++], d->hex, DIGEST_HEX_LEN + 1);
+	return 0;
+}
+
+static bool refs_has(const refs *r, const char *hex)
+{
+	return r->n && bsearch(hex, r->hex, r->n, sizeof *r->hex, refs_cmp);
+}
+
+/* Digests of every layer and blob the remaining images use. */
+static int collect_refs(kb_store *s, refs *layers, refs *blobs, kb_error *e)
+{
+	image_rec **l;
+	size_t n;
+	int r = image_list(s, &l, &n, e);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		r = refs_add(blobs, &l[i]->id);
+		if (r >= 0 && l[i]->has_manifest)
+			r = refs_add(blobs, &l[i]->manifest);
+		for (size_t k = 0; k < l[i]->n_layers && r >= 0; k++)
+			r = refs_add(layers, &l[i]->layers[k].diff_id);
+	}
+	image_list_free(l, n);
+	if (r < 0)
+		return kb_err(e, -r, "image list");
+	if (layers->n)
+		qsort(layers->hex, layers->n, sizeof *layers->hex, refs_cmp);
+	if (blobs->n)
+		qsort(blobs->hex, blobs->n, sizeof *blobs->hex, refs_cmp);
+	return 0;
+}
+
+static int sweep(kb_store *s, const refs *layers, const refs *blobs, int dirfd, bool is_layers,
+		 uint64_t *count, kb_error *e)
+{
+	DIR *d = opendir_at(dirfd);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		return kb_err(e, errno, "store %s", s->root);
+	}
+	while ((de = readdir(d)) && r >= 0) {
+		if (!digest_hex_valid(de->d_name))
+			continue;
+		if (refs_has(is_layers ? layers : blobs, de->d_name))
+			continue;
+		if (is_layers)
+			r = store_remove_layer(s, de->d_name, e);
+		else if (unlinkat(dirfd, de->d_name, 0) < 0 && errno != ENOENT)
+			r = kb_err(e, errno, "blob sha256:%.12s: remove", de->d_name);
+		if (r >= 0)
+			(*count)++;
+	}
+	closedir(d);
+	return r;
+}
+
+int image_prune(kb_store *s, prune_stats *st, kb_error *e)
+{
+	refs layers = { 0 }, blobs = { 0 };
+	int r = collect_refs(s, &layers, &blobs, e);
+	memset(st, 0, sizeof *st);
+	if (r >= 0)
+		r = sweep(s, &layers, &blobs, s->layers_fd, true, &st->layers, e);
+	if (r >= 0)
+		r = sweep(s, &layers, &blobs, s->blobs_fd, false, &st->blobs, e);
+	free(layers.hex);
+	free(blobs.hex);
+	return r;
+}
+
+int image_remove(kb_store *s, const image_rec *rec, kb_error *e)
+{
+	_cleanup_free_ char *name = xasprintf("%s.json", rec->id.hex);
+	if (unlinkat(s->images_fd, name, 0) < 0)
+		return kb_err(e, errno, "image sha256:%.12s", rec->id.hex);
+	refs layers = { 0 }, blobs = { 0 };
+	int r = collect_refs(s, &layers, &blobs, e);
+	for (size_t i = 0; i < rec->n_layers && r >= 0; i++)
+		if (!refs_has(&layers, rec->layers[i].diff_id.hex))
+			r = store_remove_layer(s, rec->layers[i].diff_id.hex, e);
+	if (r >= 0 && !refs_has(&blobs, rec->id.hex))
+		(void)unlinkat(s->blobs_fd, rec->id.hex, 0);
+	if (r >= 0 && rec->has_manifest && !refs_has(&blobs, rec->manifest.hex))
+		(void)unlinkat(s->blobs_fd, rec->manifest.hex, 0);
+	free(layers.hex);
+	free(blobs.hex);
+	return r;
+}
+
+/* ---- presentation ---- */
+
+json_t *image_json(kb_store *s, const image_rec *r, bool with_config)
+{
+	json_t *j = record_json(r);
+	if (!j)
+		return NULL;
+	json_object_set_new(j, "size", json_integer((json_int_t)image_size(r)));
+	json_t *layers = json_object_get(j, "layers"), *lj;
+	size_t i;
+	json_array_foreach(layers, i, lj) {
+		char *p = xasprintf("%s/layers/%s", s->root, r->layers[i].diff_id.hex);
+		json_object_set_new(lj, "path", json_string(p));
+		free(p);
+	}
+	if (!with_config)
+		return j;
+	_cleanup_free_ char *cfg = NULL;
+	size_t len;
+	kb_error e = { 0 };
+	json_t *out = json_object();
+	if (store_read_blob(s, &r->id, MAX_CONFIG_SIZE, &cfg, &len, &e) == 0) {
+		json_t *c = json_loadb(cfg, len, 0, NULL);
+		json_t *cc = json_object_get(c, "config");
+		static const char *keys[] = { "Env", "WorkingDir", "User", "Entrypoint", "Cmd" };
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+			json_t *v = json_object_get(cc, keys[k]);
+			bool str = k == 1 || k == 2;
+			json_object_set_new(out, keys[k], v ? json_incref(v) : str ? json_string("") :
+					    k == 0 ? json_array() : json_null());
+		}
+		json_decref(c);
+	}
+	json_object_set_new(j, "config", out);
+	return j;
+}

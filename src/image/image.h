@@ -1,0 +1,56 @@
+/* Image records (store/images/<id>.json): what an import leaves behind
+ * and what every later command looks images up in. */
+#pragma once
+#include "image/store.h"
+#include "image/platform.h"
+#include <jansson.h>
+
+typedef struct layer_rec {
+	kb_digest diff_id, digest;
+	char *media_type;
+	uint64_t size, unpacked_size;
+} layer_rec;
+
+typedef struct image_rec {
+	kb_digest id;                /* = config digest */
+	char **names;
+	size_t n_names;
+	kb_platform platform;
+	bool has_manifest;
+	kb_digest manifest;
+	char *created;
+	layer_rec *layers;
+	size_t n_layers;
+} image_rec;
+
+int image_load(kb_store *s, const char *hex, image_rec **ret, kb_error *e);
+int image_save(kb_store *s, const image_rec *r, kb_error *e);
+/* All records, sorted by first name (unnamed last). */
+int image_list(kb_store *s, image_rec ***ret, size_t *ret_n, kb_error *e);
+void image_list_free(image_rec **l, size_t n);
+/* Find by full name, name suffix (short name "kube-cross:TAG"), or id
+ * prefix; a name without a tag means ":latest". */
+int image_find(kb_store *s, const char *ref, image_rec **ret, kb_error *e);
+/* Record a freshly imported image: merge names with an existing record
+ * of the same id and take the names away from any other image. */
+int image_commit(kb_store *s, image_rec *r, kb_error *e);
+/* Delete the record, then the layers and blobs no other image uses. */
+int image_remove(kb_store *s, const image_rec *r, kb_error *e);
+
+typedef struct prune_stats {
+	uint64_t layers, blobs;
+} prune_stats;
+/* Delete layers and blobs no image uses (store lock held exclusive). */
+int image_prune(kb_store *s, prune_stats *st, kb_error *e);
+
+/* Normalise a reference given by a user or an archive: trims, adds
+ * ":latest" when there is no tag.  NULL when it is not a valid name.
+ * (Here, not in oci.c, so that looking an image up needs none of the
+ * archive readers.) */
+char *oci_name_normalize(const char *s);
+
+/* JSON for ls --json (with_config false) and inspect (true). */
+json_t *image_json(kb_store *s, const image_rec *r, bool with_config);
+uint64_t image_size(const image_rec *r);
+void image_rec_free(image_rec *r);
+static inline void image_rec_freep(image_rec **r) { image_rec_free(*r); }
