@@ -67,10 +67,12 @@
 #                            distribution answers 404 to a GET of an OCI
 #                            manifest that does not accept OCI types.
 #   reg_digest NAME:TAG      the manifest digest the server reports
-#   reg_in_netns CMD...      CMD as root of a new user and network namespace
-#                            with only lo up: a client there cannot reach any
-#                            address outside (for redirects to non-loopback
-#                            hosts); servers it needs must run inside too
+#   reg_in_netns CMD...      CMD as the test user, mapped to root of a new user
+#                            and network namespace with only lo up: a client
+#                            there cannot reach any address outside (for
+#                            redirects to non-loopback hosts); the servers it
+#                            talks to must run inside too (write their files
+#                            in test-user-owned dirs such as $WORK)
 #
 # Images (each makes its image as the test user, pushes it to the current
 # server and prints the reference HOST:PORT/NAME:TAG; the source layout is
@@ -406,7 +408,7 @@ reg_digest() {   # NAME:TAG
 # SIOCGIFFLAGS/SIOCSIFFLAGS ioctls from Python (no iproute2 needed).
 reg_in_netns() {
 	# shellcheck disable=SC2016 # expanded by the inner sh
-	unshare -rn sh -c '"$1" -c "
+	as_user unshare -rn sh -c '"$1" -c "
 import fcntl, socket, struct
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 flags = struct.unpack(\"16sh\", fcntl.ioctl(s, 0x8913, struct.pack(\"16sh\", b\"lo\", 0)))[1]
