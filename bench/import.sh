@@ -32,9 +32,9 @@
 #                          put it on the disk you care about
 #   BENCH_SETTLE           seconds to wait after a large deletion before timing
 #                          (default 300; see "ext4" in bench/README.md)
-#   BENCH_MIRROR           Debian mirror for the image build
-#                          (default: the first deb.debian.org-like URI in
-#                          /etc/apt/sources.list*, else http://deb.debian.org/debian)
+#   BENCH_MIRROR           Debian mirror for the image build (default: the
+#                          host's, from /etc/apt/sources.list, sources.list.d/*.list
+#                          and *.sources; required when the host names none)
 #
 # Building the image needs root (mmdebstrap in root mode) and network access
 # to the Debian archive; timing needs neither.  When started as root, every
@@ -75,9 +75,23 @@ case $warmup in ''|*[!0-9]*) echo "import.sh: --warmup wants a number" >&2; exit
 
 mirror() {
 	if [ -n "${BENCH_MIRROR:-}" ]; then echo "$BENCH_MIRROR"; return; fi
-	m=$(grep -h -E '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null |
-		grep -o -E 'https?://[^ ]*/debian/?( |$)' | grep -v security | head -1 | tr -d ' ')
-	echo "${m:-http://deb.debian.org/debian}"
+	# The host's own Debian mirror: the first one-line or deb822 source that
+	# serves a Debian release (not -security, -updates or a third party's).
+	m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk '$1 == "deb" { i = 2; if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ } print $i, $(i + 1) }'
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] && awk '
+			function flush() { if (deb) for (i = 1; i <= nu; i++) for (j = 1; j <= ns; j++) print u[i], s[j]; deb = 0; nu = 0; ns = 0 }
+			/^[ \t]*$/ { flush(); next }
+			tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+			tolower($1) == "uris:" { for (i = 2; i <= NF; i++) u[++nu] = $i }
+			tolower($1) == "suites:" { for (i = 2; i <= NF; i++) s[++ns] = $i }
+			tolower($1) == "enabled:" && tolower($2) == "no" { deb = 0 }
+			END { flush() }' "$f"
+	done)
+	m=$(echo "$m" | awk '$2 ~ /^(buster|bullseye|bookworm|trixie|forky|sid|oldstable|stable|testing|unstable)$/ { print $1; exit }')
+	[ -n "$m" ] || die "the host's apt sources name no Debian mirror: set BENCH_MIRROR=URL"
+	echo "${m%/}"
 }
 
 build_image() {
@@ -86,7 +100,7 @@ build_image() {
 		command -v $t >/dev/null || die "building the image needs $t"
 	done
 	local m b
-	m=$(mirror)
+	m=$(mirror) || exit 1
 	say "== building the bench image from $m (once; cached in $CACHE)"
 	mkdir -p "$CACHE"
 	rm -f "$CACHE/stamp"

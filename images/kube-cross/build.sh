@@ -31,20 +31,28 @@ usage: $prog [OPTIONS] OUTPUT.tar
 Build the kube-cross-like image and write it to OUTPUT.tar.
 
   --tag TAG         cross tag (default: examples/kube-mini/build/build-image/cross/VERSION,
-                    or \$KUBE_CROSS_TAG); the form is vX.Y.Z-go<GO>-<debian codename>.<rev>,
-                    and the codename picks the Debian suite
+                    or \$KUBE_CROSS_TAG), in either of kube-cross's forms:
+                      vX.Y.Z-go<GO>-<codename>.<rev>  (2020 on, e.g. v1.29.0-go1.21.7-bullseye.0)
+                      v<GO>-<rev>                     (before, e.g. v1.8.3-2)
+                    The Go version in it picks the Debian suite (see --suite)
+  --also-tag TAG    tag the same image TAG too (repeatable; one archive, one import)
+  --suite SUITE     Debian suite to build from (default: the one whose golang-go has the
+                    tag's Go major.minor: 1.15 bullseye, 1.19 bookworm, 1.24 trixie)
+  --package PKG     install the Debian package PKG too (repeatable; also \$KUBE_CROSS_PACKAGES,
+                    space-separated), e.g. protobuf-compiler, etcd-server, gcc-aarch64-linux-gnu
   --name NAME       image name in the archive (default: kube-cross)
   --format FMT      docker-archive (default; layers uncompressed, as docker save)
                     or oci-archive (layers gzip-compressed, about 3x smaller)
   --cache DIR       keep the archive in DIR (also \$KBUILD_NS_IMAGE_CACHE) and reuse it
-                    while this script, the tag, the mirrors and the format are
-                    unchanged; downloaded .debs are kept there too
+                    while this script, the tags, the packages, the mirrors and the format
+                    are unchanged; downloaded .debs are kept there too
   --rebuild         build even when the cache has the archive
-  --mirror URL      Debian mirror (default: the host's, from /etc/apt/sources.list*,
-                    else http://deb.debian.org/debian; also \$KUBE_CROSS_MIRROR)
+  --mirror URL      Debian mirror (default: the host's, read from /etc/apt/sources.list,
+                    /etc/apt/sources.list.d/*.list and *.sources; also \$KUBE_CROSS_MIRROR).
+                    Required when the host has no Debian source
   --security-mirror URL|none
-                    Debian security mirror (default: the host's, else
-                    http://deb.debian.org/debian-security; also \$KUBE_CROSS_SECURITY_MIRROR)
+                    Debian security mirror (default: the host's <codename>-security source,
+                    else none; also \$KUBE_CROSS_SECURITY_MIRROR)
   --mode MODE       mmdebstrap mode: unshare (default, root or not), root, auto
   -q, --quiet       only errors and the final line
   -h, --help        this text
@@ -76,6 +84,9 @@ secmirror=${KUBE_CROSS_SECURITY_MIRROR:-}
 mode=unshare
 quiet=0
 output=
+suite_opt=
+also_tags=
+extra_packages=${KUBE_CROSS_PACKAGES:-}
 
 need_arg() {
 	[ "$2" -ge 2 ] || die "$1 needs an argument (see --help)"
@@ -84,6 +95,12 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--tag) need_arg "$1" $#; tag=$2; shift ;;
 	--tag=*) tag=${1#*=} ;;
+	--also-tag) need_arg "$1" $#; also_tags="$also_tags $2"; shift ;;
+	--also-tag=*) also_tags="$also_tags ${1#*=}" ;;
+	--suite) need_arg "$1" $#; suite_opt=$2; shift ;;
+	--suite=*) suite_opt=${1#*=} ;;
+	--package) need_arg "$1" $#; extra_packages="$extra_packages $2"; shift ;;
+	--package=*) extra_packages="$extra_packages ${1#*=}" ;;
 	--name) need_arg "$1" $#; name=$2; shift ;;
 	--name=*) name=${1#*=} ;;
 	--format) need_arg "$1" $#; format=$2; shift ;;
@@ -125,12 +142,64 @@ if [ -z "$tag" ]; then
 	[ -r "$vf" ] || die "no --tag and no $vf to read the cross tag from"
 	tag=$(tr -d ' \t\r\n' <"$vf")
 fi
-# vX.Y.Z-go1.19[.8]-bookworm.0: the Go version the image must have, and
-# the Debian suite that has it.
-go_want=$(printf '%s\n' "$tag" | sed -n 's/^v[0-9][0-9.]*-go\([0-9][0-9.]*\)-\([a-z][a-z]*\)\.[0-9][0-9]*$/\1/p')
-suite=$(printf '%s\n' "$tag" | sed -n 's/^v[0-9][0-9.]*-go\([0-9][0-9.]*\)-\([a-z][a-z]*\)\.[0-9][0-9]*$/\2/p')
-{ [ -n "$go_want" ] && [ -n "$suite" ]; } ||
-	die "tag $tag: want the form vX.Y.Z-go<GO VERSION>-<debian codename>.<revision>, e.g. v1.0.0-go1.19-bookworm.0"
+# The Go version the tag promises, in either of kube-cross's tag forms:
+#   vX.Y.Z-go1.19[.8]-bookworm.0   (kubernetes/release, 2020 on)
+#   v1.8.3-2, v1.13.9b4-1          (kubernetes/kubernetes build/build-image/cross, before)
+# The old form is what trees of 2017-2019 name in build/build-image/cross/VERSION.
+tag_form=
+go_want=$(printf '%s\n' "$tag" | sed -n 's/^v[0-9][0-9.]*-go\([0-9][0-9.]*\)[a-z0-9]*-\([a-z][a-z]*\)\.[0-9][0-9]*$/\1/p')
+tag_codename=
+if [ -n "$go_want" ]; then
+	tag_form=new
+	tag_codename=$(printf '%s\n' "$tag" | sed -n 's/^v[0-9][0-9.]*-go[0-9][0-9.]*[a-z0-9]*-\([a-z][a-z]*\)\.[0-9][0-9]*$/\1/p')
+else
+	go_want=$(printf '%s\n' "$tag" | sed -n 's/^v\([0-9][0-9]*\.[0-9][0-9]*\(\.[0-9][0-9]*\)\{0,1\}\)[a-z0-9]*-[0-9][0-9]*\(-[a-z0-9]*\)\{0,1\}$/\1/p')
+	[ -n "$go_want" ] && tag_form=old
+fi
+[ -n "$tag_form" ] ||
+	die "tag $tag: want vX.Y.Z-go<GO>-<codename>.<revision> (e.g. v1.0.0-go1.19-bookworm.0) or v<GO>-<revision> (e.g. v1.15.15-1)"
+for t in $also_tags; do
+	case $t in
+	[A-Za-z0-9_]*) ;;
+	*) die "--also-tag $t: a tag starts with a letter, a digit or _" ;;
+	esac
+	case $t in
+	*[!A-Za-z0-9_.-]*) die "--also-tag $t: a tag has only letters, digits, _, . and -" ;;
+	esac
+done
+go_minor=$(printf '%s\n' "$go_want" | cut -d. -f1-2)
+
+# Debian suites and the Go of their golang-go.  kube-cross names the Debian
+# release of its golang base image, whose Go comes from go.dev, not Debian:
+# v1.29.0-go1.21.7-bullseye.0 has Go 1.21 on bullseye, where Debian's own
+# golang-go is 1.15.  What a build needs is the Go, so the Go picks the suite
+# and the codename in the tag is only used when its Go is the tag's.
+suite_go() {
+	case $1 in
+	buster) echo 1.11 ;;
+	bullseye) echo 1.15 ;;
+	bookworm) echo 1.19 ;;
+	trixie) echo 1.24 ;;
+	esac
+}
+if [ -n "$suite_opt" ]; then
+	suite=$suite_opt
+	sg=$(suite_go "$suite")
+	[ -z "$sg" ] || [ "$sg" = "$go_minor" ] ||
+		die "--suite $suite: its golang-go is Go $sg, the tag $tag promises Go $go_minor"
+elif [ -n "$tag_codename" ] && [ "$(suite_go "$tag_codename")" = "$go_minor" ]; then
+	suite=$tag_codename
+else
+	suite=
+	for s in bullseye bookworm trixie buster; do
+		if [ "$(suite_go "$s")" = "$go_minor" ]; then suite=$s; break; fi
+	done
+	[ -n "$suite" ] ||
+		die "tag $tag: no Debian suite has Go $go_minor (bullseye 1.15, bookworm 1.19, trixie 1.24); change the tag, or name a suite with --suite"
+fi
+case $suite in
+*[!a-z]* | "") die "--suite $suite: want a Debian codename such as bookworm" ;;
+esac
 
 # ---------------------------------------------------------------------------
 # Tools
@@ -193,13 +262,31 @@ host_sources() {
 	done
 }
 
+# The mirror that serves the suite; else one that serves another Debian
+# release (a Debian mirror serves them all).  No built-in default: a machine
+# that reaches only its own mirror must not be sent elsewhere.
+debian_suites="buster bullseye bookworm trixie forky sid oldoldstable oldstable stable testing unstable"
 if [ -z "$mirror" ]; then
 	mirror=$(host_sources | awk -v s="$suite" '$2 == s { print $1; exit }')
-	mirror=${mirror:-http://deb.debian.org/debian}
+	if [ -z "$mirror" ]; then
+		mirror=$(host_sources | awk -v l="$debian_suites" '
+			BEGIN { n = split(l, a, " "); for (i = 1; i <= n; i++) ok[a[i]] = 1 }
+			$2 in ok { print $1; exit }')
+	fi
+	[ -n "$mirror" ] ||
+		die "the host's apt sources (/etc/apt/sources.list, /etc/apt/sources.list.d/*.list, *.sources) name no Debian mirror: give one with --mirror URL"
 fi
 if [ -z "$secmirror" ]; then
 	secmirror=$(host_sources | awk -v s="$suite-security" '$2 == s { print $1; exit }')
-	secmirror=${secmirror:-http://deb.debian.org/debian-security}
+	if [ -z "$secmirror" ]; then
+		secmirror=$(host_sources | awk -v l="$debian_suites" '
+			BEGIN { n = split(l, a, " "); for (i = 1; i <= n; i++) ok[a[i] "-security"] = 1 }
+			$2 in ok { print $1; exit }')
+	fi
+	if [ -z "$secmirror" ]; then
+		secmirror=none
+		[ "$quiet" = 1 ] || echo "$prog: the host's apt sources name no Debian security mirror: building without $suite-security (--security-mirror URL adds one)" >&2
+	fi
 fi
 mirror=${mirror%/}
 secmirror=${secmirror%/}
@@ -217,10 +304,25 @@ secmirror=${secmirror%/}
 # git for version stamping, certificates and time zones.  bash, coreutils,
 # findutils, diffutils, grep, sed, tar and gzip are Essential and always there.
 packages="golang-go gcc libc6-dev make git ca-certificates tzdata"
+# What kube-cross adds on top of its golang base image (kubernetes/release
+# images/build/cross/default/Dockerfile; in 2017 kubernetes/kubernetes
+# build/build-image/cross/Dockerfile): g++ (build-essential), rsync
+# (hack/lib/golang.sh places binaries with rsync -pc), jq, file, patch,
+# unzip, and iproute2 (build/build-image/rsyncd.sh reads `ip route`).
+packages="$packages g++ rsync jq file patch unzip iproute2"
+for p in $extra_packages; do
+	case $p in
+	*[!a-z0-9.+:=~-]* | [!a-z0-9]*) die "--package $p: not a Debian package name" ;;
+	esac
+	case " $packages " in
+	*" $p "*) ;;
+	*) packages="$packages $p" ;;
+	esac
+done
 
 # The image's Env, as kube-cross has it (its Go lives in /usr/local/go;
-# Debian's in /usr/lib/go).  GOTOOLCHAIN=local: a newer go never fetches
-# another toolchain.
+# Debian's in /usr/lib/go, and /usr/local/go links to it).  GOTOOLCHAIN=local:
+# a newer go never fetches another toolchain.
 crossplatforms="linux/arm64 windows/amd64 darwin/arm64"
 image_env="PATH=/go/bin:/usr/lib/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 GOPATH=/go
@@ -229,6 +331,16 @@ GOARM=7
 GOTOOLCHAIN=local
 KUBE_CROSSPLATFORMS=$crossplatforms
 LANG=C.UTF-8"
+# kube-cross of 2017 (v1.8.x-N tags) carried a second, patched Go in
+# /usr/local/go_k8s_patched and named it in K8S_PATCHED_GOROOT; that era's
+# build/build-image/Dockerfile runs `chmod -R a+rwx ... ${K8S_PATCHED_GOROOT}/pkg`.
+# Old-form tags get the variable and a link to the one Go.
+patched_goroot=
+if [ "$tag_form" = old ]; then
+	patched_goroot=/usr/local/go_k8s_patched
+	image_env="$image_env
+K8S_PATCHED_GOROOT=$patched_goroot"
+fi
 
 arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
 
@@ -239,7 +351,7 @@ arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
 key=$(
 	{
 		cat "$recipe"
-		printf '%s\n' "tag=$tag" "name=$name" "format=$format" "suite=$suite" "arch=$arch" \
+		printf '%s\n' "tag=$tag" "also=$also_tags" "packages=$packages" "name=$name" "format=$format" "suite=$suite" "arch=$arch" \
 			"mirror=$mirror" "security=$secmirror" "epoch=${SOURCE_DATE_EPOCH:-}"
 	} | sha256sum | cut -c1-16
 )
@@ -278,8 +390,8 @@ out_dir=$(dirname "$output")
 
 if [ -n "$cached" ] && [ "$rebuild" = 0 ] && [ -f "$cached" ]; then
 	place "$cached"
-	[ "$quiet" = 1 ] || say "Reusing $cached (recipe, tag and mirrors unchanged; --rebuild to make it again)"
-	echo "$prog: $output: $name:$tag ($format, $(du -h "$output" | cut -f1), from the cache)"
+	[ "$quiet" = 1 ] || say "Reusing $cached (recipe, tags, packages and mirrors unchanged; --rebuild to make it again)"
+	echo "$prog: $output: $name:$tag${also_tags:+ (also:$also_tags)} ($format, $(du -h "$output" | cut -f1), from the cache)"
 	exit 0
 fi
 
@@ -302,6 +414,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 say "Building $name:$tag from Debian $suite ($arch) with mmdebstrap --mode=$mode"
+if [ -n "$tag_codename" ] && [ "$tag_codename" != "$suite" ]; then
+	say "The tag names $tag_codename, whose golang-go is not Go $go_minor: building from $suite, which has it"
+fi
 say "Mirrors: $mirror, $secmirror"
 
 set -- --mode="$mode" --variant=apt --format=tar \
@@ -316,6 +431,7 @@ set -- --mode="$mode" --variant=apt --format=tar \
 	--dpkgopt='path-exclude=/usr/share/lintian/*' \
 	--dpkgopt='path-exclude=/usr/lib/go-*/pkg/linux_*/*' \
 	--customize-hook='mkdir -p "$1/go/bin" "$1/go/src" && chmod 1777 "$1/go" "$1/go/bin" "$1/go/src"' \
+	--customize-hook='mkdir -p "$1/usr/local" && ln -sfn ../lib/go "$1/usr/local/go"' \
 	--customize-hook='mkdir -p "$1/tmp.k8s" && chmod 1777 "$1/tmp.k8s"' \
 	--customize-hook='rm -f "$1/etc/resolv.conf" "$1/etc/hostname" && : >"$1/etc/resolv.conf" && : >"$1/etc/hostname"'
 if [ -n "$debs" ]; then
@@ -324,6 +440,9 @@ if [ -n "$debs" ]; then
 		--setup-hook='mkdir -p "$1/var/cache/apt/archives/"' \
 		--setup-hook="sync-in '$debs' /var/cache/apt/archives/" \
 		--customize-hook="sync-out /var/cache/apt/archives '$debs'"
+fi
+if [ -n "$patched_goroot" ]; then
+	set -- "$@" --customize-hook="ln -sfn ../lib/go \"\$1$patched_goroot\""
 fi
 [ "$quiet" = 1 ] && set -- "$@" --quiet
 sources="deb $mirror $suite main
@@ -347,10 +466,12 @@ gover_file=$(tar -tf "$rootfs" --wildcards './usr/lib/go-*/VERSION' | head -1)
 go_have=$(tar -xOf "$rootfs" "$gover_file" | head -1)
 case $go_have in
 "go$go_want" | "go$go_want".*) ;;
-*) die "the tag $tag promises Go $go_want but Debian $suite has $go_have: change the tag (examples/kube-mini/build/build-image/cross/VERSION) or the suite" ;;
+"go$go_minor" | "go$go_minor".*)
+	[ "$quiet" = 1 ] || say "The tag names Go $go_want; Debian $suite has $go_have (the same Go release, another patch level)" ;;
+*) die "the tag $tag promises Go $go_want but Debian $suite has $go_have: change the tag or --suite" ;;
 esac
-tar -tf "$rootfs" ./usr/lib/go ./go/bin ./tmp.k8s >/dev/null 2>&1 ||
-	die "the root file system lacks /usr/lib/go, /go/bin or /tmp.k8s"
+tar -tf "$rootfs" ./usr/lib/go ./usr/local/go ./go/bin ./tmp.k8s >/dev/null 2>&1 ||
+	die "the root file system lacks /usr/lib/go, /usr/local/go, /go/bin or /tmp.k8s"
 
 say "Making the OCI image with umoci"
 oci=$work/oci
@@ -378,7 +499,12 @@ umoci config --image "$oci:$name" "$@" \
 
 say "Writing the $format with skopeo"
 archive=$work/image.tar
-skopeo --insecure-policy copy --quiet "oci:$oci:$name" "$format:$archive:$name:$tag" ||
+set --
+for t in $also_tags; do
+	[ "$t" = "$tag" ] || set -- "$@" --additional-tag "$name:$t"
+done
+[ $# -eq 0 ] || [ "$format" = docker-archive ] || die "--also-tag needs --format docker-archive (an OCI archive holds one name)"
+skopeo --insecure-policy copy --quiet "$@" "oci:$oci:$name" "$format:$archive:$name:$tag" ||
 	die "skopeo copy to $format failed"
 
 if [ -n "$cached" ]; then
@@ -397,4 +523,4 @@ else
 fi
 
 end=$(date +%s)
-echo "$prog: $output: $name:$tag ($format, $(du -h "$output" | cut -f1), $go_have, built in $((end - start)) s)"
+echo "$prog: $output: $name:$tag${also_tags:+ (also:$also_tags)} ($format, $(du -h "$output" | cut -f1), $go_have, built in $((end - start)) s)"
