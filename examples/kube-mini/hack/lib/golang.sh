@@ -2,6 +2,8 @@
 # Building the Go binaries: which targets exist, for which platforms, with
 # which environment, and where the results go.
 
+# shellcheck disable=SC2034 # the lists here are read by the scripts that source this
+
 # Targets by group, as Kubernetes groups them: server binaries run on the
 # nodes of a cluster, client binaries on users' machines.
 readonly KUBE_SERVER_TARGETS=(
@@ -11,9 +13,46 @@ readonly KUBE_SERVER_TARGETS=(
 readonly KUBE_CLIENT_TARGETS=(
   cmd/kubectl-mini
 )
+# Node binaries run on every node (kube-proxy, kubelet upstream); here the
+# one node binary is also a server binary, so `make cross` builds it with
+# the server group.
+readonly KUBE_NODE_TARGETS=(
+  cmd/kube-mini-proxy
+)
+# Test binaries (e2e.test, ginkgo upstream): built by `make cross` for the
+# test platforms, shipped in the test tarballs and the conformance image.
+readonly KUBE_TEST_TARGETS=(
+  test/e2e-mini
+)
+# What `make` builds when no WHAT is given: the commands, not the tests.
 readonly KUBE_ALL_TARGETS=(
   "${KUBE_SERVER_TARGETS[@]}"
   "${KUBE_CLIENT_TARGETS[@]}"
+)
+
+# The binary names of each group, as the release packaging uses them.
+readonly KUBE_SERVER_BINARIES=("${KUBE_SERVER_TARGETS[@]##*/}")
+readonly KUBE_NODE_BINARIES=("${KUBE_NODE_TARGETS[@]##*/}")
+readonly KUBE_NODE_BINARIES_WIN=("${KUBE_NODE_BINARIES[@]/%/.exe}")
+readonly KUBE_CLIENT_BINARIES=("${KUBE_CLIENT_TARGETS[@]##*/}")
+readonly KUBE_CLIENT_BINARIES_WIN=("${KUBE_CLIENT_BINARIES[@]/%/.exe}")
+readonly KUBE_TEST_BINARIES=("${KUBE_TEST_TARGETS[@]##*/}")
+readonly KUBE_TEST_BINARIES_WIN=("${KUBE_TEST_BINARIES[@]/%/.exe}")
+
+# The binaries that get a container image of their own in a release
+# (build/lib/release.sh), one per server platform; the base image of each
+# is chosen by kube::build::get_docker_wrapped_binaries (build/common.sh).
+readonly KUBE_SERVER_IMAGE_TARGETS=(
+  cmd/kube-mini-apiserver
+  cmd/kube-mini-proxy
+  cmd/kubectl-mini
+)
+readonly KUBE_SERVER_IMAGE_BINARIES=("${KUBE_SERVER_IMAGE_TARGETS[@]##*/}")
+
+# Sources the portable test tarball carries, relative to the tree.
+readonly KUBE_TEST_PORTABLE=(
+  test/e2e/testing-manifests
+  hack/lib
 )
 
 # The platforms each group is built for by `make cross`.
@@ -27,27 +66,46 @@ readonly KUBE_SUPPORTED_CLIENT_PLATFORMS=(
   windows/amd64
   darwin/arm64
 )
+readonly KUBE_SUPPORTED_NODE_PLATFORMS=(
+  "${KUBE_SUPPORTED_SERVER_PLATFORMS[@]}"
+)
+# The platforms end-to-end tests are run from.
+readonly KUBE_SUPPORTED_TEST_PLATFORMS=(
+  linux/amd64
+  darwin/arm64
+)
 
-# kube::golang::setup_platforms: KUBE_SERVER_PLATFORMS and
-# KUBE_CLIENT_PLATFORMS for `make cross`.  With KUBE_BUILD_PLATFORMS set,
-# each group gets the platforms of that list it supports (possibly none);
-# with KUBE_FASTBUILD=true, only the host's; else all it supports.
+# kube::golang::setup_platforms: KUBE_SERVER_PLATFORMS, KUBE_NODE_PLATFORMS,
+# KUBE_CLIENT_PLATFORMS and KUBE_TEST_PLATFORMS for `make cross` and the
+# release packaging.  With KUBE_BUILD_PLATFORMS set, each group gets the
+# platforms of that list it supports (possibly none); with
+# KUBE_FASTBUILD=true, only the host's; else all it supports.
 kube::golang::setup_platforms() {
-  local server client
+  local server node client test
   if [[ -n "${KUBE_BUILD_PLATFORMS:-}" ]]; then
     server=$(kube::util::intersect "${KUBE_BUILD_PLATFORMS}" "${KUBE_SUPPORTED_SERVER_PLATFORMS[*]}")
+    node=$(kube::util::intersect "${KUBE_BUILD_PLATFORMS}" "${KUBE_SUPPORTED_NODE_PLATFORMS[*]}")
     client=$(kube::util::intersect "${KUBE_BUILD_PLATFORMS}" "${KUBE_SUPPORTED_CLIENT_PLATFORMS[*]}")
+    test=$(kube::util::intersect "${KUBE_BUILD_PLATFORMS}" "${KUBE_SUPPORTED_TEST_PLATFORMS[*]}")
   elif [[ "${KUBE_FASTBUILD:-false}" == true ]]; then
     server="linux/$(kube::util::host_arch)"
+    node=${server}
     client=${server}
+    test=${server}
   else
     server="${KUBE_SUPPORTED_SERVER_PLATFORMS[*]}"
+    node="${KUBE_SUPPORTED_NODE_PLATFORMS[*]}"
     client="${KUBE_SUPPORTED_CLIENT_PLATFORMS[*]}"
+    test="${KUBE_SUPPORTED_TEST_PLATFORMS[*]}"
   fi
-  # shellcheck disable=SC2034 # used by hack/make-rules/cross.sh
+  # shellcheck disable=SC2034 # used by hack/make-rules/cross.sh and build/lib/release.sh
   read -ra KUBE_SERVER_PLATFORMS <<<"${server}"
   # shellcheck disable=SC2034
+  read -ra KUBE_NODE_PLATFORMS <<<"${node}"
+  # shellcheck disable=SC2034
   read -ra KUBE_CLIENT_PLATFORMS <<<"${client}"
+  # shellcheck disable=SC2034
+  read -ra KUBE_TEST_PLATFORMS <<<"${test}"
 }
 
 # kube::golang::_version_parts go1.19.8 -> "1 19 8" (missing parts are 0).

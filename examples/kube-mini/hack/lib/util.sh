@@ -71,3 +71,35 @@ kube::util::mem_available_gib() {
   fi
   echo 0
 }
+
+# kube::util::wait-for-jobs: wait for every background job of this shell;
+# the number of those that failed is the status (0: all succeeded).
+kube::util::wait-for-jobs() {
+  local fail=0 job
+  for job in $(jobs -p); do
+    wait "${job}" || fail=$((fail + 1))
+  done
+  return "${fail}"
+}
+
+# kube::util::trap_add COMMAND SIGNAL: run COMMAND on SIGNAL after what
+# is already trapped there.
+kube::util::trap_add() {
+  local command=$1 signal=$2 existing
+  existing=$(trap -p "${signal}" | sed -e "s/^trap -- '//" -e "s/' ${signal}\$//")
+  if [[ -n "${existing}" ]]; then
+    command="${existing}; ${command}"
+  fi
+  # shellcheck disable=SC2064 # expanded now, on purpose
+  trap -- "${command}" "${signal}"
+}
+
+# kube::util::ensure-docker-buildx: a `docker` whose buildx works.  (Upstream
+# notes that podman answers `docker buildx version` and docker `docker
+# buildx`; either will do.)
+kube::util::ensure-docker-buildx() {
+  if docker buildx version >/dev/null 2>&1 || docker buildx >/dev/null 2>&1; then
+    return 0
+  fi
+  kube::log::error_exit "docker buildx is not available: a docker with buildx (or kbuild-ns release, which provides one) is needed for the server images"
+}
