@@ -31,17 +31,17 @@ static char *helper_path(void)
 	return xasprintf("%s/kbuild-ns-image", PKGLIBEXECDIR);
 }
 
-/* kbuild-ns-image [-q|-v...] --state-dir DIR import ARGS...: -C is done
+/* kbuild-ns-image [-q|-v...] --state-dir DIR COMMAND ARGS...: -C is done
  * and the state directory checked and absolute (main.c); messages and
  * exit status are the helper's own, as if this process had made them. */
-static int exec_import(kb_ctx *c, int argc, char **argv)
+int cmd_exec_image_program(kb_ctx *c, int argc, char **argv)
 {
 	_cleanup_free_ char *path = helper_path();
 	_cleanup_free_ char **args = calloc((size_t)argc + 16, sizeof *args);
 	size_t n = 0;
 
 	if (!args)
-		return cmd_failx("import", "out of memory");
+		return cmd_failx(argv[0], "out of memory");
 	args[n++] = path;
 	if (c->verbosity < 0)
 		args[n++] = "-q";
@@ -54,7 +54,7 @@ static int exec_import(kb_ctx *c, int argc, char **argv)
 	args[n] = NULL;
 	fflush(NULL);
 	execv(path, args);
-	return cmd_failx("import", "cannot run %s: %s (set KBUILD_NS_LIBEXEC_DIR to the directory that holds it)",
+	return cmd_failx(argv[0], "cannot run %s: %s (set KBUILD_NS_LIBEXEC_DIR to the directory that holds it)",
 			 path, strerror(errno));
 }
 
@@ -160,7 +160,7 @@ int cmd_image(kb_ctx *c, int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(sub, "import"))
-		return exec_import(c, argc - 1, argv + 1);
+		return cmd_exec_image_program(c, argc - 1, argv + 1);
 	if (!strcmp(sub, "ls") || !strcmp(sub, "list"))
 		return do_ls(c, argc - 1, argv + 1);
 	if (!strcmp(sub, "inspect"))

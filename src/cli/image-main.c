@@ -164,12 +164,20 @@ int main(int argc, char **argv)
 		else
 			break;
 	}
-	if (!c.state_dir || c.state_dir[0] != '/' || i >= argc || strcmp(argv[i], "import")) {
-		fputs("kbuild-ns-image: a part of kbuild-ns; use `kbuild-ns image import`\n", stderr);
+	static const struct { const char *name; int (*fn)(kb_ctx *, int, char **); } commands[] = {
+		{ "import", cmd_image_import }, { "provenance", cmd_provenance },
+	};
+	int (*fn)(kb_ctx *, int, char **) = NULL;
+	for (size_t k = 0; i < argc && k < ARRAY_SIZE(commands); k++)
+		if (!strcmp(argv[i], commands[k].name))
+			fn = commands[k].fn;
+	if (!c.state_dir || c.state_dir[0] != '/' || !fn) {
+		fputs("kbuild-ns-image: a part of kbuild-ns; use `kbuild-ns image import` or `kbuild-ns provenance`\n",
+		      stderr);
 		return KB_EXIT_FAIL;
 	}
 	out_init(c.verbosity);
-	int r = cmd_image_import(&c, argc - i, argv + i);
+	int r = fn(&c, argc - i, argv + i);
 	fflush(stdout);
 	if (ferror(stdout))
 		return cmd_failx("image", "writing to standard output failed");
