@@ -21,7 +21,7 @@ FX=$SRCDIR/tests/fixtures
 SCR=$WORK/scratch
 REF=$WORK/ref-state
 mkdir -p "$SCR/ref"
-"$PYTHON" "$FX/ocilib.py" image "$SCR/big.tar" --ref latest --describe \
+"$PYTHON" "$FX/ocilib.py" image oci-archive "$SCR/big.tar" --name latest --meta - \
 	--layer name=k1,files=4000,bytes=6000 --layer name=k2,files=4000,bytes=6000 \
 	--layer name=k3,files=4000,bytes=6000,comp=zstd --layer name=k4,files=4000,bytes=6000 \
 	--layer name=k5,files=4000,bytes=6000 \
