@@ -107,7 +107,7 @@ build_image() {
 		--customize-hook="cp -ax \"\$1\" '$b/s2'" \
 		bookworm /dev/null "deb $m bookworm main" "deb $m bookworm-updates main" \
 		|| die "mmdebstrap failed"
-	local L=$CACHE/layers py="python3 $here/mkimage.py"
+	local L=$CACHE/layers py="python3 $here/snapshot-layers.py"
 	$py layer - "$b/s0" "$L/1.tar" &&
 	$py layer "$b/s0" "$b/s1" "$L/2.tar" &&
 	$py layer "$b/s1" "$b/s2" "$L/3.tar" &&
