@@ -32,7 +32,7 @@ BH=${B#sha256:}
 pfx=$(printf %s "$AH" | cut -c1-3)
 gen "$SCR/amb.tar" --id-prefix "$pfx" --meta - --layer name=amb >"$SCR/amb.json" ||
 	{ echo "Bail out! fixture generation failed"; exit 1; }
-[ "$(id -u)" = 0 ] && chown -R "$TEST_UID:$TEST_GID" "$SCR"
+user_own "$SCR"
 
 FULL_A=registry.example.com/tests/alpha:v1
 FULL_B=registry.example.com/tests/beta:latest
