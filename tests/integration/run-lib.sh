@@ -65,13 +65,3 @@ kb_exec() { as_user_exec "$KBUILD_NS" -q --state-dir "$STATE" "$@"; }
 todo() { _tap_n=$((_tap_n + 1)); echo "not ok $_tap_n - $1 # TODO $2"; }
 skip_one() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP $2"; }
 
-# wait_file FILE PATTERN [SECS]: until FILE has a line matching PATTERN.
-wait_file() {
-	_i=0
-	while [ "$_i" -lt "$((${3:-20} * 10))" ]; do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1; _i=$((_i + 1))
-	done
-	return 1
-}
-
