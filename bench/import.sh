@@ -121,7 +121,7 @@ build_image() {
 		--customize-hook="cp -ax \"\$1\" '$b/s2'" \
 		bookworm /dev/null "deb $m bookworm main" "deb $m bookworm-updates main" \
 		|| die "mmdebstrap failed"
-	local L=$CACHE/layers py="python3 $here/mkimage.py"
+	local L=$CACHE/layers py="python3 $here/snapshot-layers.py"
 	$py layer - "$b/s0" "$L/1.tar" &&
 	$py layer "$b/s0" "$b/s1" "$L/2.tar" &&
 	$py layer "$b/s1" "$b/s2" "$L/3.tar" &&
@@ -178,8 +178,7 @@ cleanup() {
 			done
 			end_pause_processes
 		fi
-		chmod -R u+rwx "$WORK" 2>/dev/null
-		rm -rf "$WORK"
+		rm_tree "$WORK"
 		touch "$marker" 2>/dev/null
 	fi
 	if ls -d "$CACHE"/trash.* >/dev/null 2>&1; then
@@ -215,7 +214,7 @@ timeit() {
 }
 
 # fresh DIR: a new directory for one timed run, owned by the user.
-fresh() { mkdir -p "$1" && { [ "$(id -u)" != 0 ] || chown "$RUID:$RGID" "$1"; }; }
+fresh() { mkdir -p "$1" && user_own "$1"; }
 
 # The timed commands run through setpriv --reset-env, so they are spelled
 # out as small scripts (no exported functions or variables).
@@ -240,7 +239,7 @@ cat "$CACHE/image.oci.tar" "$CACHE/image.docker.tar" "$L"/* "$CACHE"/oci/blobs/s
 
 [ "$built" = 1 ] && touch "$marker"   # mmdebstrap just removed its chroot
 settle
-say "== timing as uid $RUID; every run writes into a fresh directory under $WORK"
+say "== timing as uid $TEST_UID; every run writes into a fresh directory under $WORK"
 for n in $(seq 1 $((warmup + runs))); do
 	if [ "$n" -le "$warmup" ]; then say "-- warm-up round $n of $warmup (untimed)"
 	elif [ "$runs" -gt 1 ]; then say "-- round $((n - warmup)) of $runs"; fi

@@ -3,7 +3,8 @@
 # lines.  A script sets `only` (its --only list) before it calls want, and
 # calls bench_user, then make_work, before as_user and settle; the rest
 # follows the conventions described under "How it measures" in
-# bench/README.md.
+# bench/README.md.  The user drop, work directory and tree removal are the
+# integration tests' own (tests/fixtures/user.sh).
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # some variables set here are for the scripts
 
@@ -11,6 +12,8 @@ me=${0##*/}                          # the script's name, for messages
 here=$(cd "$(dirname "$0")" && pwd)  # bench/
 srcdir=$(dirname "$here")            # the source tree
 KBUILD_NS=${KBUILD_NS:-$srcdir/_build/src/kbuild-ns}
+# shellcheck source-path=SCRIPTDIR source=../tests/fixtures/user.sh
+. "$srcdir/tests/fixtures/user.sh"
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "$me: $*"; exit 1; }
@@ -23,41 +26,26 @@ usage() { sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 # ---------------------------------------------------------------------------
 # Who runs the timed commands: the caller, or, when started as root,
 # kbuildns-test (created with useradd, which also gives it subordinate ids;
-# 65534 if that fails).  Sets RUID, RGID and RUSER.
+# 65534 if that fails).  Sets TEST_UID, TEST_GID and TEST_USER.
 
 bench_user() {
-	if [ "$(id -u)" = 0 ]; then
-		if ! id kbuildns-test >/dev/null 2>&1; then
-			useradd --create-home --shell /bin/sh kbuildns-test 2>/dev/null ||
-				say "$me: useradd kbuildns-test failed; timing as 65534"
-		fi
-		if id kbuildns-test >/dev/null 2>&1; then
-			RUID=$(id -u kbuildns-test) RGID=$(id -g kbuildns-test) RUSER=kbuildns-test
-		else
-			RUID=65534 RGID=65534 RUSER=nobody
-		fi
-	else
-		RUID=$(id -u) RGID=$(id -g) RUSER=$(id -un)
+	if [ "$(id -u)" = 0 ] && ! id kbuildns-test >/dev/null 2>&1; then
+		useradd --create-home --shell /bin/sh kbuildns-test 2>/dev/null ||
+			say "$me: useradd kbuildns-test failed; timing as 65534"
 	fi
+	user_pick
 }
 
 # Variables set in the environment of as_user's commands besides HOME and
 # the XDG directories; a script that wants USER and LOGNAME set sets
-# user_env=(USER="$RUSER" LOGNAME="$RUSER").
+# user_env=(USER="$TEST_USER" LOGNAME="$TEST_USER").
 user_env=()
 
 # as_user CMD...: CMD as the user (setpriv --reset-env when root), with HOME
 # and XDG_RUNTIME_DIR in the work directory.
 as_user() {
-	if [ "$(id -u)" = 0 ]; then
-		setpriv --reuid="$RUID" --regid="$RGID" --clear-groups --reset-env \
-			env HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" "${user_env[@]}" \
-			XDG_DATA_HOME="$WORK/home/.local/share" XDG_CONFIG_HOME="$WORK/home/.config" \
-			PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" "$@"
-	else
-		env HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" "${user_env[@]}" \
-			XDG_DATA_HOME="$WORK/home/.local/share" XDG_CONFIG_HOME="$WORK/home/.config" "$@"
-	fi
+	user_run --reset-env HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" "${user_env[@]}" \
+		XDG_DATA_HOME="$WORK/home/.local/share" XDG_CONFIG_HOME="$WORK/home/.config" "$@"
 }
 
 # ---------------------------------------------------------------------------
@@ -89,12 +77,11 @@ settle() {
 # with home/, xdg/ and the DIRs in it, owned by the user.
 make_work() {
 	local d
-	WORK=$(mktemp -d "$WORKBASE/$1.XXXXXX") || die "mktemp failed"
+	user_workdir "$WORKBASE/$1.XXXXXX" || die "mktemp failed"
 	shift
-	chmod 755 "$WORK"
 	mkdir -m 700 "$WORK/home" "$WORK/xdg"
 	for d; do mkdir "$WORK/$d"; done
-	[ "$(id -u)" != 0 ] || chown -R "$RUID:$RGID" "$WORK"
+	user_own "$WORK"
 }
 
 # end_pause_processes: rootless podman leaves a pause process (catatonit)
@@ -102,7 +89,7 @@ make_work() {
 # directory.
 end_pause_processes() {
 	local p
-	for p in $(pgrep -u "$RUID" -x catatonit); do
+	for p in $(pgrep -u "$TEST_UID" -x catatonit); do
 		grep -qz "^XDG_RUNTIME_DIR=$WORK/xdg\$" "/proc/$p/environ" 2>/dev/null && kill "$p"
 	done
 }

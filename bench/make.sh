@@ -80,15 +80,14 @@ TAG=$(cat "$EXAMPLE/build/build-image/cross/VERSION" 2>/dev/null) || die "no cro
 # Who runs the timed commands, and where (bench/lib.sh)
 
 bench_user
-user_env=(USER="$RUSER" LOGNAME="$RUSER")
+user_env=(USER="$TEST_USER" LOGNAME="$TEST_USER")
 make_work kbuild-ns-make bin log
 
 cleanup() {
 	if [ "$keep" = 1 ]; then
 		say "work directory kept: $WORK"
 	else
-		chmod -R u+rwx "$WORK" 2>/dev/null
-		rm -rf "$WORK" 2>/dev/null || say "make.sh: could not remove all of $WORK (files of subordinate ids?)"
+		rm_tree "$WORK" 2>/dev/null || say "make.sh: could not remove all of $WORK (files of subordinate ids?)"
 		touch "$marker" 2>/dev/null
 	fi
 }
@@ -249,7 +248,7 @@ get() { awk -v r="$1" -v f="$2" '$1 == r { print $f }' <<<"$stats"; }
 nat=$(get native 2)
 
 echo
-echo "kbuild-ns make benchmark: $(nproc) cores, $(uname -r), $(df -PT "$WORK" | awk 'NR==2 {print $2}') work dir, as uid $RUID"
+echo "kbuild-ns make benchmark: $(nproc) cores, $(uname -r), $(df -PT "$WORK" | awk 'NR==2 {print $2}') work dir, as uid $TEST_UID"
 [ -n "${KBUILD_NS_SRC:-}" ] && echo "kbuild-ns: $KBUILD_NS_SRC ($(bin_id "$KBUILD_NS_SRC"))"
 [ -n "$IMAGE_ARCHIVE" ] && echo "image: $IMAGE_ARCHIVE${IMG_OPT:+ (}${IMG_OPT#--image }${IMG_OPT:+)}"
 echo "checkout: examples/kube-mini ($(as_user git -C "$WORK/km" ls-files | wc -l) files); host $(go version 2>/dev/null | cut -d' ' -f3)"

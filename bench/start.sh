@@ -180,7 +180,7 @@ fi
 # Who runs the timed commands, and where (bench/lib.sh)
 
 bench_user
-user_env=(USER="$RUSER" LOGNAME="$RUSER")
+user_env=(USER="$TEST_USER" LOGNAME="$TEST_USER")
 make_work kbuild-ns-start src src-single
 
 # podman's store and runc's state, set up further down.
@@ -199,8 +199,7 @@ cleanup() {
 			podman_cmd unshare rm -rf "$PD/root" 2>/dev/null
 			end_pause_processes
 		fi
-		chmod -R u+rwx "$WORK" 2>/dev/null
-		rm -rf "$WORK"
+		rm_tree "$WORK"
 		touch "$marker" 2>/dev/null
 	fi
 }
@@ -238,7 +237,7 @@ check() {
 # ---------------------------------------------------------------------------
 # Set-up: import, the data layer, the flattened root, the other tools' state
 
-say "== work directory $WORK (state, flattened root, container stores); timing as uid $RUID"
+say "== work directory $WORK (state, flattened root, container stores); timing as uid $TEST_UID"
 have_kb=0
 if [ -x "$KBUILD_NS" ]; then
 	KBUILD_NS_ID="$(bin_id "$KBUILD_NS"), built $(date -r "$KBUILD_NS" '+%F %T')"
@@ -272,7 +271,7 @@ ROOTFS=$WORK/rootfs
 have_rootfs=0
 if [ -n "$lowers" ]; then
 	mkdir -p "$WORK/flatten" "$ROOTFS"
-	[ "$(id -u)" = 0 ] && chown "$RUID:$RGID" "$WORK/flatten" "$ROOTFS"
+	user_own "$WORK/flatten" "$ROOTFS"
 	if as_user unshare -Urm sh -c 'mount -t overlay overlay -o "ro,userxattr,lowerdir=$1" "$2" && cp -a "$2/." "$3/"' \
 		_ "$lowers" "$WORK/flatten" "$ROOTFS" >"$WORK/flatten.log" 2>&1 && [ -x "$ROOTFS/bin/busybox" ]; then
 		have_rootfs=1
@@ -310,7 +309,7 @@ if [ $have_rootfs = 1 ]; then
 		# cgroup limits, so rootless runc needs no cgroup access), plus a
 		# network namespace, on the flattened root.
 		mkdir -p "$WORK/runc/bundle" "$WORK/runc/state"
-		[ "$(id -u)" = 0 ] && chown -R "$RUID:$RGID" "$WORK/runc"
+		user_own "$WORK/runc"
 		if (cd "$WORK/runc/bundle" && as_user runc spec --rootless) >"$WORK/runc.spec.log" 2>&1 &&
 			as_user python3 - "$WORK/runc/bundle/config.json" "$ROOTFS" "$hostname" <<-'EOF'
 			import json, sys
@@ -348,7 +347,7 @@ if [ -n "$lowers" ]; then
 			echo "mount -t overlay overlay -o \"$opt\" $WORK/$r/mnt && exec chroot $WORK/$r/mnt /bin/true"
 		} >"$WORK/$r.sh"
 		chmod 755 "$WORK/$r.sh"
-		[ "$(id -u)" = 0 ] && chown -R "$RUID:$RGID" "$WORK/$r" "$WORK/$r.sh"
+		user_own "$WORK/$r" "$WORK/$r.sh"
 		cmdline[$r]="unshare -Urmpf $WORK/$r.sh"
 	done
 fi
@@ -362,7 +361,7 @@ if command -v podman >/dev/null && command -v skopeo >/dev/null; then
 	printf '[storage]\ndriver = "overlay"\ngraphroot = "%s"\nrunroot = "%s"\n' "$PD/root" "$PD/run" >"$PD/storage.conf"
 	printf '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "%s"\ntmp_dir = "%s"\n' \
 		"$PD/events.log" "$PD/tmp" >"$PD/containers.conf"
-	[ "$(id -u)" = 0 ] && chown -R "$RUID:$RGID" "$PD"
+	user_own "$PD"
 	rt=""
 	command -v runc >/dev/null && rt="--runtime runc"
 	if podman_cmd load -q -i "$CACHE/image.docker.tar" >"$WORK/podman.load.log" 2>&1; then
@@ -438,7 +437,7 @@ if [ -n "${KBUILD_NS_SRC:-}" ]; then
 	echo "binary: $KBUILD_NS_SRC ($KBUILD_NS_ID; copied before timing)"
 fi
 [ -n "$idmap" ] && echo "kbuild-ns id map: $idmap"
-echo "image: busybox-static, 4 layers; warm (image imported, data layer created, one untimed run); as uid $RUID"
+echo "image: busybox-static, 4 layers; warm (image imported, data layer created, one untimed run); as uid $TEST_UID"
 echo "hyperfine -N, $warmup warm-up + $runs runs per tool (podman: $slow_warmup + $slow_runs); load average before $load_before, after $load_after"
 echo
 printf '| %-44s | %9s | %7s | %9s | %8s | %12s |\n' "tool" "mean ms" "± σ" "median ms" "min ms" "vs kbuild-ns"
@@ -499,7 +498,7 @@ if [ "$profile" -gt 0 ] && [ -n "${cmdline[kbuild-ns]:-}" ]; then
 	if [ ${#added[@]} = 0 ]; then
 		echo "profile: perf probe could not add uprobes to the binary (no symbols?)"
 	elif perf record -q -o "$P/perf.data" "${ev[@]}" -- \
-		setpriv --reuid="$RUID" --regid="$RGID" --clear-groups --reset-env \
+		setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --clear-groups --reset-env \
 		env HOME="$WORK/home" PATH=/usr/bin:/bin sh -c "$loop" >"$P/record.log" 2>&1 &&
 		perf script -i "$P/perf.data" -F comm,pid,tid,time,event,trace >"$P/script.txt" 2>/dev/null; then
 		echo "where the time of kbuild-ns run -- true goes (perf: uprobes + tracepoints, $profile runs, wall clock):"

@@ -111,7 +111,7 @@ is "an unknown name in the hook changes nothing" "$rc:$(grep -c forced "$WORK/ou
 # ramfs never keeps extended attributes, and root of a user namespace may
 # mount it.
 mkdir -p "$WORK/ramfs"
-[ "$(id -u)" = 0 ] && chown "$TEST_UID:$TEST_GID" "$WORK/ramfs"
+user_own "$WORK/ramfs"
 if as_user unshare -Urm sh -c 'mount -t ramfs none "$1"' sh "$WORK/ramfs" 2>/dev/null; then
 	run_doc unshare -Urm sh -c 'mount -t ramfs none "$1" && exec "$2" -q --state-dir "$1/state" doctor' \
 		sh "$WORK/ramfs" "$KBUILD_NS"

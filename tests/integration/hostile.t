@@ -23,10 +23,10 @@ SCR=$WORK/scratch                  # this script's own files (not checked)
 mkdir -p "$SCR"
 
 "$PYTHON" "$FX/hostile.py" "$ARCH" "$CANARY" >"$SCR/gen.log" 2>&1 &&
-	"$PYTHON" "$FX/ocilib.py" image "$ARCH/baseline.tar" --ref latest \
+	"$PYTHON" "$FX/ocilib.py" image oci-archive "$ARCH/baseline.tar" --name latest \
 		--layer name=baseline,files=20 >>"$SCR/gen.log" 2>&1 ||
 	{ sed 's/^/# /' "$SCR/gen.log"; echo "Bail out! fixture generation failed"; exit 1; }
-[ "$(id -u)" = 0 ] && chown -R "$TEST_UID:$TEST_GID" "$ARCH" "$CANARY" "$SCR"
+user_own "$ARCH" "$CANARY" "$SCR"
 
 ncases=$(awk 'END { print NR }' "$ARCH/cases.tsv")
 plan $((1 + 5 * ncases + 2))

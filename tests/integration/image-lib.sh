@@ -3,7 +3,7 @@
 # merged as overlay merges them) with the tree umoci unpacks from the same
 # image.
 #
-#   mkimage ARGS...            tests/fixtures/mkimage.py as the test user
+#   mkimage FORM OUT ARGS...   `tests/fixtures/ocilib.py image` as the test user
 #   treecmp ARGS...            tests/integration/treecmp.py as the test user
 #   in_userns CMD...           CMD as the test user, as root of a user namespace
 #                              when the system allows it (reads mode-000 files)
@@ -19,12 +19,12 @@
 # overlay mount, image_listing merges the layer dirs with `treecmp.py merged`
 # (KBUILD_NS_TEST_NO_OVERLAY=1 forces that, to test the fallback).
 
-MKIMAGE=$SRCDIR/tests/fixtures/mkimage.py
+OCILIB=$SRCDIR/tests/fixtures/ocilib.py
 TREECMP=$SRCDIR/tests/integration/treecmp.py
 # Everything the tests write is created with the usual permissions.
 umask 022
 
-mkimage() { as_user "$PYTHON" "$MKIMAGE" "$@"; }
+mkimage() { as_user "$PYTHON" "$OCILIB" image "$@"; }
 treecmp() { as_user "$PYTHON" "$TREECMP" "$@"; }
 
 if as_user unshare -Ur true 2>/dev/null; then HAVE_USERNS=yes; else HAVE_USERNS=no; fi

@@ -1,11 +1,11 @@
-# Import valid images of every supported form, made by tests/fixtures/mkimage.py,
+# Import valid images of every supported form, made by `tests/fixtures/ocilib.py image`,
 # and check that the tree each one shows (its layer dirs merged by overlay)
 # is the tree `umoci unpack --rootless` makes of the same content; that the
 # store holds layers in overlay form (whiteouts, opaque dirs, override_stat);
 # that inspect/ls report what the generator wrote; and that names and id
 # prefixes find the images.
 #
-# mkimage.py is deterministic: the same content has the same layers and the
+# ocilib.py is deterministic: the same content has the same layers and the
 # same config (so the same image id) in every form and with every layer
 # compression.  The reference tree of a content is therefore umoci's unpack
 # of its OCI layout with gzip layers (umoci 0.4 reads neither zstd nor the

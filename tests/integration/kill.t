@@ -21,13 +21,13 @@ FX=$SRCDIR/tests/fixtures
 SCR=$WORK/scratch
 REF=$WORK/ref-state
 mkdir -p "$SCR/ref"
-"$PYTHON" "$FX/ocilib.py" image "$SCR/big.tar" --ref latest --describe \
+"$PYTHON" "$FX/ocilib.py" image oci-archive "$SCR/big.tar" --name latest --meta - \
 	--layer name=k1,files=4000,bytes=6000 --layer name=k2,files=4000,bytes=6000 \
 	--layer name=k3,files=4000,bytes=6000,comp=zstd --layer name=k4,files=4000,bytes=6000 \
 	--layer name=k5,files=4000,bytes=6000 \
 	>"$SCR/big.json" 2>"$SCR/gen.log" ||
 	{ sed 's/^/# /' "$SCR/gen.log"; echo "Bail out! fixture generation failed"; exit 1; }
-[ "$(id -u)" = 0 ] && chown -R "$TEST_UID:$TEST_GID" "$SCR"
+user_own "$SCR"
 jget() { "$PYTHON" "$FX/ocilib.py" jget "$1"; }
 BIN=$(readlink -f "$KBUILD_NS")
 # kbuild-ns execs kbuild-ns-image (next to it in a build tree) to import.
@@ -65,17 +65,12 @@ echo "# a full import into the test store took $T s"
 is "timed import into the test store succeeds, rm leaves no layer" "$rc $(ls "$STATE/store/layers" | wc -l)" "0 0"
 
 # start_import: the import as the test user in the background, with no
-# shell or function wrapper left in between: $! is setpriv/env, which exec
-# the next program, so it becomes kbuild-ns (checked below via /proc).
+# shell or function wrapper left in between: $! is the subshell, which
+# execs setpriv/env, which exec the next program, so it becomes kbuild-ns
+# (checked below via /proc).
 start_import() {
-	if [ "$(id -u)" = 0 ]; then
-		setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --clear-groups \
-			env HOME="$WORK/home" "$KBUILD_NS" -q --state-dir "$STATE" \
-			image import "$SCR/big.tar" --name big:1 >"$SCR/imp.out" 2>&1 &
-	else
-		env HOME="$WORK/home" "$KBUILD_NS" -q --state-dir "$STATE" \
-			image import "$SCR/big.tar" --name big:1 >"$SCR/imp.out" 2>&1 &
-	fi
+	( as_user_exec "$KBUILD_NS" -q --state-dir "$STATE" \
+		image import "$SCR/big.tar" --name big:1 ) >"$SCR/imp.out" 2>&1 &
 	PID=$!
 }
 # descendants PID: every process below PID (threads' children included).

@@ -2,7 +2,8 @@
 #
 # Every kbuild-ns command runs as an unprivileged user: when the suite is
 # started as root it drops to "kbuildns-test" (made by scripts/bootstrap)
-# or, failing that, to 65534; otherwise it runs as the caller.
+# or, failing that, to 65534; otherwise it runs as the caller
+# (tests/fixtures/user.sh, shared with the benchmarks).
 #
 #   . "$srcdir/tests/integration/lib.sh"
 #   need skopeo umoci            # skip the whole script unless present
@@ -12,6 +13,9 @@
 #
 # Variables: KBUILD_NS (binary), SRCDIR, WORK (private temp dir owned by the
 # test user, removed at exit), STATE ($WORK/state), TEST_UID, TEST_GID.
+# Besides the TAP helpers: as_user, as_user_exec, kb, hu, ms, wait_file,
+# status_get (below), user_own PATH... (chown to the test user when root)
+# and rm_tree PATH... (tests/fixtures/user.sh).
 
 set -u
 : "${SRCDIR:=${srcdir:-.}}"
@@ -20,39 +24,21 @@ PYTHON=${PYTHON:-python3}
 _tap_n=0
 _tap_failed=0
 
-if [ "$(id -u)" = 0 ]; then
-	if id kbuildns-test >/dev/null 2>&1; then
-		TEST_UID=$(id -u kbuildns-test); TEST_GID=$(id -g kbuildns-test)
-	else
-		TEST_UID=65534; TEST_GID=65534
-	fi
-else
-	TEST_UID=$(id -u); TEST_GID=$(id -g)
-fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/kbuild-ns-test.XXXXXX")
-chmod 755 "$WORK"
+. "$SRCDIR/tests/fixtures/user.sh"
+user_pick
+user_workdir "${TMPDIR:-/tmp}/kbuild-ns-test.XXXXXX" || { echo "Bail out! mktemp failed"; exit 1; }
 mkdir -p "$WORK/home" "$WORK/state"
-[ "$(id -u)" = 0 ] && chown -R "$TEST_UID:$TEST_GID" "$WORK"
+user_own "$WORK"
 STATE=$WORK/state
 
-cleanup() {
-	# Layers may hold read-only directories; make them writable first.
-	chmod -R u+rwx "$WORK" 2>/dev/null
-	rm -rf "$WORK"
-}
+cleanup() { rm_tree "$WORK"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # as_user CMD...: run CMD as the test user with a private HOME.
-as_user() {
-	if [ "$(id -u)" = 0 ]; then
-		setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --clear-groups \
-			env HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" "$@"
-	else
-		env HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" "$@"
-	fi
-}
+as_user() { user_run HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" "$@"; }
+# as_user_exec CMD...: as_user, exec'd: in `( as_user_exec CMD... ) &`, $! is CMD itself.
+as_user_exec() { user_exec HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" "$@"; }
 
 # kb ARGS...: kbuild-ns as the test user, on this script's state directory.
 kb() { as_user "$KBUILD_NS" -q --state-dir "$STATE" "$@"; }
@@ -97,3 +83,26 @@ is() {
 }
 # last_output: what the last ok/fails command printed.
 last_output() { cat "$WORK/.out"; }
+
+# hu SCRIPT ARGS...: sh -ec SCRIPT as the test user (host-side edits).
+hu() { _s=$1; shift; as_user sh -ec "$_s" sh "$@"; }
+# ms: the time in milliseconds.
+ms() { echo $(($(date +%s%N) / 1000000)); }
+# wait_file FILE PATTERN [SECS]: until FILE has a line matching PATTERN
+# (SECS default 20, checked every 0.02 s).
+wait_file() {
+	_i=0
+	while [ "$_i" -lt "$((${3:-20} * 50))" ]; do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.02; _i=$((_i + 1))
+	done
+	return 1
+}
+# status_get CHECKOUT FIELD: a field of `kbuild-ns status --json` for
+# CHECKOUT ("null", "true"/"false", or the value).
+status_get() {
+	kb -C "$1" status --json 2>/dev/null | "$PYTHON" -c '
+import json, sys
+v = json.load(sys.stdin)[sys.argv[1]]
+print("null" if v is None else str(v).lower() if isinstance(v, bool) else v)' "$2"
+}

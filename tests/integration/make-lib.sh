@@ -23,19 +23,16 @@
 #
 # Sets: KUBE_TAG, KUBE_ARCHIVE (the image archive, readable by the test
 # user), KCO.  Helpers:
-#   hu SCRIPT ARGS...      sh -ec SCRIPT as the test user (host-side edits)
 #   hgit ARGS...           git in $KCO as the test user
-#   ms                     the time in milliseconds
 #   jget FIELD             a field of `kbuild-ns status --json` for $KCO
+# (and lib.sh's hu, ms).
 
 need timeout tar git "$PYTHON"
 need_userns
 
 MAKE_TIMEOUT=${MAKE_TIMEOUT:-600}
 
-hu() { _s=$1; shift; as_user sh -ec "$_s" sh "$@"; }
 hgit() { as_user git -C "$KCO" -c user.name=kbuild-ns-test -c user.email=kbuild-ns-test@example.invalid "$@"; }
-ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # ---- 1. the image -------------------------------------------------------------
 for _t in mmdebstrap umoci skopeo; do
@@ -99,9 +96,4 @@ as_user mkdir "$KCO" &&
 	{ echo "Bail out! making the git checkout $KCO failed"; exit 1; }
 
 # jget FIELD: a field of `status --json` for $KCO ("null", "true"/"false").
-jget() {
-	kb -C "$KCO" status --json 2>/dev/null | "$PYTHON" -c '
-import json, sys
-v = json.load(sys.stdin)[sys.argv[1]]
-print("null" if v is None else str(v).lower() if isinstance(v, bool) else v)' "$1"
-}
+jget() { status_get "$KCO" "$1"; }

@@ -49,29 +49,12 @@ kmx() { as_user env GOFLAGS=-x timeout -k 5 "$MAKE_TIMEOUT" "$KBUILD_NS" -q --st
 # inherits it ignored; Ctrl-C reaches a foreground job that does not), so
 # that `( kbg ... ) &` makes $! kbuild-ns itself.
 kbg() {
-	if [ "$(id -u)" = 0 ]; then
-		set -- setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --clear-groups \
-			env HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" \
-			"$KBUILD_NS" --state-dir "$STATE" -C "$KCO" "$@"
-	else
-		set -- env HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" \
-			"$KBUILD_NS" --state-dir "$STATE" -C "$KCO" "$@"
-	fi
-	exec "$PYTHON" -c 'import os, signal, sys
+	as_user_exec "$PYTHON" -c 'import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
-os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+os.execvp(sys.argv[1], sys.argv[1:])' "$KBUILD_NS" --state-dir "$STATE" -C "$KCO" "$@"
 }
 # watchdog PID SECS: SIGKILL PID after SECS unless the watchdog is killed.
 watchdog() { ( sleep "$2"; kill -KILL "$1" 2>/dev/null ) >/dev/null 2>&1 & echo $!; }
-# wait_file FILE PATTERN [SECS]: until FILE has a line matching PATTERN (0.02 s steps).
-wait_file() {
-	_i=0
-	while [ "$_i" -lt "$((${3:-20} * 50))" ]; do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.02; _i=$((_i + 1))
-	done
-	return 1
-}
 # ncompile FILE: how many compiler runs a GOFLAGS=-x build logged.
 ncompile() { grep -c '/compile ' "$1" 2>/dev/null; }
 # bins: the files under the host's _output/dockerized/bin, relative, sorted.

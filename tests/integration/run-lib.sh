@@ -28,7 +28,7 @@ umask 022
 
 # The probe, copied where the test user can surely reach it.
 cp "$PROBE" "$WORK/probe" && chmod 755 "$WORK/probe" || skip_all "cannot copy $PROBE"
-[ "$(id -u)" = 0 ] && chown "$TEST_UID:$TEST_GID" "$WORK/probe"
+user_own "$WORK/probe"
 
 # The image: a root filesystem tarball, entries owned by root.
 as_user sh -ec '
@@ -60,27 +60,8 @@ sb() {
 		run --image "$IMG" --bind "$WORK/probe:/probe:ro" "$@" </dev/null
 }
 
-kb_exec() {
-	if [ "$(id -u)" = 0 ]; then
-		exec setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --clear-groups \
-			env HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" \
-			"$KBUILD_NS" -q --state-dir "$STATE" "$@"
-	else
-		exec env HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" \
-			"$KBUILD_NS" -q --state-dir "$STATE" "$@"
-	fi
-}
+kb_exec() { as_user_exec "$KBUILD_NS" -q --state-dir "$STATE" "$@"; }
 
 todo() { _tap_n=$((_tap_n + 1)); echo "not ok $_tap_n - $1 # TODO $2"; }
 skip_one() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $1 # SKIP $2"; }
-
-# wait_file FILE PATTERN [SECS]: until FILE has a line matching PATTERN.
-wait_file() {
-	_i=0
-	while [ "$_i" -lt "$((${3:-20} * 10))" ]; do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1; _i=$((_i + 1))
-	done
-	return 1
-}
 

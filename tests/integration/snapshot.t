@@ -49,23 +49,14 @@ chmod 755 "$KB"
 kx() { as_user "$KB" "$@" </dev/null; }
 # kxe NAME=VALUE... "$KB" ARGS...: the same with variables added.
 kxe() { as_user env "$@" </dev/null; }
-# hu SCRIPT ARGS...: a shell script as the test user (host-side edits).
-hu() { _s=$1; shift; as_user sh -ec "$_s" sh "$@"; }
-# ms: the time in milliseconds, for timing.
-ms() { echo $(($(date +%s%N) / 1000000)); }
 # status lines of a stderr file, without their `+++ [MMDD HH:MM:SS] ' prefix.
 stl() { sed -n 's/^+++ \[[0-9]\{4\} [0-9][0-9]:[0-9][0-9]:[0-9][0-9]\] //p' "$1"; }
 # keep: save what the last ok/fails command printed, for later greps.
 keep() { cp "$WORK/.out" "$WORK/last.out"; }
 # has FILE TEXT: FILE has a line containing TEXT (fixed string).
 has() { grep -qF -- "$2" "$1"; }
-# jget CHECKOUT FIELD: a field of `status --json`.
-jget() {
-	kx -C "$1" status --json 2>/dev/null | "$PYTHON" -c '
-import json, sys
-v = json.load(sys.stdin)[sys.argv[1]]
-print("null" if v is None else str(v).lower() if isinstance(v, bool) else v)' "$2"
-}
+# jget CHECKOUT FIELD: a field of `status --json` (lib.sh).
+jget() { status_get "$1" "$2"; }
 projects() { ls "$STATE/projects" 2>/dev/null | sort | paste -sd' '; }
 
 # =============================================================================

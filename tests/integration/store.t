@@ -8,7 +8,7 @@
 FX=$SRCDIR/tests/fixtures
 SCR=$WORK/scratch
 mkdir -p "$SCR"
-gen() { "$PYTHON" "$FX/ocilib.py" image "$@"; }
+gen() { "$PYTHON" "$FX/ocilib.py" image oci-archive "$@"; }
 # jget PATH: one value of the JSON on stdin (list elements one per line).
 jget() { "$PYTHON" "$FX/ocilib.py" jget "$1"; }
 
@@ -16,12 +16,12 @@ jget() { "$PYTHON" "$FX/ocilib.py" jget "$1"; }
 # registries (same short name), amb = an image whose id shares its first
 # three hex digits with alpha's, moving1/moving2 for --name.
 {
-	gen "$SCR/alpha.tar" --describe --layer name=base,files=200 --layer name=a >"$SCR/alpha.json" &&
-		gen "$SCR/beta.tar" --describe --layer name=base,files=200 --layer name=b,comp=zstd >"$SCR/beta.json" &&
+	gen "$SCR/alpha.tar" --meta - --layer name=base,files=200 --layer name=a >"$SCR/alpha.json" &&
+		gen "$SCR/beta.tar" --meta - --layer name=base,files=200 --layer name=b,comp=zstd >"$SCR/beta.json" &&
 		gen "$SCR/gamma.tar" --layer name=g &&
 		gen "$SCR/gamma2.tar" --layer name=g2 &&
-		gen "$SCR/moving1.tar" --describe --layer name=m1 >"$SCR/moving1.json" &&
-		gen "$SCR/moving2.tar" --describe --layer name=m2 >"$SCR/moving2.json" &&
+		gen "$SCR/moving1.tar" --meta - --layer name=m1 >"$SCR/moving1.json" &&
+		gen "$SCR/moving2.tar" --meta - --layer name=m2 >"$SCR/moving2.json" &&
 		gen "$SCR/c1.tar" --layer name=cbase,files=1500,bytes=3000 --layer name=c1 &&
 		gen "$SCR/c2.tar" --layer name=cbase,files=1500,bytes=3000 --layer name=c2,comp=zstd
 } >"$SCR/gen.log" 2>&1 || { sed 's/^/# /' "$SCR/gen.log"; echo "Bail out! fixture generation failed"; exit 1; }
@@ -30,9 +30,9 @@ B=$(jget id <"$SCR/beta.json")
 AH=${A#sha256:}
 BH=${B#sha256:}
 pfx=$(printf %s "$AH" | cut -c1-3)
-gen "$SCR/amb.tar" --id-prefix "$pfx" --describe --layer name=amb >"$SCR/amb.json" ||
+gen "$SCR/amb.tar" --id-prefix "$pfx" --meta - --layer name=amb >"$SCR/amb.json" ||
 	{ echo "Bail out! fixture generation failed"; exit 1; }
-[ "$(id -u)" = 0 ] && chown -R "$TEST_UID:$TEST_GID" "$SCR"
+user_own "$SCR"
 
 FULL_A=registry.example.com/tests/alpha:v1
 FULL_B=registry.example.com/tests/beta:latest

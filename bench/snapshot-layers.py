@@ -1,9 +1,13 @@
 #!/usr/bin/python3
-"""Helpers for bench/import.sh: turn root-filesystem snapshots into image layers.
+"""Helpers for bench/import.sh: image layers from snapshots of a real root
+filesystem (mmdebstrap's, a GB of Debian packages), written from the trees
+on disk and streamed, unlike the small images tests/fixtures/ocilib.py
+makes in memory.
 
-  mkimage.py layer OLD|- NEW OUT.tar    diff of two trees as an OCI layer tar
-  mkimage.py top BASE OUT.tar           the small top layer (whiteouts, opaque dir)
-  mkimage.py layout DIR TAG CMP:TAR:BLOB...   OCI image layout from layer files
+  snapshot-layers.py layer OLD|- NEW OUT.tar    diff of two trees as an OCI layer tar
+  snapshot-layers.py top BASE OUT.tar           the small top layer (whiteouts, opaque dir)
+  snapshot-layers.py layout DIR TAG CMP:TAR:BLOB...   OCI image layout from layer files
+                                                (hard-linked, not read into memory)
 
 A layer holds every entry of NEW that is new or whose metadata changed
 (type, mode, owner, size, mtime, link target, device number: the same test
