@@ -177,7 +177,42 @@ static int lock_taken(kb_data *d)
 	return 0;
 }
 
+/* Is the lock we hold still the state directory's own?  A cache import
+ * exchanges the whole directory for a new one (data_exchange): whoever
+ * waited on the old lock must start again on the new directory. */
+static bool lock_current(const kb_data *d)
+{
+	struct stat held, now;
+	_cleanup_free_ char *path = xasprintf("%s/" DF_LOCK, d->dir);
+	return fstat(d->lock_fd, &held) == 0 && lstat(path, &now) == 0 && held.st_dev == now.st_dev &&
+	       held.st_ino == now.st_ino;
+}
+
+static int reopen(kb_data *d, kb_error *e)
+{
+	close(d->lock_fd);
+	close(d->dirfd);
+	d->lock_fd = -1;
+	d->dirfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	return d->dirfd < 0 ? kb_err(e, errno, "state %s", d->dir) : 0;
+}
+
+static int lock_once(kb_data *d, bool wait, void (*notify)(const char *), kb_error *e);
+
 int data_lock(kb_data *d, bool wait, void (*notify)(const char *), kb_error *e)
+{
+	int r;
+	for (int tries = 0; tries < 8; tries++) {
+		if ((r = lock_once(d, wait, notify, e)) < 0 || lock_current(d))
+			return r;
+		if ((r = reopen(d, e)) < 0)
+			return r;
+		notify = NULL;    /* said once is enough */
+	}
+	return kb_errx(e, EAGAIN, "state %s: replaced again and again while we waited", d->dir);
+}
+
+static int lock_once(kb_data *d, bool wait, void (*notify)(const char *), kb_error *e)
 {
 	d->lock_fd = openat(d->dirfd, DF_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (d->lock_fd < 0)
@@ -378,6 +413,82 @@ char *data_read_idmap(const kb_data *d)
 	if (d->dirfd < 0 || read_file_at(d->dirfd, DF_IDMAP, 256, &text, NULL) < 0)
 		return NULL;
 	return text;
+}
+
+/* ---- a data sandbox made elsewhere (cache import) ---- */
+
+#define INCOMING ".cache-new"
+
+int data_open_incoming(const kb_data *d, kb_data **ret, kb_error *e)
+{
+	static const char *const dirs[] = { DF_UPPER, DF_WORK, DF_ROOT, DF_SNAPSHOT };
+	static const mode_t modes[] = { 0755, 0700, 0700, 0755 };
+	_cleanup_(data_freep) kb_data *n = calloc(1, sizeof *n);
+	_cleanup_free_ char *pdir = xasprintf("%s/projects", d->state_dir);
+	_cleanup_free_ char *name = xasprintf("%s-%s" INCOMING, d->key, d->version);
+	_cleanup_close_ int pfd = open(pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (!n)
+		return kb_err_oom(e, "state");
+	if (pfd < 0)
+		return kb_err(e, errno, "%s", pdir);
+	/* One left by an import that was killed: gone, unless it is being
+	 * made right now (then EBUSY naming its holder). */
+	if ((r = remove_state(pfd, pdir, name, e)) < 0)
+		return r;
+	*n = (kb_data){ .dirfd = -1, .lock_fd = -1, .state_dir = xstrdup(d->state_dir), .version = xstrdup(d->version),
+			.dir = xasprintf("%s/%s", pdir, name) };
+	memcpy(n->key, d->key, sizeof n->key);
+	n->upper = xasprintf("%s/" DF_UPPER, n->dir);
+	n->work = xasprintf("%s/" DF_WORK, n->dir);
+	n->root = xasprintf("%s/" DF_ROOT, n->dir);
+	n->snapshot = xasprintf("%s/" DF_SNAPSHOT, n->dir);
+	if (mkdirat(pfd, name, 0700) < 0 || (n->dirfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return kb_err(e, errno, "%s", n->dir);
+	/* Held while it is made: a make that starts meanwhile leaves it be. */
+	if ((r = lock_once(n, false, NULL, e)) < 0)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (mkdirat(n->dirfd, dirs[i], modes[i]) < 0)
+			return kb_err(e, errno, "%s/%s", n->dir, dirs[i]);
+	_cleanup_free_ char *idmap = data_read_idmap(d);
+	if (idmap && (r = write_file_atomic(n->dirfd, DF_IDMAP, idmap, strlen(idmap))) < 0)
+		return kb_err(e, -r, "%s/" DF_IDMAP, n->dir);
+	*ret = steal_ptr(n);
+	return 0;
+}
+
+/* Remove a whole state directory by its path (an incoming one that will
+ * not be used, or the old one after an exchange). */
+static void discard(const kb_data *d, const char *dir)
+{
+	_cleanup_free_ char *pdir = xasprintf("%s/projects", d->state_dir);
+	_cleanup_close_ int pfd = open(pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	kb_error ignored = { 0 };
+	if (pfd >= 0)
+		(void)data_rm_tree(pfd, strrchr(dir, '/') + 1, &ignored);
+}
+
+void data_discard(kb_data *incoming)
+{
+	discard(incoming, incoming->dir);
+}
+
+int data_exchange(kb_data *d, kb_data *incoming, kb_error *e)
+{
+	/* One rename: whoever looks finds the old data sandbox or the new
+	 * one, whole, never a mix (RENAME_EXCHANGE, Linux 3.15). */
+	if (renameat2(AT_FDCWD, incoming->dir, AT_FDCWD, d->dir, RENAME_EXCHANGE) < 0) {
+		if (errno != ENOENT || renameat2(AT_FDCWD, incoming->dir, AT_FDCWD, d->dir, RENAME_NOREPLACE) < 0)
+			return kb_err(e, errno, "state %s: put the imported data sandbox in place", d->dir);
+		return 0;
+	}
+	/* The old one is now under the incoming name: remove it (its files
+	 * may belong to subordinate ids).  A failure here costs disk space,
+	 * not consistency: the next make removes it as another version. */
+	discard(d, incoming->dir);
+	return 0;
 }
 
 /* ---- ids ---- */

@@ -82,6 +82,17 @@ char *data_read_idmap(const kb_data *d);
  * all every checkout's; a state in use is left and reported in e. */
 int data_remove_states(const char *state_dir, const char *key, bool all, size_t *ret_removed, kb_error *e);
 
+/* A cache import builds a whole data sandbox beside this one
+ * (<dir>.cache-new: upper/, work/, root/, snapshot/, the idmap, its own
+ * lock held) and puts it in place with one rename (RENAME_EXCHANGE); the
+ * old one is then removed.  A kill at any point leaves either the old
+ * data sandbox or the new one; a leftover .cache-new goes with the next
+ * run.  data_lock notices an exchange that happened while it waited. */
+int data_open_incoming(const kb_data *d, kb_data **ret, kb_error *e);
+int data_exchange(kb_data *d, kb_data *incoming, kb_error *e);
+/* Remove an incoming data sandbox that will not be used. */
+void data_discard(kb_data *incoming);
+
 /* The caller's subordinate id range and helpers (/etc/subuid, /etc/subgid,
  * newuidmap, newgidmap), unless absent or KBUILD_NS_IDMAP=single. */
 bool data_find_range(rt_idrange *r);

@@ -25,8 +25,10 @@ int cmd_status(kb_ctx *c, int argc, char **argv);
  * program for it (cmd-image.c). */
 int cmd_image_import(kb_ctx *c, int argc, char **argv);
 extern const char usage_image[];
-/* `provenance verify`, also in kbuild-ns-image (it needs libcrypto). */
+/* `provenance verify` and `cache`, also in kbuild-ns-image (libcrypto,
+ * libzstd, libarchive). */
 int cmd_provenance(kb_ctx *c, int argc, char **argv);
+int cmd_cache(kb_ctx *c, int argc, char **argv);
 /* Exec kbuild-ns-image with argv (a command it runs) and this process's
  * options; returns only on failure (cmd-image.c). */
 int cmd_exec_image_program(kb_ctx *c, int argc, char **argv);

@@ -26,6 +26,7 @@ static void help(void)
 	       "  status [--json]                                          this checkout's state\n"
 	       "  doctor                                                   check this host, with fixes\n"
 	       "  provenance verify FILE [--key PUB]                       check a release's provenance\n"
+	       "  cache export FILE | import FILE | key                    the build state for a CI cache\n"
 	       "  help [COMMAND]                                           the manual page\n"
 	       "\n"
 	       "Options:\n"
@@ -57,7 +58,7 @@ static const struct { const char *name; cmd_fn fn; } commands[] = {
 	{ "make", cmd_make }, { "run", cmd_run }, { "shell", cmd_shell },
 	{ "copy-output", cmd_copy_output }, { "clean", cmd_clean }, { "status", cmd_status },
 	{ "doctor", cmd_doctor }, { "image", cmd_image }, { "help", cmd_help },
-	{ "provenance", cmd_exec_image_program },
+	{ "provenance", cmd_exec_image_program }, { "cache", cmd_exec_image_program },
 };
 
 typedef struct global_opts {
