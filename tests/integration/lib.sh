@@ -27,6 +27,11 @@ _tap_failed=0
 . "$SRCDIR/tests/fixtures/user.sh"
 user_pick
 user_workdir "${TMPDIR:-/tmp}/kbuild-ns-test.XXXXXX" || { echo "Bail out! mktemp failed"; exit 1; }
+# A TMPDIR the test user cannot reach (one under /root): /tmp instead.
+if ! user_run test -x "$WORK" 2>/dev/null; then
+	rmdir "$WORK"
+	user_workdir /tmp/kbuild-ns-test.XXXXXX || { echo "Bail out! mktemp failed"; exit 1; }
+fi
 mkdir -p "$WORK/home" "$WORK/state"
 user_own "$WORK"
 STATE=$WORK/state
