@@ -27,10 +27,13 @@ _tap_failed=0
 . "$SRCDIR/tests/fixtures/user.sh"
 user_pick
 user_workdir "${TMPDIR:-/tmp}/kbuild-ns-test.XXXXXX" || { echo "Bail out! mktemp failed"; exit 1; }
-# A TMPDIR the test user cannot reach (one under /root): /tmp instead.
-if ! user_run test -x "$WORK" 2>/dev/null; then
+# A TMPDIR the test user cannot reach (one under /root), or a file system
+# without the user.* extended attributes the store and overlayfs's
+# userxattr need (tmpfs before Linux 6.6, a common /tmp): /var/tmp instead.
+if ! user_run test -x "$WORK" 2>/dev/null ||
+	! "$PYTHON" -c 'import os, sys; os.setxattr(sys.argv[1], "user.kbuild-ns-test", b"1")' "$WORK" 2>/dev/null; then
 	rmdir "$WORK"
-	user_workdir /tmp/kbuild-ns-test.XXXXXX || { echo "Bail out! mktemp failed"; exit 1; }
+	user_workdir /var/tmp/kbuild-ns-test.XXXXXX || { echo "Bail out! mktemp failed"; exit 1; }
 fi
 mkdir -p "$WORK/home" "$WORK/state"
 user_own "$WORK"
