@@ -7,11 +7,11 @@
 #     one, a file, a pipe, make's jobserver pipe): inside only 0, 1 and 2
 #     are open, and the host directory is not reachable through
 #     /proc/self/fd/7; as root, also init's own fds from the host;
-#   - an image whose /proc, /dev, /sys or /tmp is a symlink to a host path
-#     (absolute, or ../../.. out of the root): the run fails with one line
-#     naming the path or succeeds, and either way nothing of the host is
-#     bound inside: a canary host directory stays untouched and its
-#     secret unreadable inside;
+#   - an image whose /proc, /dev, /sys, /tmp or /etc/resolv.conf is a
+#     symlink to a host path (absolute, or ../../.. out of the root): the
+#     run fails with one line naming the path or succeeds, and either way
+#     nothing of the host is bound inside: a canary host directory stays
+#     untouched and its secret unreadable inside;
 #   - kbuild-ns SIGKILLed between the fork of a child (the sync sandbox,
 #     init) and the child's PR_SET_PDEATHSIG: the child ends without doing
 #     its work and the checkout's lock is free.  The window is held open by
@@ -27,13 +27,13 @@ CANARY=$(mktemp -d /var/tmp/kbuild-ns-canary.XXXXXX 2>/dev/null) || CANARY=$WORK
 trap 'cleanup; [ "$CANARY" = "$WORK/canary" ] || rm -rf "$CANARY"' EXIT
 SECRET=canary-secret-$$
 mkdir -p "$CANARY/sys" && echo "$SECRET" >"$CANARY/secret" && echo "$SECRET" >"$CANARY/sys/secret" &&
-	chmod 755 "$CANARY" && { [ "$(id -u)" != 0 ] || chown -R "$TEST_UID:$TEST_GID" "$CANARY"; } ||
+	chmod 755 "$CANARY" && user_own "$CANARY" ||
 	{ echo "Bail out! cannot make the canary $CANARY"; exit 1; }
 canary_snap() { (cd "$CANARY" && find . -exec stat -c '%n %a %s %Y' {} + | sort); }
 canary_before=$(canary_snap)
 
-HOSTILE="proc-abs proc-rel dev-abs dev-rel sys-abs tmp-rel"
-plan $((14 + 2 * 6))
+HOSTILE="proc-abs proc-rel dev-abs dev-rel sys-abs tmp-rel resolv.conf-abs"
+plan $((14 + 2 * 7))
 
 # ---- inherited file descriptors ------------------------------------------------------------
 ok "warm-up run (prepares the data sandbox)" sb -- true
@@ -169,7 +169,8 @@ fails "... and the checkout's lock is free (--no-wait)" 0 sb --no-wait -- true
 # Each image is the busybox root with one of /proc /dev /sys /tmp replaced
 # by a symlink to the canary's host path, absolute or as enough ../ to
 # climb out of any root; the image also holds a directory of that path,
-# so the symlink resolves inside the root too.
+# so the symlink resolves inside the root too.  /etc/resolv.conf (bound
+# with --network host) points at the canary's secret file.
 CO2=$WORK/co2
 rel=
 i=0
@@ -185,6 +186,7 @@ as_user sh -ec '
 		mkdir -p "$r$canary"
 		d=${name%-*}
 		case $name in *-abs) t=$canary ;; *) t=$rel ;; esac
+		[ "$d" != resolv.conf ] || { d=etc/resolv.conf t=$canary/secret; }
 		rm -rf "${r:?}/$d"
 		ln -s "$t" "$r/$d"
 		tar -C "$r" --numeric-owner --owner=0 --group=0 -cf "$w/h-$name.tar" .
@@ -193,15 +195,17 @@ as_user sh -ec '
 
 # Inside: read the secret wherever a bind of the canary could have put it,
 # and try to write there.
-LOOK="for f in /proc/sys /dev /sys /tmp $CANARY; do
+LOOK="cat /etc/resolv.conf/secret 2>/dev/null; for f in /proc/sys /dev /sys /tmp $CANARY; do
 	cat \$f/secret \$f/sys/secret 2>/dev/null; touch \$f/pwned \$f/sys/pwned 2>/dev/null
 done; true"
 for name in $HOSTILE; do
-	d=${name%-*}
+	d=${name%-*} net=
+	[ "$d" != resolv.conf ] || d=etc/resolv.conf net="--network host"
 	kb image import "$WORK/h-$name.tar" --name "hostile-$name:1" >"$WORK/h.log" 2>&1 ||
 		sed 's/^/# import: /' "$WORK/h.log"
+	# shellcheck disable=SC2086 # $net: empty or two words
 	out=$(as_user timeout -k 5 "$RUN_TIMEOUT" "$KBUILD_NS" -q --state-dir "$STATE" -C "$CO2" \
-		run --image "hostile-$name:1" -- sh -c "$LOOK" 2>"$WORK/h.err" </dev/null)
+		run --image "hostile-$name:1" $net -- sh -c "$LOOK" 2>"$WORK/h.err" </dev/null)
 	rc=$?
 	echo "# $name: exit $rc: $(head -c 300 "$WORK/h.err" | tr '\n' ' ')"
 	res="exit $rc"
