@@ -49,11 +49,12 @@ as_user() { user_run HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" "
 as_user_exec() { user_exec HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" "$@"; }
 
 # A tree the test user cannot reach (a clone under /root, which is 0700 on
-# Debian): the programs and the parts of the source tree the tests hand to
-# it are copied into $WORK, and KBUILD_NS and SRCDIR point there.
-# (kbuild-ns finds kbuild-ns-image next to itself.)
-if [ "$(id -u)" = 0 ] && ! as_user sh -c 'test -x "$1" && test -r "$2/tests/integration/lib.sh"' sh \
-	"$KBUILD_NS" "$SRCDIR" 2>/dev/null; then
+# Debian), or programs it cannot run (built by root under umask 077): the
+# programs and the parts of the source tree the tests hand to it are copied
+# into $WORK, and KBUILD_NS and SRCDIR point there.  (kbuild-ns finds
+# kbuild-ns-image next to itself.)
+if [ "$(id -u)" = 0 ] && ! as_user sh -c 'test -x "$1" && { [ ! -e "$2" ] || test -x "$2"; } &&
+	test -r "$3/tests/integration/lib.sh"' sh "$KBUILD_NS" "${KBUILD_NS%/*}/kbuild-ns-image" "$SRCDIR" 2>/dev/null; then
 	mkdir -p "$WORK/share/bin" "$WORK/share/src" &&
 		cp "$KBUILD_NS" "$WORK/share/bin/" &&
 		{ [ ! -e "${KBUILD_NS%/*}/kbuild-ns-image" ] || cp "${KBUILD_NS%/*}/kbuild-ns-image" "$WORK/share/bin/"; } &&
