@@ -2,18 +2,17 @@
  * mount namespaces that runs a function of ours on detached clones of
  * some host directories. */
 #include "isolate.h"
+#include "child.h"
 #include "userns.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,20 +99,34 @@ static int clone_dir(iso_hdr *h, const rt_iso_dir *d)
 	return fd;
 }
 
-static int child(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared, const int *up,
-		 const int *down)
+/* What the child is given besides the directories. */
+typedef struct iso_call {
+	rt_iso_fn fn;
+	void *arg;
+	void *shared;
+	int keep_fd;                /* an fd of the caller's that fn uses, or -1 */
+	pid_t parent;
+} iso_call;
+
+static int child(const rt_iso_dir *dirs, size_t n, const iso_call *c, const int *up, const int *down)
 {
-	iso_hdr *h = hdr_of(shared);
+	iso_hdr *h = hdr_of(c->shared);
 	int fds[MAX_DIRS];
 
-	/* Die with the caller: a sync must not outlive the make that asked. */
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Die with the caller: a sync must not outlive the make that asked,
+	 * nor hold its lock (an inherited fd) once it is gone. */
+	if (!rt_die_with_parent(c->parent, -1))
+		return 1;
+	/* Nothing else of the caller's: no fd it inherited (child.h), none
+	 * of its own but the mapping pipes and the one fn was promised. */
+	int keep[] = { up ? up[1] : -1, down ? down[0] : -1, c->keep_fd };
+	(void)rt_close_fds(keep, 3);
 	if (enter_namespaces(h, up, down) < 0)
 		return 1;
 	for (size_t i = 0; i < n; i++)
 		if ((fds[i] = clone_dir(h, &dirs[i])) < 0)
 			return 1;
-	return fn(arg, fds, shared, &h->err) < 0 ? 1 : 0;
+	return c->fn(c->arg, fds, c->shared, &h->err) < 0 ? 1 : 0;
 }
 
 static int in_process(const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared, kb_error *err)
@@ -163,10 +176,11 @@ static int child_result(pid_t pid, iso_hdr *h, kb_error *err)
 	return 0;
 }
 
-int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso_fn fn, void *arg, void *shared,
-	       bool *ret_isolated, kb_error *err)
+static int isolate(const rt_iso_dir *dirs, size_t n, int keep_fd, const rt_idrange *range, rt_iso_fn fn, void *arg,
+		   void *shared, bool *ret_isolated, kb_error *err)
 {
 	iso_hdr *h = hdr_of(shared);
+	iso_call c = { .fn = fn, .arg = arg, .shared = shared, .keep_fd = keep_fd, .parent = getpid() };
 	int up[2] = { -1, -1 }, down[2] = { -1, -1 };
 
 	*ret_isolated = false;
@@ -185,7 +199,7 @@ int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso
 	}
 	pid_t pid = fork();
 	if (pid == 0)
-		_exit(child(dirs, n, fn, arg, shared, range ? up : NULL, range ? down : NULL));
+		_exit(child(dirs, n, &c, range ? up : NULL, range ? down : NULL));
 	int en = errno;
 	if (range) {
 		close(up[1]);
@@ -206,6 +220,12 @@ int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso
 	return r;
 }
 
+int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso_fn fn, void *arg, void *shared,
+	       bool *ret_isolated, kb_error *err)
+{
+	return isolate(dirs, n, -1, range, fn, arg, shared, ret_isolated, err);
+}
+
 /* ---- work on files of subordinate ids ---- */
 
 typedef struct mapped_call {
@@ -220,7 +240,7 @@ static int mapped_fn(void *arg, const int *fds, void *shared, kb_error *e)
 	return m->fn(m->arg, e);
 }
 
-int rt_call_mapped(const rt_idrange *range, int (*fn)(void *arg, kb_error *e), void *arg, kb_error *err)
+int rt_call_mapped(const rt_idrange *range, int keep_fd, int (*fn)(void *arg, kb_error *e), void *arg, kb_error *err)
 {
 	/* rt_isolate's set-up with no directory handed over: a child in
 	 * new namespaces with the range mapped. */
@@ -229,7 +249,7 @@ int rt_call_mapped(const rt_idrange *range, int (*fn)(void *arg, kb_error *e), v
 	void *shared = rt_iso_shared(1);
 	if (!shared)
 		return kb_err(err, errno, "map the subordinate ids");
-	int r = rt_isolate(NULL, 0, range, mapped_fn, &m, shared, &isolated, err);
+	int r = isolate(NULL, 0, keep_fd, range, mapped_fn, &m, shared, &isolated, err);
 	rt_iso_shared_free(shared, 1);
 	return r;
 }

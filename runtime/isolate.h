@@ -6,8 +6,9 @@
  * code that mirrors a tree cannot write to the tree it reads, whatever
  * bug it may have, and sees nothing of the host but the two trees.
  *
- * Results travel back through a shared anonymous mapping the caller
- * sizes.  Where user namespaces are not available the function runs in
+ * The child keeps none of the caller's file descriptors (child.h): fn
+ * works on the directories it is handed.  Results travel back through a
+ * shared anonymous mapping the caller sizes.  Where user namespaces are not available the function runs in
  * the calling process on plainly opened directories (*ret_isolated
  * false), so a host without them still builds. */
 #pragma once
@@ -41,6 +42,8 @@ int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso
  * root and ids 1..N are the subordinate range (newuidmap/newgidmap):
  * with the namespace's capabilities it may remove or change the files a
  * range-mapped sandbox left owned by subordinate ids, which the caller
- * alone cannot.  Returns fn's result (0, or a negative errno with err
- * filled). */
-int rt_call_mapped(const rt_idrange *range, int (*fn)(void *arg, kb_error *e), void *arg, kb_error *err);
+ * alone cannot.  The child closes every fd from 3 up but keep_fd (one fn
+ * works on; -1 for none).  Returns fn's result (0, or a negative errno
+ * with err filled). */
+int rt_call_mapped(const rt_idrange *range, int keep_fd, int (*fn)(void *arg, kb_error *e), void *arg,
+		   kb_error *err);

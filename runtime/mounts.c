@@ -10,8 +10,10 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 
 /* Resolve (creating what is missing) a mount point inside the new root.
@@ -177,6 +179,50 @@ static int mount_overlay(const rt_spec *s, kb_error *err)
 	return 0;
 }
 
+/* /proc/sys read-only: a read-only clone of the fresh proc's own sys,
+ * moved over it.  Made from fds alone: a path string such as
+ * "$rootdir/proc/sys" would be resolved by the host, which follows an
+ * image's /proc symlink out of the root (/proc -> /home/you, or
+ * ../../../..) and would bind that host directory into the sandbox. */
+static int proc_sys_ro(int rootfd, kb_error *err)
+{
+	/* Resolved in the root as mount_at resolved it; the walk crosses
+	 * into the proc just mounted there, which fstatfs confirms. */
+	int pfd = mountpoint_at(rootfd, "/proc", true, err);
+	int mfd = -1, tfd = -1, r = -1;
+	struct statfs sf;
+	if (pfd < 0)
+		return -1;
+	if (fstatfs(pfd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC) {
+		r = kb_errx(err, EINVAL, "mount point /proc: not the proc just mounted there");
+		goto out;
+	}
+	mfd = open_tree(pfd, "sys", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+	if (mfd < 0) {
+		r = kb_err(err, errno, "bind /proc/sys");
+		goto out;
+	}
+	/* A bind mount does not take MS_RDONLY on creation; mount_setattr
+	 * (5.12) sets it on the clone before it is attached. */
+	struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+	if (mount_setattr(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0) {
+		r = kb_err(err, errno, "read-only bind of /proc/sys");
+		goto out;
+	}
+	tfd = openat(pfd, "sys", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0 || move_mount(mfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		r = kb_err(err, errno, "bind /proc/sys");
+	else
+		r = 0;
+out:
+	if (tfd >= 0)
+		close(tfd);
+	if (mfd >= 0)
+		close(mfd);
+	close(pfd);
+	return r;
+}
+
 static int make_dev(int rootfd, kb_error *err)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
@@ -237,12 +283,8 @@ int rt_build_root(const rt_spec *s, kb_error *err)
 	 * goes read-only: sysctls are for the host's administrator. */
 	if (mount_at(rootfd, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
 		goto out;
-	{
-		char procsys[PATH_MAX];
-		snprintf(procsys, sizeof procsys, "%s/proc/sys", s->rootdir);
-		if (bind_into(rootfd, procsys, "/proc/sys", true, true, err) < 0)
-			goto out;
-	}
+	if (proc_sys_ro(rootfd, err) < 0)
+		goto out;
 	/* 4. /dev */
 	if (make_dev(rootfd, err) < 0)
 		goto out;

@@ -8,13 +8,14 @@
  *     build the root (mounts.c), hostname, loopback, pty
  *     fork the command, then reap every child until the command ends
  *   command
- *     setsid, controlling tty, chdir, capabilities, no_new_privs,
- *     seccomp, execve
+ *     setsid, controlling tty, close inherited fds, chdir, capabilities,
+ *     no_new_privs, seccomp, execve
  *
  * Errors between clone and execve travel back over a close-on-exec pipe
  * as one message; a successful execve closes the pipe, which the monitor
  * sees as end-of-file. */
 #include "sandbox.h"
+#include "child.h"
 #include "mounts.h"
 #include "term.h"
 #include "userns.h"
@@ -105,6 +106,9 @@ static _Noreturn void exec_command(const rt_spec *s, int errfd, const char *pts)
 		if (fd > 2)
 			close(fd);
 	}
+	/* Init closed what kbuild-ns inherited; whatever init itself still
+	 * holds stays out too.  The error pipe is close-on-exec. */
+	(void)rt_close_fds(&errfd, 1);
 	if (chdir(s->cwd ? s->cwd : "/") < 0)
 		die(errfd, KB_EXIT_FAIL, errno, "working directory %s", s->cwd);
 
@@ -161,9 +165,6 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock)
 	sigset_t set;
 
 	(void)prctl(PR_SET_NAME, "kbuild-ns-init");
-	/* If the monitor dies, so does the sandbox: pid 1's death takes every
-	 * process of the namespace with it. */
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (rt_build_root(s, &err) < 0)
 		die_err(errfd, &err);
 	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
@@ -232,7 +233,8 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock)
 /* What the monitor holds while the sandbox runs. */
 typedef struct monitor {
 	pid_t pid;               /* init */
-	int sync_w;              /* one byte releases init once its maps are written */
+	int sync_w;              /* one byte releases init once its maps are written;
+				  * held open until init is reaped (rt_die_with_parent) */
 	int err_r;               /* init's and the command's error report, or EOF */
 	int sock;                /* brings the pty master (tty only), else -1 */
 	int master;              /* the pty master, -1 without one */
@@ -287,6 +289,17 @@ static int start(const rt_spec *s, monitor *m, kb_error *err)
 		close(err_p[0]);
 		if (sock[0] >= 0)
 			close(sock[0]);
+		/* If the monitor dies, so does the sandbox: pid 1's death takes
+		 * every process of the namespace with it.  The monitor holds
+		 * the sync pipe's write end until it has reaped us, so its
+		 * hangup tells a death that came before we asked. */
+		if (!rt_die_with_parent(0, sync_p[0]))
+			_exit(KB_EXIT_FAIL);
+		/* Nothing kbuild-ns inherited goes further (child.h), nor its
+		 * own fds (the checkout's lock would outlive it in an orphan):
+		 * only our three channels stay. */
+		int keep[] = { sync_p[0], err_p[1], sock[1] };
+		(void)rt_close_fds(keep, 3);
 		/* Wait until the monitor has written our id maps: before that we
 		 * are "nobody" and every mount would fail. */
 		if (read(sync_p[0], &go, 1) != 1)
@@ -441,7 +454,6 @@ int rt_run(const rt_spec *s, int *ret_status, rt_info *info, kb_error *err)
 		return r;
 	}
 	(void)!write(m.sync_w, "g", 1);    /* if init died, the wait tells */
-	close(m.sync_w);
 	if (s->tty) {
 		m.master = rt_recv_fd(m.sock);
 		close(m.sock);
@@ -453,6 +465,7 @@ int rt_run(const rt_spec *s, int *ret_status, rt_info *info, kb_error *err)
 	kb_error report = { 0 };
 	size_t got = 0;
 	int st = watch(&m, &report, &got);
+	close(m.sync_w);
 	if (raw)
 		rt_term_restore(STDIN_FILENO, &saved);
 	if (m.master >= 0)

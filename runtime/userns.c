@@ -144,6 +144,10 @@ static int spawn_helper(const char *path, pid_t pid, unsigned long own, unsigned
 	posix_spawn_file_actions_init(&fa);
 	/* Its complaints would be a second error line; ours names it. */
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+	/* A setuid helper has no use for what kbuild-ns inherited (child.h). */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
 	int r = posix_spawn(ret, path, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	return -r;

@@ -542,7 +542,7 @@ int data_rm_tree(int dirfd, const char *name, kb_error *e)
 	if (!data_find_range(&range))
 		return kb_err(e, -r, "remove %s (files of other ids, and no subordinate id range to map them: "
 			      "remove as root)", name);
-	return rt_call_mapped(&range, rm_mapped, &a, e);
+	return rt_call_mapped(&range, dirfd, rm_mapped, &a, e);
 }
 
 /* ---- the init ---- */

@@ -462,7 +462,7 @@ int cache_export(const char *state_dir, const char *image, const char *path, cac
 		if (ftruncate(out, 0) < 0 || lseek(out, 0, SEEK_SET) < 0)
 			r = kb_err(e, errno, "%s", tmp);
 		else
-			r = rt_call_mapped(&range, export_run, j, e);
+			r = rt_call_mapped(&range, out, export_run, j, e);
 	}
 	if (r == 0 && (fsync(out) < 0 || rename(tmp, path) < 0))
 		r = kb_err(e, errno, "%s", path);

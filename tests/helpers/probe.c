@@ -40,6 +40,9 @@
  *	probe winsize            prints "ROWS COLS" of stdin's terminal
  *	probe istty              stdin is a terminal (exit 1, "not a tty",
  *	                         if not)
+ *	probe fds                only fds 0, 1 and 2 are open (the listing's
+ *	                         own aside); prints the others and where
+ *	                         they lead
  *
  * The setuid check.  A sandbox must not let a setuid-root program raise
  * the caller's privilege (no_new_privs, plus the kernel ignoring setuid
@@ -85,6 +88,7 @@
 #endif
 
 #define _unused_ __attribute__((unused))
+#define PATH_MAX_PROBE 4096
 
 enum { OK = 0, FAIL = 1, ERR = 2 };
 
@@ -615,6 +619,35 @@ static int cmd_istty(_unused_ char **argv)
 	return say(OK, "tty");
 }
 
+/* ---- inherited file descriptors ---- */
+
+static int cmd_fds(_unused_ char **argv)
+{
+	char extra[2048] = "";
+	size_t len = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		return say(ERR, "/proc/self/fd: %s", errname(errno));
+	while ((e = readdir(d))) {
+		char *end, link[PATH_MAX_PROBE], path[64];
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end || end == e->d_name || fd <= 2 || fd == dirfd(d))
+			continue;
+		snprintf(path, sizeof path, "/proc/self/fd/%ld", fd);
+		ssize_t n = readlink(path, link, sizeof link - 1);
+		link[n > 0 ? n : 0] = 0;
+		len += (size_t)snprintf(extra + len, len < sizeof extra ? sizeof extra - len : 0, " %ld->%s", fd, link);
+		if (len >= sizeof extra)
+			len = sizeof extra - 1;
+	}
+	closedir(d);
+	if (len)
+		return say(FAIL, "open beyond 0 1 2:%s", extra);
+	return say(OK, "ok: only 0 1 2");
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(char **argv);
@@ -641,6 +674,7 @@ static const struct {
 	{ "signal", cmd_signal, 0, 1 },
 	{ "winsize", cmd_winsize, 0, 0 },
 	{ "istty", cmd_istty, 0, 0 },
+	{ "fds", cmd_fds, 0, 0 },
 };
 
 int main(int argc, char **argv)

@@ -248,12 +248,15 @@ fi
 
 # ---- importing the same image again ----------------------------------------
 ino_before=$(st "$L1" | grep -o 'ino=[0-9]*' || echo no-inode)
+layers_before=$(ls -i "$STATE/store/layers" 2>&1)
 t0=$(date +%s%N)
 ok "second import of the same image" kb image import "$WORK/img-1"
 t1=$(date +%s%N)
 is "second import prints the same id" "$(id_of "$WORK/.out")" "${ID1:-<no id>}"
-ms=$(( (t1 - t0) / 1000000 ))
-ok "second import is fast (${ms} ms < 1000 ms)" test "$ms" -lt 1000
+# Its time is logged, not checked (a loaded machine may be slow); what
+# makes it fast is checked: no layer is unpacked or replaced.
+echo "# second import: $(( (t1 - t0) / 1000000 )) ms"
+is "second import replaces no layer (store/layers: same names and inodes)" "$(ls -i "$STATE/store/layers" 2>&1)" "$layers_before"
 is "layer dir kept, not unpacked again" "$(st "$L1" | grep -o 'ino=[0-9]*')" "$ino_before"
 
 # ---- image ls ----------------------------------------------------------------

@@ -27,6 +27,14 @@ _tap_failed=0
 . "$SRCDIR/tests/fixtures/user.sh"
 user_pick
 user_workdir "${TMPDIR:-/tmp}/kbuild-ns-test.XXXXXX" || { echo "Bail out! mktemp failed"; exit 1; }
+# A TMPDIR the test user cannot reach (one under /root), or a file system
+# without the user.* extended attributes the store and overlayfs's
+# userxattr need (tmpfs before Linux 6.6, a common /tmp): /var/tmp instead.
+if ! user_run test -x "$WORK" 2>/dev/null ||
+	! "$PYTHON" -c 'import os, sys; os.setxattr(sys.argv[1], "user.kbuild-ns-test", b"1")' "$WORK" 2>/dev/null; then
+	rmdir "$WORK"
+	user_workdir /var/tmp/kbuild-ns-test.XXXXXX || { echo "Bail out! mktemp failed"; exit 1; }
+fi
 mkdir -p "$WORK/home" "$WORK/state"
 user_own "$WORK"
 STATE=$WORK/state
@@ -39,6 +47,23 @@ trap 'exit 130' INT TERM
 as_user() { user_run HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" "$@"; }
 # as_user_exec CMD...: as_user, exec'd: in `( as_user_exec CMD... ) &`, $! is CMD itself.
 as_user_exec() { user_exec HOME="$WORK/home" XDG_DATA_HOME="$WORK/home/.local/share" "$@"; }
+
+# A tree the test user cannot reach (a clone under /root, which is 0700 on
+# Debian), or programs it cannot run (built by root under umask 077): the
+# programs and the parts of the source tree the tests hand to it are copied
+# into $WORK, and KBUILD_NS and SRCDIR point there.  (kbuild-ns finds
+# kbuild-ns-image next to itself.)
+if [ "$(id -u)" = 0 ] && ! as_user sh -c 'test -x "$1" && { [ ! -e "$2" ] || test -x "$2"; } &&
+	test -r "$3/tests/integration/lib.sh"' sh "$KBUILD_NS" "${KBUILD_NS%/*}/kbuild-ns-image" "$SRCDIR" 2>/dev/null; then
+	mkdir -p "$WORK/share/bin" "$WORK/share/src" &&
+		cp "$KBUILD_NS" "$WORK/share/bin/" &&
+		{ [ ! -e "${KBUILD_NS%/*}/kbuild-ns-image" ] || cp "${KBUILD_NS%/*}/kbuild-ns-image" "$WORK/share/bin/"; } &&
+		tar -C "$SRCDIR" -cf - tests man examples images | tar -C "$WORK/share/src" -xf - &&
+		chmod -R a+rX "$WORK/share" ||
+		{ echo "Bail out! the test user cannot reach $KBUILD_NS, and copying it failed"; exit 1; }
+	KBUILD_NS=$WORK/share/bin/kbuild-ns
+	SRCDIR=$WORK/share/src
+fi
 
 # kb ARGS...: kbuild-ns as the test user, on this script's state directory.
 kb() { as_user "$KBUILD_NS" -q --state-dir "$STATE" "$@"; }

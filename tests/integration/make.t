@@ -10,7 +10,7 @@
 # compiling Go's standard library into the snapshot's GOCACHE):
 #   make under umask 077: binaries on the host, 0755, owned by the user,
 #     stamped with the host's `git describe`; a second make compiles nothing
-#     and is quick; -dirty after a change; a change to one command relinks
+#     (its time is logged); -dirty after a change; a change to one command relinks
 #     that binary only; generated files come back, _output/dockerized/go
 #     does not; host deletions and host _output/ markers; KUBE_RUN_COPY_OUTPUT=n
 #     then copy-output; a failing make copies nothing and returns 2; the
@@ -31,7 +31,7 @@ need python3
 PYTHON=python3
 . "$SRCDIR/tests/integration/make-lib.sh"
 
-plan 48
+plan 47
 
 umask 022
 # The host environment must not steer the checks.
@@ -110,7 +110,7 @@ is "... with gitCommit = HEAD and gitTreeState clean" \
 	"$(version kubectl-mini gitCommit) $(version kubectl-mini gitTreeState)" "$(hgit rev-parse HEAD) clean"
 
 # =============================================================================
-# A second make compiles nothing, quickly
+# A second make compiles nothing (its time is logged, not checked)
 # =============================================================================
 t0=$(ms)
 kmx make >"$WORK/make2.out" 2>&1 </dev/null
@@ -121,7 +121,6 @@ n1=$(ncompile "$WORK/make1.out"); n2=$(ncompile "$WORK/make2.out")
 [ "$rc" = 0 ] || tail -20 "$WORK/make2.out" | sed 's/^/# /'
 is "a second make (GOFLAGS=-x) runs no compiler (first make: $n1 runs)" \
 	"$rc $([ "$n1" -gt 0 ] && echo cold-compiled) $n2" "0 cold-compiled 0"
-[ "$t" -lt 5000 ]; _result $? "... and takes less than 5 s (${t} ms)"
 
 # =============================================================================
 # A change: -dirty; a second change to one command relinks only that one
@@ -307,20 +306,25 @@ is "the next make prepares the data sandbox again and succeeds; the state is rea
 # =============================================================================
 # Two makes on one checkout
 # =============================================================================
-hold='kbns-hold: ; rm -f _output/kbns-first-done; sleep 4; touch _output/kbns-first-done'
+# The first make holds the checkout until the test opens its gate, a file
+# in a bound host directory (up to two minutes): no timing is assumed.
+as_user mkdir -p "$WORK/sig"
+hold='kbns-hold: ; rm -f _output/kbns-first-done; i=0; while [ ! -e /sig/go ] && [ $$i -lt 1200 ]; do sleep 0.1; i=$$((i + 1)); done; touch _output/kbns-first-done'
 check='kbns-check: ; test -e _output/kbns-first-done'
-( kbg make -- --eval="$hold" kbns-hold ) >"$WORK/first.out" 2>&1 </dev/null &
+( kbg make --bind "$WORK/sig:/sig" -- --eval="$hold" kbns-hold ) >"$WORK/first.out" 2>&1 </dev/null &
 fpid=$!
-wd=$(watchdog "$fpid" 120)
-wait_file "$WORK/first.out" "Running build command" 60
-t0=$(ms)
+wd=$(watchdog "$fpid" 300)
+wait_file "$WORK/first.out" "Running build command" 120
 fails "while a make runs, a second make --no-wait fails with 125" 125 km make --no-wait -- --eval="$check" kbns-check
-t=$(($(ms) - t0))
-[ "$t" -lt 2000 ]; _result $? "... at once (${t} ms)"
-km make -- --eval="$check" kbns-check >"$WORK/second.out" 2>&1
-rc=$?
+ok "... at once (the first make is still held)" kill -0 "$fpid"
+( km make -- --eval="$check" kbns-check >"$WORK/second.out" 2>&1; echo "rc=$?" >>"$WORK/second.out" ) &
+spid=$!
+wait_file "$WORK/second.out" "waiting for another kbuild-ns" 120
+as_user touch "$WORK/sig/go"
+wait "$spid"
 has "$WORK/second.out" "waiting for another kbuild-ns" && w=waited || w=no-message
-is "a second make prints \"waiting for another kbuild-ns\", then runs after the first ended" "$w $rc" "waited 0"
+is "a second make prints \"waiting for another kbuild-ns\", then runs after the first ended" \
+	"$w $(grep -x 'rc=[0-9]*' "$WORK/second.out")" "waited rc=0"
 wait "$fpid"; rc=$?
 kill "$wd" 2>/dev/null
 is "the first make succeeded" "$rc" 0
@@ -354,7 +358,7 @@ kill -INT "$kpid" 2>/dev/null
 wait "$kpid"; rc=$?
 kill "$wd" 2>/dev/null
 i=0
-while pgrep -u "$TEST_UID" -fx "sleep $n" >/dev/null && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+while pgrep -u "$TEST_UID" -fx "sleep $n" >/dev/null && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 left=$(pgrep -u "$TEST_UID" -fx "sleep $n" | paste -sd' ')
 [ -n "$left" ] && kill -KILL $left 2>/dev/null
 is "SIGINT to kbuild-ns during run -- sh -c 'sleep $n & exec sleep $n': exit 130" "$rc" 130

@@ -13,8 +13,11 @@ plan 10
 
 # The session: runs as the test user inside `script`, whose pty is its
 # controlling terminal.  Each step prints "NAME: result" lines; the window
-# is 33x101 at first and becomes 40x120 one second into the second run (a
-# background stty: no job control here, so it may set the size).
+# is 33x101 at first and becomes 40x120 during the second run (a
+# background stty: no job control here, so it may set the size).  No
+# timing is assumed: the command says through a bound directory when it
+# has read the first size, the resize follows, and the command then waits
+# (up to a minute) until it sees the new size.
 cat >"$WORK/session.sh" <<'EOF'
 KB="$KBUILD_NS -q --state-dir $STATE -C $CO"
 RUN="run --image $IMG --bind $WORK/probe:/probe:ro"
@@ -26,15 +29,19 @@ $KB $RUN -- sh -c 'printf "istty: "; /probe istty; printf "winsize: "; /probe wi
 echo "status: $?"
 after=$(stty -g)
 [ "$before" = "$after" ] && echo "restored: yes" || echo "restored: no ($before -> $after)"
-(sleep 1; stty rows 40 cols 120 </dev/tty) &
-$KB $RUN -- sh -c 'printf "winsize-1: "; /probe winsize; sleep 2; printf "winsize-2: "; /probe winsize'
+(i=0; while [ ! -e $WORK/sig/read-1 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+ stty rows 40 cols 120 </dev/tty) &
+$KB $RUN --bind $WORK/sig:/sig -- sh -c 'printf "winsize-1: "; /probe winsize; touch /sig/read-1
+	i=0; while [ "$(/probe winsize)" != "40 120" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	printf "winsize-2: "; /probe winsize'
 echo "status-2: $?"
 wait
 EOF
 chmod 644 "$WORK/session.sh"
+as_user mkdir "$WORK/sig"
 
 as_user env SHELL=/bin/sh TERM=xterm-256color KBUILD_NS="$KBUILD_NS" STATE="$STATE" CO="$CO" IMG="$IMG" WORK="$WORK" \
-	timeout -k 5 60 script -qec "sh $WORK/session.sh" /dev/null </dev/null >"$WORK/session.out" 2>&1
+	timeout -k 5 300 script -qec "sh $WORK/session.sh" /dev/null </dev/null >"$WORK/session.out" 2>&1
 rc=$?
 # script's output has CR LF line ends; script may also echo a byte when its
 # stdin (here /dev/null) ends.
