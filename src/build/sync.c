@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -52,8 +53,9 @@ typedef struct walk {
 	pthread_t threads[MAX_THREADS];
 	int n_threads, max_threads;
 	bool out;                   /* copy-out: the destination is the user's checkout */
-	atomic_uint_fast64_t checked, copied, deleted, bytes, skipped;
+	atomic_uint_fast64_t checked, copied, deleted, bytes, skipped, modes;
 	atomic_uint seq;            /* temporary names */
+	atomic_bool no_tmpfile;     /* the destination's file system has no O_TMPFILE */
 	atomic_int held;            /* fds held by queued jobs */
 } walk;
 
@@ -138,15 +140,51 @@ bool pattern_covers_below(const pattern_list *l, const char *dirpath)
 
 /* ---- small helpers ---- */
 
+/* Without openat2 (Linux before 5.6, or a seccomp profile that answers
+ * ENOSYS): one component at a time, each opened O_NOFOLLOW | O_DIRECTORY
+ * from the one before, so that a symlink anywhere on the path stops the
+ * walk (ELOOP) as RESOLVE_NO_SYMLINKS does.  A single openat of "a/b/c"
+ * with O_NOFOLLOW would follow symlinks in every component but the last:
+ * a symlink the build brought back, then a directory of that name, would
+ * take copy-out's writes anywhere the user can write. */
+static int open_dir_walk(int root, const char *rel)
+{
+	char comp[NAME_MAX + 1];
+	int fd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (const char *p = rel; fd >= 0 && *p;) {
+		const char *end = strchrnul(p, '/');
+		size_t n = (size_t)(end - p);
+		if (n == 0 || n > NAME_MAX || (n <= 2 && !strncmp(p, "..", n))) {
+			close(fd);
+			return n > NAME_MAX ? -ENAMETOOLONG : -EXDEV;    /* never made by us: refuse */
+		}
+		memcpy(comp, p, n);
+		comp[n] = 0;
+		int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		int err = errno;
+		close(fd);
+		fd = next;
+		errno = err;
+		p = *end ? end + 1 : end;
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+static atomic_bool no_openat2;
+
 static int open_dir(int root, const char *rel)
 {
 	struct open_how how = {
 		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
+	if (atomic_load(&no_openat2))
+		return open_dir_walk(root, rel);
 	int fd = (int)syscall(SYS_openat2, root, rel[0] ? rel : ".", &how, sizeof how);
-	if (fd < 0 && errno == ENOSYS)    /* before Linux 5.6: last component only */
-		fd = openat(root, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOSYS) {
+		atomic_store(&no_openat2, true);
+		return open_dir_walk(root, rel);
+	}
 	return fd < 0 ? -errno : fd;
 }
 
@@ -155,6 +193,19 @@ static void fail(walk *w, int errnum, const char *what, const char *path)
 	pthread_mutex_lock(&w->mu);
 	if (!w->failed)
 		kb_err(&w->err, errnum, "%s %s", what, path[0] ? path : ".");
+	w->failed = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* A path past MAX_DEPTH_PATH (the kernel's PATH_MAX): a tree that deep
+ * cannot be named, so it is not synced, and says so in one short line. */
+static void fail_long(walk *w, const char *what, const char *rel)
+{
+	pthread_mutex_lock(&w->mu);
+	if (!w->failed)
+		kb_errx(&w->err, ENAMETOOLONG, "%s %.60s…: a tree too deep (paths longer than %d bytes)", what, rel,
+			MAX_DEPTH_PATH - 1);
 	w->failed = true;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
@@ -378,7 +429,7 @@ static int run_pool(walk *w, sync_stats *st, kb_error *e)
 		free_job(w, j);
 	}
 	*st = (sync_stats){ .checked = w->checked, .copied = w->copied, .deleted = w->deleted,
-			    .bytes = w->bytes, .skipped = w->skipped };
+			    .bytes = w->bytes, .skipped = w->skipped, .modes = w->modes };
 	if (w->failed) {
 		*e = w->err;
 		return -(w->err.errnum ? w->err.errnum : EIO);
@@ -388,34 +439,23 @@ static int run_pool(walk *w, sync_stats *st, kb_error *e)
 
 /* ---- copying one entry ---- */
 
-/* Copy the regular file src/name to dst/name (fresh: dst has no entry
- * of that name), with the source's times and the given mode. */
-static int copy_file(walk *w, int sfd, int dfd, const char *name, mode_t mode, const struct stat *ss, bool fresh)
+/* Our temporary names: never sent by sync-in, removed from the snapshot,
+ * never brought back (one left by a killed kbuild-ns is not a source). */
+#define TMP_PREFIX ".~kbsync."
+
+static bool is_tmp_name(const char *name)
 {
-	char tmp[64];
-	_cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (in < 0)
-		return -errno;
-	/* A file the snapshot lacks is written at its name: a kill halfway
-	 * leaves it without the source's mtime, and the quick check sends it
-	 * again.  A file replaced goes through a temporary name, so the old
-	 * one stays whole until the new one is; and so does every file that
-	 * lands in the user's checkout.  The pool runs under umask 0, so the
-	 * mode is right from the create. */
-	const char *target = name;
-	if (!fresh || w->out) {
-		snprintf(tmp, sizeof tmp, ".~kbsync.%d.%u", (int)getpid(), atomic_fetch_add(&w->seq, 1));
-		target = tmp;
-	}
-	_cleanup_close_ int out = openat(dfd, target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (out < 0 && errno == EACCES && !w->out) {
-		/* A read-only directory we own (its mode comes from the
-		 * source): open it up, its job puts the mode back. */
-		(void)fchmod(dfd, 0700);
-		out = openat(dfd, target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	}
-	if (out < 0)
-		return -errno;
+	return !strncmp(name, TMP_PREFIX, sizeof TMP_PREFIX - 1);
+}
+
+static void tmp_name(walk *w, char buf[64])
+{
+	snprintf(buf, 64, TMP_PREFIX "%d.%u", (int)getpid(), atomic_fetch_add(&w->seq, 1));
+}
+
+/* All of in into out, from the start; the times of ss. */
+static int copy_data(int in, int out, const struct stat *ss, uint64_t *ret_done)
+{
 	uint64_t done = 0;
 	bool plain = false;
 	for (;;) {
@@ -433,23 +473,119 @@ static int copy_file(walk *w, int sfd, int dfd, const char *name, mode_t mode, c
 			if (n > 0 && write_all(out, buf, (size_t)n) < 0)
 				n = -1;
 		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int r = -errno;
-			(void)unlinkat(dfd, target, 0);
-			return r;
-		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
 		if (n == 0)
 			break;
 		done += (uint64_t)n;
 	}
 	struct timespec ts[2] = { ss->st_atim, ss->st_mtim };
-	if (futimens(out, ts) < 0 || (target != name && renameat(dfd, tmp, dfd, name) < 0)) {
-		int r = -errno;
-		(void)unlinkat(dfd, target, 0);
-		return r;
+	if (futimens(out, ts) < 0)
+		return -errno;
+	*ret_done = done;
+	return 0;
+}
+
+/* Give the finished O_TMPFILE fd the name dfd/name (which must not
+ * exist).  Its /proc/self/fd link needs no capability (open(2));
+ * AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH before Linux 6.10. */
+static int link_tmpfile(int fd, int dfd, const char *name)
+{
+	char link[40];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, link, dfd, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != ENOENT)    /* ENOENT: no /proc */
+		return -errno;
+	if (linkat(fd, "", dfd, name, AT_EMPTY_PATH) == 0)
+		return 0;
+	return errno == ENOENT ? -EOPNOTSUPP : -errno;    /* ENOENT: not allowed either */
+}
+
+/* An unnamed file in dfd (O_TMPFILE): a kill at any point leaves nothing
+ * behind.  -EOPNOTSUPP when the file system has no O_TMPFILE. */
+static int open_tmpfile(walk *w, int dfd, mode_t mode)
+{
+	int fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+	if (fd < 0 && errno == EACCES && !w->out) {
+		/* A read-only directory we own (its mode comes from the
+		 * source): open it up, its job puts the mode back. */
+		(void)fchmod(dfd, 0700);
+		fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
 	}
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+		return -EOPNOTSUPP;    /* EISDIR: a kernel without O_TMPFILE sees O_DIRECTORY */
+	return fd < 0 ? -errno : fd;
+}
+
+/* The file is whole before it has a name: written unnamed, then linked
+ * at its name (a new file) or at a temporary name renamed over the old
+ * one (so the old stays whole until the new one is).  A kill leaves the
+ * old file or the new one, never a part; at most, between link and
+ * rename, a whole file under a temporary name, which the next sync-in
+ * removes.  -EOPNOTSUPP: no O_TMPFILE here, nothing was changed. */
+static int copy_unnamed(walk *w, int in, int dfd, const char *name, mode_t mode, const struct stat *ss,
+			bool fresh, uint64_t *done)
+{
+	char tmp[64];
+	_cleanup_close_ int out = open_tmpfile(w, dfd, mode);
+	int r;
+	if (out < 0)
+		return out;
+	if ((r = copy_data(in, out, ss, done)) < 0)
+		return r;
+	if (fresh && (r = link_tmpfile(out, dfd, name)) != -EEXIST)
+		return r;
+	tmp_name(w, tmp);
+	if ((r = link_tmpfile(out, dfd, tmp)) < 0)
+		return r;
+	if (renameat(dfd, tmp, dfd, name) < 0) {
+		r = -errno;
+		(void)unlinkat(dfd, tmp, 0);
+	}
+	return r;
+}
+
+/* Where O_TMPFILE is missing: written under a temporary name and renamed,
+ * the temporary name removed on every error. */
+static int copy_named(walk *w, int in, int dfd, const char *name, mode_t mode, const struct stat *ss,
+		      uint64_t *done)
+{
+	char tmp[64];
+	tmp_name(w, tmp);
+	_cleanup_close_ int out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (out < 0 && errno == EACCES && !w->out) {
+		(void)fchmod(dfd, 0700);    /* as in open_tmpfile */
+		out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	}
+	if (out < 0)
+		return -errno;
+	int r = copy_data(in, out, ss, done);
+	if (r == 0 && renameat(dfd, tmp, dfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		(void)unlinkat(dfd, tmp, 0);
+	return r;
+}
+
+/* Copy the regular file src/name to dst/name (fresh: dst had no entry
+ * of that name), with the source's times and the given mode.  The pool
+ * runs under umask 0, so the mode is right from the create. */
+static int copy_file(walk *w, int sfd, int dfd, const char *name, mode_t mode, const struct stat *ss, bool fresh)
+{
+	_cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	uint64_t done = 0;
+	int r = -EOPNOTSUPP;
+	if (in < 0)
+		return -errno;
+	if (!atomic_load(&w->no_tmpfile) && (r = copy_unnamed(w, in, dfd, name, mode, ss, fresh, &done)) == -EOPNOTSUPP)
+		atomic_store(&w->no_tmpfile, true);
+	if (r == -EOPNOTSUPP)
+		r = lseek(in, 0, SEEK_SET) < 0 ? -errno : copy_named(w, in, dfd, name, mode, ss, &done);
+	if (r < 0)
+		return r;
 	atomic_fetch_add(&w->bytes, done);
 	atomic_fetch_add(&w->copied, 1);
 	return 0;
@@ -474,7 +610,7 @@ static int copy_link(walk *w, int sfd, int dfd, const char *name, bool have, con
 			return 0;
 		}
 	}
-	snprintf(tmp, sizeof tmp, ".~kbsync.%d.%u", (int)getpid(), atomic_fetch_add(&w->seq, 1));
+	tmp_name(w, tmp);
 	if (symlinkat(target, dfd, tmp) < 0)
 		return -errno;
 	(void)utimensat(dfd, tmp, ts, AT_SYMLINK_NOFOLLOW);
@@ -489,6 +625,16 @@ static int copy_link(walk *w, int sfd, int dfd, const char *name, bool have, con
 
 /* ---- sync-in: mirror ---- */
 
+/* A file the build rewrote and gave its size and mtime back passes the
+ * quick check; its ctime, which no one can set, says it changed after the
+ * last sync's mark (sync.h). */
+static bool changed_since_sync(const walk *w, const struct stat *ds)
+{
+	const struct timespec *t = w->o->resend_since;
+	return t && (ds->st_ctim.tv_sec > t->tv_sec ||
+		     (ds->st_ctim.tv_sec == t->tv_sec && ds->st_ctim.tv_nsec >= t->tv_nsec));
+}
+
 static void mirror_entry(walk *w, int sfd, int dfd, const char *rel, const entry *se, const entry *de)
 {
 	const int pfds[2] = { sfd, dfd };
@@ -497,8 +643,8 @@ static void mirror_entry(walk *w, int sfd, int dfd, const char *rel, const entry
 	const char *name = se->name;
 	int r;
 
-	if ((r = join(path, rel, name)) < 0)
-		return fail(w, -r, "sync", rel);
+	if (join(path, rel, name) < 0)
+		return fail_long(w, "sync:", rel);
 	bool have = de != NULL;
 	if (fstatat(sfd, name, &ss, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
@@ -523,9 +669,11 @@ static void mirror_entry(walk *w, int sfd, int dfd, const char *rel, const entry
 		have = false;
 	}
 	if (S_ISREG(ss.st_mode)) {
-		if (have && S_ISREG(ds.st_mode) && ds.st_size == ss.st_size && same_time(&ds.st_mtim, &ss.st_mtim)) {
-			if ((ds.st_mode & 07777) != (ss.st_mode & 07777)) {
-				(void)fchmodat(dfd, name, ss.st_mode & 07777, 0);
+		if (have && S_ISREG(ds.st_mode) && ds.st_size == ss.st_size && same_time(&ds.st_mtim, &ss.st_mtim) &&
+		    !changed_since_sync(w, &ds)) {
+			if ((ds.st_mode & 07777) != (ss.st_mode & 07777) &&
+			    chmod_nofollow_at(dfd, name, ss.st_mode & 07777) == 0) {
+				atomic_fetch_add(&w->modes, 1);
 				logc(w, ".", path);
 			}
 			return;
@@ -580,13 +728,20 @@ static void mirror_job(walk *w, job *j)
 	}
 	size_t a = 0, b = 0;
 	while ((a < S.n || b < D.n) && !w->failed) {
+		if (a < S.n && is_tmp_name(S.v[a].name)) {
+			a++;    /* left in the checkout by a killed copy-out: not a source */
+			continue;
+		}
 		int c = a >= S.n ? 1 : b >= D.n ? -1 : strcmp(S.v[a].name, D.v[b].name);
 		if (c > 0) {
 			/* Only in the snapshot: deleted, unless a filter keeps it. */
 			char path[MAX_DEPTH_PATH];
 			const entry *de = &D.v[b++];
-			if (join(path, j->rel, de->name) < 0 ||
-			    pattern_any(&w->o->rules->exclude, path, de->type == DT_DIR))
+			if (join(path, j->rel, de->name) < 0) {
+				fail_long(w, "sync:", j->rel);
+				break;
+			}
+			if (pattern_any(&w->o->rules->exclude, path, de->type == DT_DIR))
 				continue;
 			if (de->type == DT_UNKNOWN) {
 				struct stat st;
@@ -621,26 +776,98 @@ int sync_mirror(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_err
 
 /* ---- copy-out ---- */
 
+/* A write into the checkout that failed: the host path and the cause
+ * (what: "cannot write in " for a directory, "" for a file). */
+static void fail_dst(walk *w, int errnum, const char *what, const char *rel)
+{
+	const char *top = w->o->dst_path ? w->o->dst_path : ".";
+	pthread_mutex_lock(&w->mu);
+	if (!w->failed)
+		kb_err(&w->err, errnum, "%s%s%s%s", what, top, rel[0] ? "/" : "", rel);
+	w->failed = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Copy-out writes into the checkout as its owner would.  The sync
+ * sandbox's root is the caller with the capabilities of its own user
+ * namespace, and the kernel lets those write into the caller's own
+ * directories whatever their mode (CAP_DAC_OVERRIDE over a mapped
+ * owner): a directory whose owner bits say no is refused here.  Other
+ * owners and read-only mounts the kernel refuses by itself. */
+static int may_write_dir(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_uid == geteuid() && (st.st_mode & (S_IWUSR | S_IXUSR)) != (S_IWUSR | S_IXUSR))
+		return -EACCES;
+	return 0;
+}
+
 /* The checkout directory for rel, made (0755, whatever the umask) only
  * now that a file is to land in it: copy-out makes no empty directory.
- * A symlink on the way is not followed. */
+ * A symlink or a file on the way is not followed: -ELOOP or -ENOTDIR,
+ * the deliberate skip.  Any other error is a failure, already reported. */
 static int out_dir(walk *w, const char *rel)
 {
 	int fd = open_dir(w->dstfd, rel);
-	if (fd != -ENOENT)
+	if (fd == -ENOTDIR || fd == -ELOOP)
 		return fd;
+	if (fd != -ENOENT) {
+		if (fd < 0)
+			fail_dst(w, -fd, "", rel);
+		return fd;
+	}
 	char parent[MAX_DEPTH_PATH];
 	snprintf(parent, sizeof parent, "%s", rel);
 	char *slash = strrchr(parent, '/');
-	const char *name = slash ? slash + 1 : parent;
+	const char *name = slash ? slash + 1 : rel;
 	if (slash)
 		*slash = 0;
+	else
+		parent[0] = 0;
 	_cleanup_close_ int pfd = slash ? out_dir(w, parent) : open_dir(w->dstfd, "");
-	if (pfd < 0)
+	if (pfd < 0) {
+		if (!slash)
+			fail_dst(w, -pfd, "", "");
 		return pfd;
-	if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)    /* exact: the pool's umask is 0 */
-		return -errno;
-	return open_dir(w->dstfd, rel);
+	}
+	int r = may_write_dir(pfd);
+	if (r == 0 && mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)    /* exact: the pool's umask is 0 */
+		r = -errno;
+	if (r < 0) {
+		fail_dst(w, -r, "cannot write in ", parent);
+		return r;
+	}
+	fd = open_dir(w->dstfd, rel);
+	if (fd < 0 && fd != -ENOTDIR && fd != -ELOOP)
+		fail_dst(w, -fd, "", rel);
+	return fd;
+}
+
+/* The checkout's directory for job j, opened once, when the first file
+ * is to land in it; -1 after a skip or a failure. */
+static int out_job_dir(walk *w, const job *j, const char *path)
+{
+	int fd = out_dir(w, j->rel);
+	if (fd == -ENOTDIR || fd == -ELOOP) {
+		/* A file or a symlink on the host where the build has a
+		 * directory: leave the host alone, say so. */
+		atomic_fetch_add(&w->skipped, 1);
+		logc(w, "!skipped (not a directory on the host)", path);
+	}
+	return fd < 0 ? -1 : fd;
+}
+
+/* Before the first write into job j's directory: may_write_dir, once. */
+static bool out_writable(walk *w, const job *j, int dfd, int *state)
+{
+	if (*state == 0)
+		*state = may_write_dir(dfd) < 0 ? -1 : 1;
+	if (*state < 0)
+		fail_dst(w, EACCES, "cannot write in ", j->rel);
+	return *state > 0;
 }
 
 static void out_job(walk *w, job *j)
@@ -650,7 +877,7 @@ static void out_job(walk *w, job *j)
 	const sync_rules *ru = w->o->rules;
 	listing S = { 0 };
 	char path[MAX_DEPTH_PATH];
-	int r;
+	int r, writable = 0;
 
 	if (sfd < 0)
 		return sfd == -ENOENT ? (void)0 : fail(w, -sfd, "copy-out: open", j->rel);
@@ -659,8 +886,12 @@ static void out_job(walk *w, job *j)
 	for (size_t i = 0; i < S.n && !w->failed; i++) {
 		const entry *se = &S.v[i];
 		struct stat ss, ds;
-		if (join(path, j->rel, se->name) < 0)
-			continue;
+		if (is_tmp_name(se->name))
+			continue;    /* left by a killed sync-in; the next one removes it */
+		if (join(path, j->rel, se->name) < 0) {
+			fail_long(w, "copy-out:", j->rel);
+			break;
+		}
 		if (se->type == DT_DIR) {
 			if (!pattern_any(&ru->out_exclude, path, true) && !pattern_covers_below(&ru->out_exclude, path) &&
 			    (r = push(w, path, NULL)) < 0)
@@ -674,14 +905,8 @@ static void out_job(walk *w, job *j)
 		if (fstatat(sfd, se->name, &ss, AT_SYMLINK_NOFOLLOW) < 0 || !(S_ISREG(ss.st_mode) || S_ISLNK(ss.st_mode)))
 			continue;
 		atomic_fetch_add(&w->checked, 1);
-		if (dfd < 0 && (dfd = out_dir(w, j->rel)) < 0) {
-			/* A file or a symlink on the host where the build has a
-			 * directory: leave the host alone, say so. */
-			atomic_fetch_add(&w->skipped, 1);
-			logc(w, "!skipped (not a directory on the host)", path);
-			dfd = -1;
+		if (dfd < 0 && (dfd = out_job_dir(w, j, path)) < 0)
 			break;
-		}
 		bool have = fstatat(dfd, se->name, &ds, AT_SYMLINK_NOFOLLOW) == 0;
 		if (have && S_ISDIR(ds.st_mode)) {
 			atomic_fetch_add(&w->skipped, 1);    /* never delete on the host */
@@ -689,8 +914,10 @@ static void out_job(walk *w, job *j)
 			continue;
 		}
 		if (S_ISLNK(ss.st_mode)) {
+			if (!out_writable(w, j, dfd, &writable))
+				break;
 			if ((r = copy_link(w, sfd, dfd, se->name, have, &ss, &ds)) < 0)
-				fail(w, -r, "copy-out: symlink", path);
+				fail_dst(w, -r, "", path);
 			else if (r > 0)
 				logc(w, ">", path);
 			continue;
@@ -699,11 +926,13 @@ static void out_job(walk *w, job *j)
 		mode_t mode = ss.st_mode & 0111 ? 0755 : 0644;
 		if (have && S_ISREG(ds.st_mode) && ds.st_size == ss.st_size && same_time(&ds.st_mtim, &ss.st_mtim)) {
 			if ((ds.st_mode & 07777) != mode)
-				(void)fchmodat(dfd, se->name, mode, 0);
+				(void)chmod_nofollow_at(dfd, se->name, mode);
 			continue;
 		}
+		if (!out_writable(w, j, dfd, &writable))
+			break;
 		if ((r = copy_file(w, sfd, dfd, se->name, mode, &ss, !have)) < 0)
-			fail(w, -r, "copy-out: copy", path);
+			fail_dst(w, -r, "", path);
 		else
 			logc(w, ">", path);
 	}
