@@ -8,16 +8,15 @@
  * changes its mtime again.  A queued job holds its directory's fds, opened
  * from the parent's by one name (at most MAX_HELD_FDS held in all); past
  * that bound, or when the parent's are gone, it reopens them from the
- * roots with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS).  Either way
- * a symlink swapped in for a directory while we work can never take a
- * write outside the tree. */
+ * roots by path, never through a symlink (sync-file.c).  Either way a
+ * symlink swapped in for a directory while we work can never take a write
+ * outside the tree.  Files are written by sync-file.c too, whole. */
 #include "build/sync.h"
+#include "build/sync-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <limits.h>
-#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -52,10 +51,8 @@ typedef struct walk {
 	void (*fn)(struct walk *, job *);
 	pthread_t threads[MAX_THREADS];
 	int n_threads, max_threads;
-	bool out;                   /* copy-out: the destination is the user's checkout */
 	atomic_uint_fast64_t checked, copied, deleted, bytes, skipped, modes;
-	atomic_uint seq;            /* temporary names */
-	atomic_bool no_tmpfile;     /* the destination's file system has no O_TMPFILE */
+	sfile_ctx files;            /* temporary names; O_TMPFILE or not */
 	atomic_int held;            /* fds held by queued jobs */
 } walk;
 
@@ -139,54 +136,6 @@ bool pattern_covers_below(const pattern_list *l, const char *dirpath)
 }
 
 /* ---- small helpers ---- */
-
-/* Without openat2 (Linux before 5.6, or a seccomp profile that answers
- * ENOSYS): one component at a time, each opened O_NOFOLLOW | O_DIRECTORY
- * from the one before, so that a symlink anywhere on the path stops the
- * walk (ELOOP) as RESOLVE_NO_SYMLINKS does.  A single openat of "a/b/c"
- * with O_NOFOLLOW would follow symlinks in every component but the last:
- * a symlink the build brought back, then a directory of that name, would
- * take copy-out's writes anywhere the user can write. */
-static int open_dir_walk(int root, const char *rel)
-{
-	char comp[NAME_MAX + 1];
-	int fd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	for (const char *p = rel; fd >= 0 && *p;) {
-		const char *end = strchrnul(p, '/');
-		size_t n = (size_t)(end - p);
-		if (n == 0 || n > NAME_MAX || (n <= 2 && !strncmp(p, "..", n))) {
-			close(fd);
-			return n > NAME_MAX ? -ENAMETOOLONG : -EXDEV;    /* never made by us: refuse */
-		}
-		memcpy(comp, p, n);
-		comp[n] = 0;
-		int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		int err = errno;
-		close(fd);
-		fd = next;
-		errno = err;
-		p = *end ? end + 1 : end;
-	}
-	return fd < 0 ? -errno : fd;
-}
-
-static atomic_bool no_openat2;
-
-static int open_dir(int root, const char *rel)
-{
-	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	if (atomic_load(&no_openat2))
-		return open_dir_walk(root, rel);
-	int fd = (int)syscall(SYS_openat2, root, rel[0] ? rel : ".", &how, sizeof how);
-	if (fd < 0 && errno == ENOSYS) {
-		atomic_store(&no_openat2, true);
-		return open_dir_walk(root, rel);
-	}
-	return fd < 0 ? -errno : fd;
-}
 
 static void fail(walk *w, int errnum, const char *what, const char *path)
 {
@@ -437,153 +386,12 @@ static int run_pool(walk *w, sync_stats *st, kb_error *e)
 	return 0;
 }
 
-/* ---- copying one entry ---- */
+/* ---- copying one entry (sync-file.c), counted ---- */
 
-/* Our temporary names: never sent by sync-in, removed from the snapshot,
- * never brought back (one left by a killed kbuild-ns is not a source). */
-#define TMP_PREFIX ".~kbsync."
-
-static bool is_tmp_name(const char *name)
-{
-	return !strncmp(name, TMP_PREFIX, sizeof TMP_PREFIX - 1);
-}
-
-static void tmp_name(walk *w, char buf[64])
-{
-	snprintf(buf, 64, TMP_PREFIX "%d.%u", (int)getpid(), atomic_fetch_add(&w->seq, 1));
-}
-
-/* All of in into out, from the start; the times of ss. */
-static int copy_data(int in, int out, const struct stat *ss, uint64_t *ret_done)
-{
-	uint64_t done = 0;
-	bool plain = false;
-	for (;;) {
-		ssize_t n;
-		if (!plain) {
-			n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-			if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) &&
-			    done == 0) {
-				plain = true;    /* across file systems on old kernels, or a special fs */
-				continue;
-			}
-		} else {
-			char buf[1 << 16];
-			n = read(in, buf, sizeof buf);
-			if (n > 0 && write_all(out, buf, (size_t)n) < 0)
-				n = -1;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += (uint64_t)n;
-	}
-	struct timespec ts[2] = { ss->st_atim, ss->st_mtim };
-	if (futimens(out, ts) < 0)
-		return -errno;
-	*ret_done = done;
-	return 0;
-}
-
-/* Give the finished O_TMPFILE fd the name dfd/name (which must not
- * exist).  Its /proc/self/fd link needs no capability (open(2));
- * AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH before Linux 6.10. */
-static int link_tmpfile(int fd, int dfd, const char *name)
-{
-	char link[40];
-	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, link, dfd, name, AT_SYMLINK_FOLLOW) == 0)
-		return 0;
-	if (errno != ENOENT)    /* ENOENT: no /proc */
-		return -errno;
-	if (linkat(fd, "", dfd, name, AT_EMPTY_PATH) == 0)
-		return 0;
-	return errno == ENOENT ? -EOPNOTSUPP : -errno;    /* ENOENT: not allowed either */
-}
-
-/* An unnamed file in dfd (O_TMPFILE): a kill at any point leaves nothing
- * behind.  -EOPNOTSUPP when the file system has no O_TMPFILE. */
-static int open_tmpfile(walk *w, int dfd, mode_t mode)
-{
-	int fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
-	if (fd < 0 && errno == EACCES && !w->out) {
-		/* A read-only directory we own (its mode comes from the
-		 * source): open it up, its job puts the mode back. */
-		(void)fchmod(dfd, 0700);
-		fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
-	}
-	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
-		return -EOPNOTSUPP;    /* EISDIR: a kernel without O_TMPFILE sees O_DIRECTORY */
-	return fd < 0 ? -errno : fd;
-}
-
-/* The file is whole before it has a name: written unnamed, then linked
- * at its name (a new file) or at a temporary name renamed over the old
- * one (so the old stays whole until the new one is).  A kill leaves the
- * old file or the new one, never a part; at most, between link and
- * rename, a whole file under a temporary name, which the next sync-in
- * removes.  -EOPNOTSUPP: no O_TMPFILE here, nothing was changed. */
-static int copy_unnamed(walk *w, int in, int dfd, const char *name, mode_t mode, const struct stat *ss,
-			bool fresh, uint64_t *done)
-{
-	char tmp[64];
-	_cleanup_close_ int out = open_tmpfile(w, dfd, mode);
-	int r;
-	if (out < 0)
-		return out;
-	if ((r = copy_data(in, out, ss, done)) < 0)
-		return r;
-	if (fresh && (r = link_tmpfile(out, dfd, name)) != -EEXIST)
-		return r;
-	tmp_name(w, tmp);
-	if ((r = link_tmpfile(out, dfd, tmp)) < 0)
-		return r;
-	if (renameat(dfd, tmp, dfd, name) < 0) {
-		r = -errno;
-		(void)unlinkat(dfd, tmp, 0);
-	}
-	return r;
-}
-
-/* Where O_TMPFILE is missing: written under a temporary name and renamed,
- * the temporary name removed on every error. */
-static int copy_named(walk *w, int in, int dfd, const char *name, mode_t mode, const struct stat *ss,
-		      uint64_t *done)
-{
-	char tmp[64];
-	tmp_name(w, tmp);
-	_cleanup_close_ int out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (out < 0 && errno == EACCES && !w->out) {
-		(void)fchmod(dfd, 0700);    /* as in open_tmpfile */
-		out = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	}
-	if (out < 0)
-		return -errno;
-	int r = copy_data(in, out, ss, done);
-	if (r == 0 && renameat(dfd, tmp, dfd, name) < 0)
-		r = -errno;
-	if (r < 0)
-		(void)unlinkat(dfd, tmp, 0);
-	return r;
-}
-
-/* Copy the regular file src/name to dst/name (fresh: dst had no entry
- * of that name), with the source's times and the given mode.  The pool
- * runs under umask 0, so the mode is right from the create. */
 static int copy_file(walk *w, int sfd, int dfd, const char *name, mode_t mode, const struct stat *ss, bool fresh)
 {
-	_cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	uint64_t done = 0;
-	int r = -EOPNOTSUPP;
-	if (in < 0)
-		return -errno;
-	if (!atomic_load(&w->no_tmpfile) && (r = copy_unnamed(w, in, dfd, name, mode, ss, fresh, &done)) == -EOPNOTSUPP)
-		atomic_store(&w->no_tmpfile, true);
-	if (r == -EOPNOTSUPP)
-		r = lseek(in, 0, SEEK_SET) < 0 ? -errno : copy_named(w, in, dfd, name, mode, ss, &done);
+	int r = sfile_copy(&w->files, sfd, dfd, name, mode, ss, fresh, &done);
 	if (r < 0)
 		return r;
 	atomic_fetch_add(&w->bytes, done);
@@ -591,36 +399,13 @@ static int copy_file(walk *w, int sfd, int dfd, const char *name, mode_t mode, c
 	return 0;
 }
 
-/* Make dst/name the symlink target (verbatim), with the source's times;
- * nothing is written when it already is. */
 static int copy_link(walk *w, int sfd, int dfd, const char *name, bool have, const struct stat *ss,
 		     const struct stat *ds)
 {
-	char target[MAX_DEPTH_PATH], old[MAX_DEPTH_PATH], tmp[64];
-	ssize_t n = readlinkat(sfd, name, target, sizeof target - 1);
-	if (n < 0)
-		return -errno;
-	target[n] = 0;
-	struct timespec ts[2] = { ss->st_atim, ss->st_mtim };
-	if (have && S_ISLNK(ds->st_mode)) {
-		ssize_t m = readlinkat(dfd, name, old, sizeof old - 1);
-		if (m == n && !memcmp(old, target, (size_t)n)) {
-			if (!same_time(&ds->st_mtim, &ss->st_mtim))
-				(void)utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
-			return 0;
-		}
-	}
-	tmp_name(w, tmp);
-	if (symlinkat(target, dfd, tmp) < 0)
-		return -errno;
-	(void)utimensat(dfd, tmp, ts, AT_SYMLINK_NOFOLLOW);
-	if (renameat(dfd, tmp, dfd, name) < 0) {
-		int r = -errno;
-		(void)unlinkat(dfd, tmp, 0);
-		return r;
-	}
-	atomic_fetch_add(&w->copied, 1);
-	return 1;
+	int r = sfile_link(&w->files, sfd, dfd, name, ss, have ? ds : NULL);
+	if (r > 0)
+		atomic_fetch_add(&w->copied, 1);
+	return r;
 }
 
 /* ---- sync-in: mirror ---- */
@@ -718,9 +503,9 @@ static void mirror_job(walk *w, job *j)
 	listing S = { 0 }, D = { 0 };
 	int r;
 
-	if (sfd < 0 && (sfd = own_s = open_dir(w->srcfd, j->rel)) < 0)
+	if (sfd < 0 && (sfd = own_s = sfile_open_dir(w->srcfd, j->rel)) < 0)
 		return sfd == -ENOENT ? (void)0 : fail(w, -sfd, "sync: open", j->rel);
-	if (dfd < 0 && (dfd = own_d = open_dir(w->dstfd, j->rel)) < 0)
+	if (dfd < 0 && (dfd = own_d = sfile_open_dir(w->dstfd, j->rel)) < 0)
 		return fail(w, -dfd, "sync: open snapshot", j->rel);
 	if ((r = list_dir(sfd, &S)) < 0 || (r = list_dir(dfd, &D)) < 0) {
 		listing_free(&S);
@@ -728,7 +513,7 @@ static void mirror_job(walk *w, job *j)
 	}
 	size_t a = 0, b = 0;
 	while ((a < S.n || b < D.n) && !w->failed) {
-		if (a < S.n && is_tmp_name(S.v[a].name)) {
+		if (a < S.n && sfile_is_tmp(S.v[a].name)) {
 			a++;    /* left in the checkout by a killed copy-out: not a source */
 			continue;
 		}
@@ -770,7 +555,7 @@ static void mirror_job(walk *w, job *j)
 int sync_mirror(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_error *e)
 {
 	walk w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = mirror_job };
+		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = mirror_job, .files.open_up = true };
 	return run_pool(&w, st, e);
 }
 
@@ -811,7 +596,7 @@ static int may_write_dir(int fd)
  * the deliberate skip.  Any other error is a failure, already reported. */
 static int out_dir(walk *w, const char *rel)
 {
-	int fd = open_dir(w->dstfd, rel);
+	int fd = sfile_open_dir(w->dstfd, rel);
 	if (fd == -ENOTDIR || fd == -ELOOP)
 		return fd;
 	if (fd != -ENOENT) {
@@ -827,7 +612,7 @@ static int out_dir(walk *w, const char *rel)
 		*slash = 0;
 	else
 		parent[0] = 0;
-	_cleanup_close_ int pfd = slash ? out_dir(w, parent) : open_dir(w->dstfd, "");
+	_cleanup_close_ int pfd = slash ? out_dir(w, parent) : sfile_open_dir(w->dstfd, "");
 	if (pfd < 0) {
 		if (!slash)
 			fail_dst(w, -pfd, "", "");
@@ -840,7 +625,7 @@ static int out_dir(walk *w, const char *rel)
 		fail_dst(w, -r, "cannot write in ", parent);
 		return r;
 	}
-	fd = open_dir(w->dstfd, rel);
+	fd = sfile_open_dir(w->dstfd, rel);
 	if (fd < 0 && fd != -ENOTDIR && fd != -ELOOP)
 		fail_dst(w, -fd, "", rel);
 	return fd;
@@ -872,7 +657,7 @@ static bool out_writable(walk *w, const job *j, int dfd, int *state)
 
 static void out_job(walk *w, job *j)
 {
-	_cleanup_close_ int sfd = open_dir(w->srcfd, j->rel);
+	_cleanup_close_ int sfd = sfile_open_dir(w->srcfd, j->rel);
 	_cleanup_close_ int dfd = -1;
 	const sync_rules *ru = w->o->rules;
 	listing S = { 0 };
@@ -886,7 +671,7 @@ static void out_job(walk *w, job *j)
 	for (size_t i = 0; i < S.n && !w->failed; i++) {
 		const entry *se = &S.v[i];
 		struct stat ss, ds;
-		if (is_tmp_name(se->name))
+		if (sfile_is_tmp(se->name))
 			continue;    /* left by a killed sync-in; the next one removes it */
 		if (join(path, j->rel, se->name) < 0) {
 			fail_long(w, "copy-out:", j->rel);
@@ -942,7 +727,7 @@ static void out_job(walk *w, job *j)
 int sync_copy_out(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_error *e)
 {
 	walk w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = out_job, .out = true };
+		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = out_job };
 	return run_pool(&w, st, e);
 }
 
