@@ -210,6 +210,14 @@ int sfile_copy(sfile_ctx *c, int sfd, int dfd, const char *name, mode_t mode, co
 	return r;
 }
 
+bool sfile_same_link(int sfd, int dfd, const char *name)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	ssize_t n = readlinkat(sfd, name, a, sizeof a);
+	ssize_t m = n >= 0 ? readlinkat(dfd, name, b, sizeof b) : -1;
+	return n >= 0 && m == n && !memcmp(a, b, (size_t)n);
+}
+
 int sfile_link(sfile_ctx *c, int sfd, int dfd, const char *name, const struct stat *ss, const struct stat *ds)
 {
 	char target[PATH_MAX], old[PATH_MAX], tmp[64];

@@ -41,6 +41,8 @@ int sfile_open_dir(int root, const char *rel);
 int sfile_copy(sfile_ctx *c, int sfd, int dfd, const char *name, mode_t mode, const struct stat *ss, bool fresh,
 	       uint64_t *ret_bytes);
 
+/* Are sfd/name and dfd/name symlinks with the same target? */
+bool sfile_same_link(int sfd, int dfd, const char *name);
 /* Make dfd/name the symlink sfd/name (its target verbatim, the times of
  * ss).  ds: dfd/name's stat when it exists, else NULL.  1 when written,
  * 0 when it already was that link. */

@@ -699,7 +699,8 @@ static void out_job(walk *w, job *j)
 			continue;
 		}
 		if (S_ISLNK(ss.st_mode)) {
-			if (!out_writable(w, j, dfd, &writable))
+			bool same = have && S_ISLNK(ds.st_mode) && sfile_same_link(sfd, dfd, se->name);
+			if (!same && !out_writable(w, j, dfd, &writable))
 				break;
 			if ((r = copy_link(w, sfd, dfd, se->name, have, &ss, &ds)) < 0)
 				fail_dst(w, -r, "", path);

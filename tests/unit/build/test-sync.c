@@ -231,7 +231,10 @@ static void test_copy_out_refused(void **state)
 	assert_int_equal(st.copied, 1);
 	assert_int_equal(st.skipped, 1);
 	assert_int_equal(run("[ -z \"$(ls %s/outside/sub)\" ]", t), 0);
-	/* Unchanged files in a read-only directory: nothing to write, fine. */
+	/* Unchanged files and links in a read-only directory: nothing to
+	 * write, fine. */
+	assert_int_equal(run("ln -s b %s/_output/dockerized/bin/l", snap), 0);
+	assert_int_equal(sync_dirs(snap, co, true, &st), 0);
 	assert_int_equal(run("chmod 555 %s/_output/dockerized/bin", co), 0);
 	assert_int_equal(sync_dirs(snap, co, true, &st), 0);
 	assert_int_equal(run("echo bb >%s/_output/dockerized/bin/b", snap), 0);
