@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 /* The one place below main that ends the program: the x* allocators
  * have no error to return, and a program that cannot allocate a path
@@ -171,45 +172,230 @@ int mkdir_p_at(int dirfd, const char *path, mode_t mode)
 	return 0;
 }
 
-/* Depth-first removal through fds: never follows a symlink, so a tree an
- * archive planted cannot redirect the removal elsewhere.  Directories are
- * made writable first, since layers may contain 0555 directories. */
-static int rm_children(int dfd)
+/* fchmodat2(2) (Linux 6.6) has one number on every architecture; older
+ * headers lack it. */
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
+#endif
+
+int chmod_fd(int fd, mode_t mode)
 {
-	DIR *d = fdopendir(dfd);
+	/* fchmod refuses O_PATH fds.  fchmodat2 with AT_EMPTY_PATH changes
+	 * the open file itself; before Linux 6.6 (ENOSYS), the fd's
+	 * /proc/self/fd link does the same: the kernel resolves it to the
+	 * open file, not to a path, so nothing swapped in meanwhile counts. */
+	if (syscall(__NR_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0)
+		return 0;
+	int first = errno;
+	char link[40];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	if (chmod(link, mode) == 0)
+		return 0;
+	return errno == ENOENT ? -first : -errno;    /* no /proc: the first cause */
+}
+
+int chmod_nofollow_at(int dirfd, const char *name, mode_t mode)
+{
+	/* One lookup, never following: what is changed is what was opened,
+	 * whatever the name points to by then. */
+	_cleanup_close_ int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	return chmod_fd(fd, mode);
+}
+
+/* ---- rm -rf ----
+ *
+ * Iterative, with at most three fds open whatever the depth: a tree a
+ * build or an image layer made can be thousands of levels deep, and a
+ * recursion holding one fd per level ends in EMFILE.  The walk holds the
+ * directory it empties; it goes down by one name (O_NOFOLLOW: a symlink
+ * is removed, never entered) and back up through "..", checking that ".."
+ * is the directory it came from (a directory moved meanwhile would lead
+ * elsewhere: the removal stops).  Per level it keeps only the names of
+ * the subdirectories still to remove.  Directories are opened up (u+rwx)
+ * through their fd before they are read, since layers and Go's module
+ * cache hold read-only ones. */
+
+typedef struct rm_level {
+	dev_t dev;
+	ino_t ino;
+	char *name;                 /* its name in the parent (NULL at the top) */
+	char *subdirs;              /* names still to remove, NUL-separated */
+	size_t len, off;
+} rm_level;
+
+/* A readable fd for the directory behind the O_PATH fd pfd, made u+rwx
+ * first when it is not: "." resolves to pfd's own inode, not to a name. */
+static int enter_dir(int pfd, const struct stat *st)
+{
+	if ((st->st_mode & 0700) != 0700)
+		(void)chmod_fd(pfd, (st->st_mode & 07777) | 0700);    /* not ours: the open tells */
+	int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int add_name(rm_level *l, size_t *cap, const char *name)
+{
+	size_t n = strlen(name) + 1;
+	if (l->len + n > *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		while (c < l->len + n)
+			c *= 2;
+		char *p = realloc(l->subdirs, c);
+		if (!p)
+			return -ENOMEM;
+		l->subdirs = p;
+		*cap = c;
+	}
+	memcpy(l->subdirs + l->len, name, n);
+	l->len += n;
+	return 0;
+}
+
+/* Remove every entry of fd but its subdirectories, whose names go to l. */
+static int empty_level(int fd, rm_level *l)
+{
+	DIR *d = opendir_at(fd);
 	struct dirent *de;
+	size_t cap = 0;
 	int r = 0;
 
-	if (!d) {
-		close(dfd);
+	if (!d)
 		return -errno;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+	while (r == 0 && (errno = 0, de = readdir(d))) {
+		const char *n = de->d_name;
+		struct stat st;
+		if (n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2])))
 			continue;
-		int q = rm_rf_at(dirfd(d), de->d_name);
-		if (q < 0 && r == 0)
-			r = q;
+		bool dir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN)
+			dir = fstatat(fd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+		if (!dir && unlinkat(fd, n, 0) == 0)
+			continue;
+		if (dir || errno == EISDIR)    /* EISDIR: a directory by now */
+			r = add_name(l, &cap, n);
+		else if (errno != ENOENT)
+			r = -errno;
 	}
+	if (r == 0 && errno)
+		r = -errno;
 	closedir(d);
+	return r;
+}
+
+/* Go down into cur/name: *ret_fd is its readable fd, or -1 when the entry
+ * was not a directory (then it is removed) or is gone. */
+static int descend(int cur, const char *name, rm_level *l, int *ret_fd)
+{
+	_cleanup_close_ int pfd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	*ret_fd = -1;
+	if (pfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(pfd, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(cur, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	int fd = enter_dir(pfd, &st);
+	if (fd < 0)
+		return fd;
+	*l = (rm_level){ .dev = st.st_dev, .ino = st.st_ino, .name = strdup(name) };
+	if (!l->name) {
+		close(fd);
+		return -ENOMEM;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/* From cur (level l, emptied) back up to its parent p, by "..", checked;
+ * then remove l's directory.  *cur becomes the parent's fd. */
+static int climb(int *cur, const rm_level *l, const rm_level *p)
+{
+	struct stat st;
+	int up = openat(*cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (up < 0)
+		return -errno;
+	close(*cur);
+	*cur = up;
+	if (fstat(up, &st) < 0)
+		return -errno;
+	if (st.st_dev != p->dev || st.st_ino != p->ino)
+		return -ESTALE;    /* moved while we worked: stop here */
+	return unlinkat(up, l->name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* Empty the directory behind the O_PATH fd top (stat st). */
+static int rm_tree(int top, const struct stat *st)
+{
+	rm_level *lv = calloc(16, sizeof *lv);
+	size_t depth = 1, cap = 16;
+	int cur = -1, r;
+
+	if (!lv)
+		return -ENOMEM;
+	lv[0] = (rm_level){ .dev = st->st_dev, .ino = st->st_ino };
+	if ((r = cur = enter_dir(top, st)) < 0)
+		goto out;
+	r = empty_level(cur, &lv[0]);
+	while (r == 0) {
+		if (depth == cap) {
+			rm_level *nl = realloc(lv, 2 * cap * sizeof *lv);
+			if (!nl) {
+				r = -ENOMEM;
+				break;
+			}
+			lv = nl;
+			cap *= 2;
+		}
+		rm_level *l = &lv[depth - 1];
+		if (l->off >= l->len) {
+			if (depth == 1)
+				break;
+			r = climb(&cur, l, &lv[depth - 2]);
+			free(l->name);
+			free(l->subdirs);
+			depth--;
+			continue;
+		}
+		const char *name = l->subdirs + l->off;
+		l->off += strlen(name) + 1;
+		int fd;
+		if ((r = descend(cur, name, &lv[depth], &fd)) < 0 || fd < 0)
+			continue;
+		close(cur);
+		cur = fd;
+		depth++;
+		r = empty_level(cur, &lv[depth - 1]);
+	}
+out:
+	if (cur >= 0)
+		close(cur);
+	for (size_t i = 0; i < depth; i++) {
+		free(lv[i].name);
+		free(lv[i].subdirs);
+	}
+	free(lv);
 	return r;
 }
 
 int rm_rf_at(int dirfd, const char *name)
 {
+	_cleanup_close_ int pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (pfd < 0)
 		return errno == ENOENT ? 0 : -errno;
+	if (fstat(pfd, &st) < 0)
+		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-	if ((st.st_mode & 0700) != 0700)
-		(void)fchmodat(dirfd, name, (st.st_mode & 07777) | 0700, 0);
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = rm_children(fd);
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+	int r = rm_tree(pfd, &st);
+	if (r == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		r = -errno;
 	return r;
 }

@@ -53,8 +53,15 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
 int write_file_atomic(int dirfd, const char *name, const void *data, size_t len);
 /* mkdir -p relative to dirfd (paths are our own, not archive content). */
 int mkdir_p_at(int dirfd, const char *path, mode_t mode);
-/* rm -rf of dirfd/name without following symlinks; ENOENT is success. */
+/* rm -rf of dirfd/name without following symlinks; ENOENT is success.
+ * Iterative: a few fds whatever the depth.  Stops at the first entry it
+ * cannot remove. */
 int rm_rf_at(int dirfd, const char *name);
+/* chmod of the file fd refers to (an O_PATH fd too), never of a name. */
+int chmod_fd(int fd, mode_t mode);
+/* chmod of dirfd/name without following a symlink, even one swapped in
+ * after the caller looked: -ELOOP for a symlink. */
+int chmod_nofollow_at(int dirfd, const char *name, mode_t mode);
 /* write(2) until all of buf is written (EINTR retried). */
 int write_all(int fd, const void *buf, size_t len);
 /* A fresh DIR stream on directory fd (not dup(): a dup shares the file

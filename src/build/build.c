@@ -203,13 +203,16 @@ typedef struct sync_job {
 	const sync_rules *rules;
 	sync_log_fn log;
 	bool out;
+	struct timespec mark;       /* sync-in: the last sync's mark (data_sync_mark) */
+	const char *checkout;
 } sync_job;
 
 /* Runs inside the sync sandbox; the stats come back in the shared area. */
 static int sync_fn(void *arg, const int *fds, void *shared, kb_error *e)
 {
 	const sync_job *j = arg;
-	sync_opts o = { .rules = j->rules, .log = j->log };
+	sync_opts o = { .rules = j->rules, .log = j->log, .resend_since = j->out ? NULL : &j->mark,
+			.dst_path = j->out ? j->checkout : NULL };
 	return j->out ? sync_copy_out(fds[0], fds[1], &o, shared, e) : sync_mirror(fds[0], fds[1], &o, shared, e);
 }
 
@@ -225,11 +228,15 @@ static int sync_once(kb_build *b, bool out, const rt_idrange *range, sync_stats 
 	};
 	const char *v = getenv("KUBE_VERBOSE");
 	/* build/common.sh adds rsync's -iv at KUBE_VERBOSE >= 6. */
-	sync_job j = { .rules = &b->prof->rules, .log = v && atoi(v) >= 6 ? out_change : NULL, .out = out };
+	sync_job j = { .rules = &b->prof->rules, .log = v && atoi(v) >= 6 ? out_change : NULL, .out = out,
+		       .checkout = b->prof->checkout };
+	int r;
+	if (!out && (r = data_sync_mark(d, &j.mark)) < 0)
+		return kb_err(e, -r, "state %s: the sync mark", d->dir);
 	sync_stats *sh = rt_iso_shared(sizeof *sh);
 	if (!sh)
 		return kb_err(e, errno, "sync sandbox");
-	int r = rt_isolate(dirs, 2, range, sync_fn, &j, sh, isolated, e);
+	r = rt_isolate(dirs, 2, range, sync_fn, &j, sh, isolated, e);
 	*st = *sh;
 	rt_iso_shared_free(sh, sizeof *sh);
 	return r;
@@ -244,11 +251,18 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
 	sync_stats st = { 0 };
 	bool isolated = false, mapped = false;
 	int r = sync_once(b, out, NULL, &st, &isolated, e);
+	bool wrote = st.copied || st.modes;
 	if (r < 0 && b->use_range && (e->errnum == EACCES || e->errnum == EPERM)) {
 		*e = (kb_error){ 0 };
 		mapped = true;
 		r = sync_once(b, out, &b->range, &st, &isolated, e);
+		wrote = wrote || st.copied || st.modes;
 	}
+	/* The files this sync wrote have the sync's ctime: the mark goes
+	 * past it, so that the next sync-in resends only what the build
+	 * changed after (sync.h, resend_since). */
+	if (r == 0 && !out && wrote)
+		r = data_set_sync_mark(b->data, e);
 	if (r < 0) {
 		kb_err_prefix(e, "%s", what);
 		return r;

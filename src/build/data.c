@@ -22,6 +22,7 @@
 #define DF_IDMAP "idmap"
 #define DF_READY "ready"
 #define DF_META "meta.json"
+#define DF_SYNCED "synced"
 
 void data_free(kb_data *d)
 {
@@ -368,6 +369,46 @@ int data_mark_ready(kb_data *d, const char *profile, kb_error *e)
 {
 	int r = write_file_atomic(d->dirfd, DF_READY, profile, strlen(profile));
 	return r < 0 ? kb_err(e, -r, "state %s/" DF_READY, d->dir) : 0;
+}
+
+/* ---- the sync mark ---- */
+
+int data_sync_mark(const kb_data *d, struct timespec *ret)
+{
+	struct stat st;
+	*ret = (struct timespec){ 0 };    /* no mark: every file is suspect */
+	if (d->dirfd < 0 || fstatat(d->dirfd, DF_SYNCED, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	*ret = st.st_ctim;
+	return 0;
+}
+
+static bool ts_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+int data_set_sync_mark(kb_data *d, kb_error *e)
+{
+	/* Every file the sync wrote has a ctime at or before now; the mark's
+	 * must be later than all of them, or the next sync would send them
+	 * again.  File times come from a coarse clock (one tick is a jiffy,
+	 * up to 10 ms, on kernels without fine-grained timestamps), so the
+	 * mark is touched until its ctime moves past the first touch: at
+	 * most a tick, and only after a sync that wrote something. */
+	_cleanup_close_ int fd = openat(d->dirfd, DF_SYNCED, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct stat first, now;
+	if (fd < 0 || futimens(fd, NULL) < 0 || fstat(fd, &first) < 0)
+		return kb_err(e, errno, "state %s/" DF_SYNCED, d->dir);
+	for (int i = 0; i < 1000; i++) {
+		if (futimens(fd, NULL) < 0 || fstat(fd, &now) < 0)
+			return kb_err(e, errno, "state %s/" DF_SYNCED, d->dir);
+		if (ts_after(&now.st_ctim, &first.st_ctim))
+			return 0;
+		struct timespec ms = { 0, 1000000 };
+		(void)nanosleep(&ms, NULL);
+	}
+	return kb_errx(e, EIO, "state %s/" DF_SYNCED ": the file system's clock does not move", d->dir);
 }
 
 /* ---- the record ---- */

@@ -9,6 +9,8 @@
  *   idmap          the id mapping the layer was made with
  *   ready          the profile's init was applied (its name)
  *   meta.json      what ran last, for `kbuild-ns status`
+ *   synced         its ctime: later than every ctime the last sync-in that
+ *                  wrote anything gave (data_sync_mark)
  *
  * key     = first 10 hex digits of md5("$HOSTNAME:<physical checkout>:<branch>"),
  *           as upstream's build/common.sh computes it (so CI jobs on one
@@ -69,6 +71,13 @@ void data_done(kb_data *d);
 bool data_ready(const kb_data *d);
 int data_reset(kb_data *d, kb_error *e);
 int data_mark_ready(kb_data *d, const char *profile, kb_error *e);
+
+/* The sync mark (sync.h, resend_since): its ctime in *ret, or zero when
+ * there is none yet (then every file of the snapshot is suspect). */
+int data_sync_mark(const kb_data *d, struct timespec *ret);
+/* After a sync-in that wrote files or modes: set the mark, with a ctime
+ * strictly later than any the sync gave (a clock tick at most). */
+int data_set_sync_mark(kb_data *d, kb_error *e);
 
 /* meta.json: what ran last.  Written through a temporary name. */
 int data_write_meta(kb_data *d, const kb_profile *p, const char *image, const char *image_id,

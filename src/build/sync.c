@@ -8,15 +8,15 @@
  * changes its mtime again.  A queued job holds its directory's fds, opened
  * from the parent's by one name (at most MAX_HELD_FDS held in all); past
  * that bound, or when the parent's are gone, it reopens them from the
- * roots with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS).  Either way
- * a symlink swapped in for a directory while we work can never take a
- * write outside the tree. */
+ * roots by path, never through a symlink (sync-file.c).  Either way a
+ * symlink swapped in for a directory while we work can never take a write
+ * outside the tree.  Files are written by sync-file.c too, whole. */
 #include "build/sync.h"
+#include "build/sync-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -51,9 +51,8 @@ typedef struct walk {
 	void (*fn)(struct walk *, job *);
 	pthread_t threads[MAX_THREADS];
 	int n_threads, max_threads;
-	bool out;                   /* copy-out: the destination is the user's checkout */
-	atomic_uint_fast64_t checked, copied, deleted, bytes, skipped;
-	atomic_uint seq;            /* temporary names */
+	atomic_uint_fast64_t checked, copied, deleted, bytes, skipped, modes;
+	sfile_ctx files;            /* temporary names; O_TMPFILE or not */
 	atomic_int held;            /* fds held by queued jobs */
 } walk;
 
@@ -138,23 +137,24 @@ bool pattern_covers_below(const pattern_list *l, const char *dirpath)
 
 /* ---- small helpers ---- */
 
-static int open_dir(int root, const char *rel)
-{
-	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd = (int)syscall(SYS_openat2, root, rel[0] ? rel : ".", &how, sizeof how);
-	if (fd < 0 && errno == ENOSYS)    /* before Linux 5.6: last component only */
-		fd = openat(root, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	return fd < 0 ? -errno : fd;
-}
-
 static void fail(walk *w, int errnum, const char *what, const char *path)
 {
 	pthread_mutex_lock(&w->mu);
 	if (!w->failed)
 		kb_err(&w->err, errnum, "%s %s", what, path[0] ? path : ".");
+	w->failed = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* A path past MAX_DEPTH_PATH (the kernel's PATH_MAX): a tree that deep
+ * cannot be named, so it is not synced, and says so in one short line. */
+static void fail_long(walk *w, const char *what, const char *rel)
+{
+	pthread_mutex_lock(&w->mu);
+	if (!w->failed)
+		kb_errx(&w->err, ENAMETOOLONG, "%s %.60s…: a tree too deep (paths longer than %d bytes)", what, rel,
+			MAX_DEPTH_PATH - 1);
 	w->failed = true;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
@@ -378,7 +378,7 @@ static int run_pool(walk *w, sync_stats *st, kb_error *e)
 		free_job(w, j);
 	}
 	*st = (sync_stats){ .checked = w->checked, .copied = w->copied, .deleted = w->deleted,
-			    .bytes = w->bytes, .skipped = w->skipped };
+			    .bytes = w->bytes, .skipped = w->skipped, .modes = w->modes };
 	if (w->failed) {
 		*e = w->err;
 		return -(w->err.errnum ? w->err.errnum : EIO);
@@ -386,108 +386,39 @@ static int run_pool(walk *w, sync_stats *st, kb_error *e)
 	return 0;
 }
 
-/* ---- copying one entry ---- */
+/* ---- copying one entry (sync-file.c), counted ---- */
 
-/* Copy the regular file src/name to dst/name (fresh: dst has no entry
- * of that name), with the source's times and the given mode. */
 static int copy_file(walk *w, int sfd, int dfd, const char *name, mode_t mode, const struct stat *ss, bool fresh)
 {
-	char tmp[64];
-	_cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (in < 0)
-		return -errno;
-	/* A file the snapshot lacks is written at its name: a kill halfway
-	 * leaves it without the source's mtime, and the quick check sends it
-	 * again.  A file replaced goes through a temporary name, so the old
-	 * one stays whole until the new one is; and so does every file that
-	 * lands in the user's checkout.  The pool runs under umask 0, so the
-	 * mode is right from the create. */
-	const char *target = name;
-	if (!fresh || w->out) {
-		snprintf(tmp, sizeof tmp, ".~kbsync.%d.%u", (int)getpid(), atomic_fetch_add(&w->seq, 1));
-		target = tmp;
-	}
-	_cleanup_close_ int out = openat(dfd, target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (out < 0 && errno == EACCES && !w->out) {
-		/* A read-only directory we own (its mode comes from the
-		 * source): open it up, its job puts the mode back. */
-		(void)fchmod(dfd, 0700);
-		out = openat(dfd, target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	}
-	if (out < 0)
-		return -errno;
 	uint64_t done = 0;
-	bool plain = false;
-	for (;;) {
-		ssize_t n;
-		if (!plain) {
-			n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-			if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) &&
-			    done == 0) {
-				plain = true;    /* across file systems on old kernels, or a special fs */
-				continue;
-			}
-		} else {
-			char buf[1 << 16];
-			n = read(in, buf, sizeof buf);
-			if (n > 0 && write_all(out, buf, (size_t)n) < 0)
-				n = -1;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			int r = -errno;
-			(void)unlinkat(dfd, target, 0);
-			return r;
-		}
-		if (n == 0)
-			break;
-		done += (uint64_t)n;
-	}
-	struct timespec ts[2] = { ss->st_atim, ss->st_mtim };
-	if (futimens(out, ts) < 0 || (target != name && renameat(dfd, tmp, dfd, name) < 0)) {
-		int r = -errno;
-		(void)unlinkat(dfd, target, 0);
+	int r = sfile_copy(&w->files, sfd, dfd, name, mode, ss, fresh, &done);
+	if (r < 0)
 		return r;
-	}
 	atomic_fetch_add(&w->bytes, done);
 	atomic_fetch_add(&w->copied, 1);
 	return 0;
 }
 
-/* Make dst/name the symlink target (verbatim), with the source's times;
- * nothing is written when it already is. */
 static int copy_link(walk *w, int sfd, int dfd, const char *name, bool have, const struct stat *ss,
 		     const struct stat *ds)
 {
-	char target[MAX_DEPTH_PATH], old[MAX_DEPTH_PATH], tmp[64];
-	ssize_t n = readlinkat(sfd, name, target, sizeof target - 1);
-	if (n < 0)
-		return -errno;
-	target[n] = 0;
-	struct timespec ts[2] = { ss->st_atim, ss->st_mtim };
-	if (have && S_ISLNK(ds->st_mode)) {
-		ssize_t m = readlinkat(dfd, name, old, sizeof old - 1);
-		if (m == n && !memcmp(old, target, (size_t)n)) {
-			if (!same_time(&ds->st_mtim, &ss->st_mtim))
-				(void)utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW);
-			return 0;
-		}
-	}
-	snprintf(tmp, sizeof tmp, ".~kbsync.%d.%u", (int)getpid(), atomic_fetch_add(&w->seq, 1));
-	if (symlinkat(target, dfd, tmp) < 0)
-		return -errno;
-	(void)utimensat(dfd, tmp, ts, AT_SYMLINK_NOFOLLOW);
-	if (renameat(dfd, tmp, dfd, name) < 0) {
-		int r = -errno;
-		(void)unlinkat(dfd, tmp, 0);
-		return r;
-	}
-	atomic_fetch_add(&w->copied, 1);
-	return 1;
+	int r = sfile_link(&w->files, sfd, dfd, name, ss, have ? ds : NULL);
+	if (r > 0)
+		atomic_fetch_add(&w->copied, 1);
+	return r;
 }
 
 /* ---- sync-in: mirror ---- */
+
+/* A file the build rewrote and gave its size and mtime back passes the
+ * quick check; its ctime, which no one can set, says it changed after the
+ * last sync's mark (sync.h). */
+static bool changed_since_sync(const walk *w, const struct stat *ds)
+{
+	const struct timespec *t = w->o->resend_since;
+	return t && (ds->st_ctim.tv_sec > t->tv_sec ||
+		     (ds->st_ctim.tv_sec == t->tv_sec && ds->st_ctim.tv_nsec >= t->tv_nsec));
+}
 
 static void mirror_entry(walk *w, int sfd, int dfd, const char *rel, const entry *se, const entry *de)
 {
@@ -497,8 +428,8 @@ static void mirror_entry(walk *w, int sfd, int dfd, const char *rel, const entry
 	const char *name = se->name;
 	int r;
 
-	if ((r = join(path, rel, name)) < 0)
-		return fail(w, -r, "sync", rel);
+	if (join(path, rel, name) < 0)
+		return fail_long(w, "sync:", rel);
 	bool have = de != NULL;
 	if (fstatat(sfd, name, &ss, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
@@ -523,9 +454,11 @@ static void mirror_entry(walk *w, int sfd, int dfd, const char *rel, const entry
 		have = false;
 	}
 	if (S_ISREG(ss.st_mode)) {
-		if (have && S_ISREG(ds.st_mode) && ds.st_size == ss.st_size && same_time(&ds.st_mtim, &ss.st_mtim)) {
-			if ((ds.st_mode & 07777) != (ss.st_mode & 07777)) {
-				(void)fchmodat(dfd, name, ss.st_mode & 07777, 0);
+		if (have && S_ISREG(ds.st_mode) && ds.st_size == ss.st_size && same_time(&ds.st_mtim, &ss.st_mtim) &&
+		    !changed_since_sync(w, &ds)) {
+			if ((ds.st_mode & 07777) != (ss.st_mode & 07777) &&
+			    chmod_nofollow_at(dfd, name, ss.st_mode & 07777) == 0) {
+				atomic_fetch_add(&w->modes, 1);
 				logc(w, ".", path);
 			}
 			return;
@@ -570,9 +503,9 @@ static void mirror_job(walk *w, job *j)
 	listing S = { 0 }, D = { 0 };
 	int r;
 
-	if (sfd < 0 && (sfd = own_s = open_dir(w->srcfd, j->rel)) < 0)
+	if (sfd < 0 && (sfd = own_s = sfile_open_dir(w->srcfd, j->rel)) < 0)
 		return sfd == -ENOENT ? (void)0 : fail(w, -sfd, "sync: open", j->rel);
-	if (dfd < 0 && (dfd = own_d = open_dir(w->dstfd, j->rel)) < 0)
+	if (dfd < 0 && (dfd = own_d = sfile_open_dir(w->dstfd, j->rel)) < 0)
 		return fail(w, -dfd, "sync: open snapshot", j->rel);
 	if ((r = list_dir(sfd, &S)) < 0 || (r = list_dir(dfd, &D)) < 0) {
 		listing_free(&S);
@@ -580,13 +513,20 @@ static void mirror_job(walk *w, job *j)
 	}
 	size_t a = 0, b = 0;
 	while ((a < S.n || b < D.n) && !w->failed) {
+		if (a < S.n && sfile_is_tmp(S.v[a].name)) {
+			a++;    /* left in the checkout by a killed copy-out: not a source */
+			continue;
+		}
 		int c = a >= S.n ? 1 : b >= D.n ? -1 : strcmp(S.v[a].name, D.v[b].name);
 		if (c > 0) {
 			/* Only in the snapshot: deleted, unless a filter keeps it. */
 			char path[MAX_DEPTH_PATH];
 			const entry *de = &D.v[b++];
-			if (join(path, j->rel, de->name) < 0 ||
-			    pattern_any(&w->o->rules->exclude, path, de->type == DT_DIR))
+			if (join(path, j->rel, de->name) < 0) {
+				fail_long(w, "sync:", j->rel);
+				break;
+			}
+			if (pattern_any(&w->o->rules->exclude, path, de->type == DT_DIR))
 				continue;
 			if (de->type == DT_UNKNOWN) {
 				struct stat st;
@@ -615,42 +555,114 @@ static void mirror_job(walk *w, job *j)
 int sync_mirror(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_error *e)
 {
 	walk w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = mirror_job };
+		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = mirror_job, .files.open_up = true };
 	return run_pool(&w, st, e);
 }
 
 /* ---- copy-out ---- */
 
+/* A write into the checkout that failed: the host path and the cause
+ * (what: "cannot write in " for a directory, "" for a file). */
+static void fail_dst(walk *w, int errnum, const char *what, const char *rel)
+{
+	const char *top = w->o->dst_path ? w->o->dst_path : ".";
+	pthread_mutex_lock(&w->mu);
+	if (!w->failed)
+		kb_err(&w->err, errnum, "%s%s%s%s", what, top, rel[0] ? "/" : "", rel);
+	w->failed = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Copy-out writes into the checkout as its owner would.  The sync
+ * sandbox's root is the caller with the capabilities of its own user
+ * namespace, and the kernel lets those write into the caller's own
+ * directories whatever their mode (CAP_DAC_OVERRIDE over a mapped
+ * owner): a directory whose owner bits say no is refused here.  Other
+ * owners and read-only mounts the kernel refuses by itself. */
+static int may_write_dir(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_uid == geteuid() && (st.st_mode & (S_IWUSR | S_IXUSR)) != (S_IWUSR | S_IXUSR))
+		return -EACCES;
+	return 0;
+}
+
 /* The checkout directory for rel, made (0755, whatever the umask) only
  * now that a file is to land in it: copy-out makes no empty directory.
- * A symlink on the way is not followed. */
+ * A symlink or a file on the way is not followed: -ELOOP or -ENOTDIR,
+ * the deliberate skip.  Any other error is a failure, already reported. */
 static int out_dir(walk *w, const char *rel)
 {
-	int fd = open_dir(w->dstfd, rel);
-	if (fd != -ENOENT)
+	int fd = sfile_open_dir(w->dstfd, rel);
+	if (fd == -ENOTDIR || fd == -ELOOP)
 		return fd;
+	if (fd != -ENOENT) {
+		if (fd < 0)
+			fail_dst(w, -fd, "", rel);
+		return fd;
+	}
 	char parent[MAX_DEPTH_PATH];
 	snprintf(parent, sizeof parent, "%s", rel);
 	char *slash = strrchr(parent, '/');
-	const char *name = slash ? slash + 1 : parent;
+	const char *name = slash ? slash + 1 : rel;
 	if (slash)
 		*slash = 0;
-	_cleanup_close_ int pfd = slash ? out_dir(w, parent) : open_dir(w->dstfd, "");
-	if (pfd < 0)
+	else
+		parent[0] = 0;
+	_cleanup_close_ int pfd = slash ? out_dir(w, parent) : sfile_open_dir(w->dstfd, "");
+	if (pfd < 0) {
+		if (!slash)
+			fail_dst(w, -pfd, "", "");
 		return pfd;
-	if (mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)    /* exact: the pool's umask is 0 */
-		return -errno;
-	return open_dir(w->dstfd, rel);
+	}
+	int r = may_write_dir(pfd);
+	if (r == 0 && mkdirat(pfd, name, 0755) < 0 && errno != EEXIST)    /* exact: the pool's umask is 0 */
+		r = -errno;
+	if (r < 0) {
+		fail_dst(w, -r, "cannot write in ", parent);
+		return r;
+	}
+	fd = sfile_open_dir(w->dstfd, rel);
+	if (fd < 0 && fd != -ENOTDIR && fd != -ELOOP)
+		fail_dst(w, -fd, "", rel);
+	return fd;
+}
+
+/* The checkout's directory for job j, opened once, when the first file
+ * is to land in it; -1 after a skip or a failure. */
+static int out_job_dir(walk *w, const job *j, const char *path)
+{
+	int fd = out_dir(w, j->rel);
+	if (fd == -ENOTDIR || fd == -ELOOP) {
+		/* A file or a symlink on the host where the build has a
+		 * directory: leave the host alone, say so. */
+		atomic_fetch_add(&w->skipped, 1);
+		logc(w, "!skipped (not a directory on the host)", path);
+	}
+	return fd < 0 ? -1 : fd;
+}
+
+/* Before the first write into job j's directory: may_write_dir, once. */
+static bool out_writable(walk *w, const job *j, int dfd, int *state)
+{
+	if (*state == 0)
+		*state = may_write_dir(dfd) < 0 ? -1 : 1;
+	if (*state < 0)
+		fail_dst(w, EACCES, "cannot write in ", j->rel);
+	return *state > 0;
 }
 
 static void out_job(walk *w, job *j)
 {
-	_cleanup_close_ int sfd = open_dir(w->srcfd, j->rel);
+	_cleanup_close_ int sfd = sfile_open_dir(w->srcfd, j->rel);
 	_cleanup_close_ int dfd = -1;
 	const sync_rules *ru = w->o->rules;
 	listing S = { 0 };
 	char path[MAX_DEPTH_PATH];
-	int r;
+	int r, writable = 0;
 
 	if (sfd < 0)
 		return sfd == -ENOENT ? (void)0 : fail(w, -sfd, "copy-out: open", j->rel);
@@ -659,8 +671,12 @@ static void out_job(walk *w, job *j)
 	for (size_t i = 0; i < S.n && !w->failed; i++) {
 		const entry *se = &S.v[i];
 		struct stat ss, ds;
-		if (join(path, j->rel, se->name) < 0)
-			continue;
+		if (sfile_is_tmp(se->name))
+			continue;    /* left by a killed sync-in; the next one removes it */
+		if (join(path, j->rel, se->name) < 0) {
+			fail_long(w, "copy-out:", j->rel);
+			break;
+		}
 		if (se->type == DT_DIR) {
 			if (!pattern_any(&ru->out_exclude, path, true) && !pattern_covers_below(&ru->out_exclude, path) &&
 			    (r = push(w, path, NULL)) < 0)
@@ -674,14 +690,8 @@ static void out_job(walk *w, job *j)
 		if (fstatat(sfd, se->name, &ss, AT_SYMLINK_NOFOLLOW) < 0 || !(S_ISREG(ss.st_mode) || S_ISLNK(ss.st_mode)))
 			continue;
 		atomic_fetch_add(&w->checked, 1);
-		if (dfd < 0 && (dfd = out_dir(w, j->rel)) < 0) {
-			/* A file or a symlink on the host where the build has a
-			 * directory: leave the host alone, say so. */
-			atomic_fetch_add(&w->skipped, 1);
-			logc(w, "!skipped (not a directory on the host)", path);
-			dfd = -1;
+		if (dfd < 0 && (dfd = out_job_dir(w, j, path)) < 0)
 			break;
-		}
 		bool have = fstatat(dfd, se->name, &ds, AT_SYMLINK_NOFOLLOW) == 0;
 		if (have && S_ISDIR(ds.st_mode)) {
 			atomic_fetch_add(&w->skipped, 1);    /* never delete on the host */
@@ -689,8 +699,11 @@ static void out_job(walk *w, job *j)
 			continue;
 		}
 		if (S_ISLNK(ss.st_mode)) {
+			bool same = have && S_ISLNK(ds.st_mode) && sfile_same_link(sfd, dfd, se->name);
+			if (!same && !out_writable(w, j, dfd, &writable))
+				break;
 			if ((r = copy_link(w, sfd, dfd, se->name, have, &ss, &ds)) < 0)
-				fail(w, -r, "copy-out: symlink", path);
+				fail_dst(w, -r, "", path);
 			else if (r > 0)
 				logc(w, ">", path);
 			continue;
@@ -699,11 +712,13 @@ static void out_job(walk *w, job *j)
 		mode_t mode = ss.st_mode & 0111 ? 0755 : 0644;
 		if (have && S_ISREG(ds.st_mode) && ds.st_size == ss.st_size && same_time(&ds.st_mtim, &ss.st_mtim)) {
 			if ((ds.st_mode & 07777) != mode)
-				(void)fchmodat(dfd, se->name, mode, 0);
+				(void)chmod_nofollow_at(dfd, se->name, mode);
 			continue;
 		}
+		if (!out_writable(w, j, dfd, &writable))
+			break;
 		if ((r = copy_file(w, sfd, dfd, se->name, mode, &ss, !have)) < 0)
-			fail(w, -r, "copy-out: copy", path);
+			fail_dst(w, -r, "", path);
 		else
 			logc(w, ">", path);
 	}
@@ -713,7 +728,7 @@ static void out_job(walk *w, job *j)
 int sync_copy_out(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_error *e)
 {
 	walk w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = out_job, .out = true };
+		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = out_job };
 	return run_pool(&w, st, e);
 }
 

@@ -1,7 +1,10 @@
-/* sync-tree [--out] [--profile kube|generic] [-v] SRC DST
+/* sync-tree [--out] [--profile kube|generic] [--threads N] [--mark DIR] [-v] SRC DST
  * Runs the tree sync that kbuild-ns make uses (src/build/sync.c), in this
  * process and without the sync sandbox's namespaces, for tests and for
- * bench/sync.sh.  Prints "checked N copied N deleted N bytes N". */
+ * bench/sync.sh.  Prints "checked N copied N deleted N bytes N".  With
+ * --mark, sync-in applies the ctime rule as make does, with the sync mark
+ * kept in DIR (data_sync_mark). */
+#include "build/data.h"
 #include "build/profile.h"
 #include "build/sync.h"
 
@@ -17,6 +20,7 @@ int main(int argc, char **argv)
 {
 	bool out = false, kube = true, verbose = false;
 	int i = 1, threads = 0;
+	const char *mark = NULL;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--out"))
 			out = true;
@@ -26,11 +30,13 @@ int main(int argc, char **argv)
 			kube = !strcmp(argv[++i], "kube");
 		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
 			threads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--mark") && i + 1 < argc)
+			mark = argv[++i];
 		else
 			break;
 	}
 	if (argc - i != 2) {
-		fprintf(stderr, "usage: sync-tree [--out] [--profile kube|generic] [--threads N] [-v] SRC DST\n");
+		fprintf(stderr, "usage: sync-tree [--out] [--profile kube|generic] [--threads N] [--mark DIR] [-v] SRC DST\n");
 		return 2;
 	}
 	int sfd = open(argv[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -45,9 +51,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sync-tree: %s\n", e.msg);
 		return 1;
 	}
-	sync_opts o = { .rules = &p->rules, .threads = threads, .log = verbose ? show : NULL };
+	kb_data d = { .dir = (char *)mark, .dirfd = mark ? open(mark, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1,
+		      .lock_fd = -1 };
+	struct timespec since;
+	if (mark && (d.dirfd < 0 || data_sync_mark(&d, &since) < 0)) {
+		perror(mark);
+		return 1;
+	}
+	sync_opts o = { .rules = &p->rules, .threads = threads, .log = verbose ? show : NULL,
+			.resend_since = mark ? &since : NULL, .dst_path = argv[i + 1] };
 	sync_stats st;
 	int r = out ? sync_copy_out(sfd, dfd, &o, &st, &e) : sync_mirror(sfd, dfd, &o, &st, &e);
+	if (r == 0 && mark && !out && (st.copied || st.modes))
+		r = data_set_sync_mark(&d, &e);
 	profile_free(p);
 	if (r < 0) {
 		fprintf(stderr, "sync-tree: %s\n", e.msg);

@@ -406,8 +406,8 @@ static int do_dir(xctx *x, struct archive_entry *ent, const char *dir, const cha
 		if (fstatat(pfd, name, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(s.st_mode)) {
 			/* Already made, implicitly or by an earlier member: keep its
 			 * contents, take the new mode. */
-			if (fchmodat(pfd, name, m, 0) < 0)
-				return kb_err(x->e, errno, "%s: member %s", x->what, member);
+			if ((r = chmod_nofollow_at(pfd, name, m)) < 0)    /* never through a symlink */
+				return kb_err(x->e, -r, "%s: member %s", x->what, member);
 			break;
 		}
 		if ((r = remove_entry(x, pfd, name)) < 0)
