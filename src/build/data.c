@@ -323,8 +323,15 @@ int data_prepare(kb_data *d, const char *idmap, bool *ret_reset, kb_error *e)
 		*ret_reset = true;
 	}
 	if (idmap[0] && read_file_at(d->dirfd, DF_IDMAP, 256, &old, NULL) == 0 && strcmp(old, idmap)) {
+		/* The snapshot too: the builds wrote into it with the old ids,
+		 * and files of a range's ids are out of reach of a single map
+		 * (they would show as nobody); a cold build, then. */
 		if ((r = clear_layer(d, "reset for a new id mapping", e)) < 0)
 			return r;
+		if ((r = data_rm_tree(d->dirfd, DF_SNAPSHOT, e)) < 0) {
+			kb_err_prefix(e, "state %s: reset for a new id mapping", d->dir);
+			return r;
+		}
 		*ret_reset = true;
 	}
 	if (idmap[0] && (!old || strcmp(old, idmap)) &&
@@ -493,16 +500,10 @@ int data_exchange(kb_data *d, kb_data *incoming, kb_error *e)
 
 /* ---- ids ---- */
 
-bool data_find_range(rt_idrange *r)
+/* The caller's range and the helpers, whatever KBUILD_NS_IDMAP says. */
+static bool subid_range(rt_idrange *r)
 {
-	const char *force = getenv("KBUILD_NS_IDMAP");
 	unsigned long max_end = 0;
-	if (force && !strcmp(force, "single"))
-		return false;
-	/* With a subordinate range in /etc/subuid and /etc/subgid and the
-	 * newuidmap/newgidmap helpers, root inside is the caller and ids
-	 * 1..N are the range, so an image's other users stay distinct; else
-	 * one id, the caller as root. */
 	struct passwd *pw = getpwuid(getuid());
 	const char *name = pw ? pw->pw_name : NULL;
 	if (!rt_subid_range("/etc/subuid", name, getuid(), &r->uid_start, &r->uid_count, &max_end) ||
@@ -516,6 +517,18 @@ bool data_find_range(rt_idrange *r)
 	if (r->gid_count > 65536)
 		r->gid_count = 65536;
 	return true;
+}
+
+bool data_find_range(rt_idrange *r)
+{
+	const char *force = getenv("KBUILD_NS_IDMAP");
+	if (force && !strcmp(force, "single"))
+		return false;
+	/* With a subordinate range in /etc/subuid and /etc/subgid and the
+	 * newuidmap/newgidmap helpers, root inside is the caller and ids
+	 * 1..N are the range, so an image's other users stay distinct; else
+	 * one id, the caller as root. */
+	return subid_range(r);
 }
 
 typedef struct rm_arg {
@@ -539,7 +552,10 @@ int data_rm_tree(int dirfd, const char *name, kb_error *e)
 	 * removable only inside a user namespace that maps them. */
 	rt_idrange range;
 	rm_arg a = { dirfd, name };
-	if (!data_find_range(&range))
+	/* Not data_find_range: KBUILD_NS_IDMAP=single chooses how the next
+	 * build maps ids, and the files a range-mapped build left are ours
+	 * to remove all the same (a switch to single resets the layer). */
+	if (!subid_range(&range))
 		return kb_err(e, -r, "remove %s (files of other ids, and no subordinate id range to map them: "
 			      "remove as root)", name);
 	return rt_call_mapped(&range, rm_mapped, &a, e);

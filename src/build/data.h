@@ -57,7 +57,8 @@ long data_lock_holder(const kb_data *d);
  * means a killed kbuild-ns, whose writes the page cache still has.
  *
  * idmap names the id mapping ("single" or "range:START:COUNT"); a data
- * layer made with another one is reset (its files belong to other ids).
+ * layer made with another one is reset, and the snapshot emptied (their
+ * files belong to other ids).
  * An empty idmap (--user host) fits any layer. */
 int data_prepare(kb_data *d, const char *idmap, bool *ret_reset, kb_error *e);
 /* A sandbox on the data layer has ended (or never started): remove the
@@ -97,7 +98,8 @@ void data_discard(kb_data *incoming);
  * newuidmap, newgidmap), unless absent or KBUILD_NS_IDMAP=single. */
 bool data_find_range(rt_idrange *r);
 /* rm -rf of dirfd/name; files of subordinate ids (left by a range-mapped
- * build) are removed inside a user namespace that maps the caller's range. */
+ * build) are removed inside a user namespace that maps the caller's range,
+ * whatever KBUILD_NS_IDMAP says. */
 int data_rm_tree(int dirfd, const char *name, kb_error *e);
 
 /* The data sandbox's one-time init, as the classic
