@@ -32,6 +32,8 @@ struct kb_build {
 	kb_store *store;
 	image_rec *img;
 	char *ref;                   /* the image reference asked for */
+	char *version_file;          /* KUBE_GIT_VERSION_FILE's text, or NULL */
+	size_t version_len;
 	bool snap;                   /* the build works on the snapshot */
 	bool copy;                   /* copy out after a success */
 	bool prepared;               /* the data layer is in use: data_done at close */
@@ -289,6 +291,20 @@ static int find_image(kb_build *b, kb_error *e)
 	return 0;
 }
 
+/* The host's KUBE_GIT_VERSION_FILE, for put_version_file: a file the
+ * user names, so a FIFO or a directory there is an error, never a hang. */
+static int read_version_file(kb_build *b, kb_error *e)
+{
+	const char *src = getenv("KUBE_GIT_VERSION_FILE");
+	int r;
+
+	if (!b->snap || !src || !*src)
+		return 0;
+	if ((r = read_file_at(AT_FDCWD, src, 1 << 20, &b->version_file, &b->version_len)) < 0)
+		return kb_errx(e, -r, "KUBE_GIT_VERSION_FILE %s: %s", src, read_file_strerror(r));
+	return 0;
+}
+
 /* build/run.sh copies out when KUBE_RUN_COPY_OUTPUT matches ^[yY]$;
  * its default is y for run.sh and n for shell.sh. */
 static bool copy_wanted(const build_opts *o)
@@ -314,7 +330,7 @@ int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_er
 	b->copy = copy_wanted(o);
 	if (b->snap)
 		out_status("Verifying Prerequisites....");
-	if ((r = profile_load(".", o->user_host, &b->prof, e)) < 0 ||
+	if ((r = profile_load(".", o->user_host, &b->prof, e)) < 0 || (r = read_version_file(b, e)) < 0 ||
 	    (r = data_open(state_dir, b->prof, true, &b->data, e)) < 0 || (r = find_image(b, e)) < 0)
 		return r;
 	const char *kco = getenv("KUBE_RUN_COPY_OUTPUT");
@@ -465,22 +481,18 @@ int build_prepare(kb_build *b, kb_error *e)
 /* ---- sync in, run, copy out, record ---- */
 
 /* Classic build/common.sh writes the host's version file into the tree
- * that goes in; we copy the one KUBE_GIT_VERSION_FILE names. */
+ * that goes in; we copy the one KUBE_GIT_VERSION_FILE names (read by
+ * build_open, so that a wrong one fails before anything is prepared). */
 static int put_version_file(kb_build *b, kb_error *e)
 {
-	const char *src = getenv("KUBE_GIT_VERSION_FILE");
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
 	int r;
 
-	if (!src || !*src)
+	if (!b->version_file)
 		return 0;
-	if ((r = read_file_at(AT_FDCWD, src, 1 << 20, &text, &len)) < 0)
-		return kb_err(e, -r, "KUBE_GIT_VERSION_FILE %s", src);
 	_cleanup_close_ int sfd = open(b->data->snapshot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sfd < 0)
 		return kb_err(e, errno, "%s", b->data->snapshot);
-	if ((r = write_file_atomic(sfd, ".dockerized-kube-version-defs", text, len)) < 0)
+	if ((r = write_file_atomic(sfd, ".dockerized-kube-version-defs", b->version_file, b->version_len)) < 0)
 		return kb_err(e, -r, "%s/.dockerized-kube-version-defs", b->data->snapshot);
 	return 0;
 }
@@ -555,6 +567,7 @@ void build_close(kb_build *b)
 	free(b->lowers);
 	free(b->bpf);
 	free(b->ref);
+	free(b->version_file);
 	image_rec_free(b->img);
 	store_close(b->store);
 	data_free(b->data);

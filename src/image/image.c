@@ -160,7 +160,7 @@ int image_load(kb_store *s, const char *hex, image_rec **ret, kb_error *e)
 	size_t len;
 	int r = read_file_at(s->images_fd, name, MAX_RECORD_SIZE, &txt, &len);
 	if (r < 0)
-		return kb_err(e, -r, "image sha256:%.12s", hex);
+		return kb_errx(e, -r, "image sha256:%.12s: %s", hex, read_file_strerror(r));
 	return parse_record(txt, len, hex, ret, e);
 }
 

@@ -235,7 +235,7 @@ int store_read_blob(kb_store *s, const kb_digest *d, size_t max, char **ret, siz
 {
 	int r = read_file_at(s->blobs_fd, d->hex, max, ret, ret_len);
 	if (r < 0)
-		return kb_err(e, -r, "blob sha256:%.12s", d->hex);
+		return kb_errx(e, -r, "blob sha256:%.12s: %s", d->hex, read_file_strerror(r));
 	return 0;
 }
 
