@@ -1,6 +1,7 @@
 /* The data sandbox (data.h): its state directory, lock, crash marks,
  * init, record and removal. */
 #include "build/data.h"
+#include "base/jsontext.h"
 #include "base/md5.h"
 #include "runtime/isolate.h"
 
@@ -382,9 +383,11 @@ int data_mark_ready(kb_data *d, const char *profile, kb_error *e)
 int data_write_meta(kb_data *d, const kb_profile *p, const char *image, const char *image_id,
 		    const char *command, int status, kb_error *e)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i, s:I}", "checkout", p->checkout, "branch",
-			      p->branch, "version", d->version, "image", image, "image_id", image_id, "last_command",
-			      command, "last_status", status, "last_time", (json_int_t)time(NULL));
+	/* Bytes, not necessarily UTF-8 (json_text escapes them). */
+	json_t *j = json_pack("{s:o, s:o, s:o, s:o?, s:s?, s:o?, s:i, s:I}", "checkout", json_text(p->checkout),
+			      "branch", json_text(p->branch), "version", json_text(d->version), "image", json_text(image),
+			      "image_id", image_id, "last_command", json_text(command), "last_status", status,
+			      "last_time", (json_int_t)time(NULL));
 	if (!j)
 		return kb_err_oom(e, "state " DF_META);
 	_cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2));

@@ -1,6 +1,7 @@
 /* Image records (image.h): load, save, list, find, commit, remove, prune. */
 #include "image/image.h"
 #include "image/import/oci.h"
+#include "base/jsontext.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -492,7 +493,7 @@ json_t *image_json(kb_store *s, const image_rec *r, bool with_config)
 	size_t i;
 	json_array_foreach(layers, i, lj) {
 		char *p = xasprintf("%s/layers/%s", s->root, r->layers[i].diff_id.hex);
-		json_object_set_new(lj, "path", json_string(p));
+		json_object_set_new(lj, "path", json_text(p));    /* the state dir's path is bytes */
 		free(p);
 	}
 	if (!with_config)
