@@ -291,6 +291,73 @@ static int find_image(kb_build *b, kb_error *e)
 	return 0;
 }
 
+/* Is path below dir (or dir itself)?  Both physical; *rel gets the rest
+ * ("" for dir itself). */
+static bool below(const char *path, const char *dir, const char **rel)
+{
+	size_t n = strlen(dir);
+	if (!strcmp(dir, "/")) {
+		*rel = path + 1;
+		return true;
+	}
+	if (strncmp(path, dir, n) || (path[n] != '/' && path[n] != 0))
+		return false;
+	*rel = path[n] ? path + n + 1 : path + n;
+	return true;
+}
+
+/* rel as a sync pattern that matches only itself: fnmatch's special
+ * characters escaped. */
+static char *literal_pattern(const char *rel)
+{
+	char *out = malloc(2 * strlen(rel) + 3), *q = out;
+	if (!out)
+		return NULL;
+	*q++ = '/';
+	for (const char *c = rel; *c; c++) {
+		if (strchr("*?[\\", *c))
+			*q++ = '\\';
+		*q++ = *c;
+	}
+	*q++ = '/';
+	*q = 0;
+	return out;
+}
+
+/* A state directory inside the checkout (`kbuild-ns run` in $HOME with
+ * the default ~/.local/share/kbuild-ns, or a relative --state-dir) holds
+ * the snapshot, so a sync-in would copy the state into the snapshot,
+ * which is inside it, and so on until ENAMETOOLONG.  It is left out of
+ * the sync both ways, as an anchored exclude: never sent, never deleted,
+ * and never written by copy-out (which would let the build write into
+ * the store).  --source bind gives the build the checkout itself, store
+ * included: refused. */
+static int keep_state_out(kb_build *b, kb_error *e)
+{
+	_cleanup_free_ char *sd = realpath(b->state_dir, NULL);
+	const char *rel, *co = b->prof->checkout;
+	int r;
+
+	if (!sd)
+		return 0;    /* not there yet: nothing of it to sync */
+	if (below(co, sd, &rel) && rel[0])
+		return kb_errx(e, EINVAL, "checkout %s is inside the state directory %s: "
+			       "move the checkout, or give another --state-dir", co, sd);
+	if (!below(sd, co, &rel))
+		return 0;
+	if (!rel[0])
+		return kb_errx(e, EINVAL, "state directory %s is the checkout itself: give another --state-dir", sd);
+	if (!b->snap)
+		return kb_errx(e, EINVAL, "state directory %s is inside the checkout, which --source bind lets the "
+			       "build write: give a --state-dir outside it, or leave out --source bind", sd);
+	_cleanup_free_ char *pat = literal_pattern(rel);
+	if (!pat || (r = pattern_add(&b->prof->rules.exclude, pat)) < 0 ||
+	    (r = pattern_add(&b->prof->rules.out_exclude, pat)) < 0)
+		return kb_err_oom(e, "sync rules");
+	out_verbose("state directory %s is inside the checkout: left out of sync-in and copy-out", sd);
+	return 0;
+}
+
 /* The host's KUBE_GIT_VERSION_FILE, for put_version_file: a file the
  * user names, so a FIFO or a directory there is an error, never a hang. */
 static int read_version_file(kb_build *b, kb_error *e)
@@ -331,7 +398,8 @@ int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_er
 	if (b->snap)
 		out_status("Verifying Prerequisites....");
 	if ((r = profile_load(".", o->user_host, &b->prof, e)) < 0 || (r = read_version_file(b, e)) < 0 ||
-	    (r = data_open(state_dir, b->prof, true, &b->data, e)) < 0 || (r = find_image(b, e)) < 0)
+	    (r = data_open(state_dir, b->prof, true, &b->data, e)) < 0 || (r = keep_state_out(b, e)) < 0 ||
+	    (r = find_image(b, e)) < 0)
 		return r;
 	const char *kco = getenv("KUBE_RUN_COPY_OUTPUT");
 	if (!b->snap && kco && strcmp(kco, "y") && strcmp(kco, "Y"))    /* as the current build/run.sh says */
@@ -354,7 +422,8 @@ int build_open_existing(const char *state_dir, kb_build **ret, kb_error *e)
 	b->state_dir = xstrdup(state_dir);
 	b->snap = b->copy = true;
 	b->use_range = data_find_range(&b->range);
-	if ((r = profile_load(".", false, &b->prof, e)) < 0 || (r = data_open(state_dir, b->prof, false, &b->data, e)) < 0)
+	if ((r = profile_load(".", false, &b->prof, e)) < 0 || (r = data_open(state_dir, b->prof, false, &b->data, e)) < 0 ||
+	    (r = keep_state_out(b, e)) < 0)
 		return r;
 	struct stat st;
 	if (b->data->dirfd < 0 || stat(b->data->snapshot, &st) < 0)
