@@ -275,7 +275,9 @@ static int find_image(kb_build *b, kb_error *e)
 	if (!b->ref)
 		return kb_errx(e, EINVAL, "no image: this checkout has no build/build-image/cross/VERSION; "
 			       "give --image REF, set KBUILD_NS_IMAGE, or put image = REF in kbuild-ns.conf");
-	/* Shared: layers stay while we use them (image rm waits). */
+	/* The store lock only while we find the image; the image's own lock
+	 * for the whole build: its layers stay while the overlay uses them
+	 * (`image rm` of it waits), and nothing else waits for us. */
 	if ((r = store_open(b->state_dir, LOCK_SH, out_notify, &b->store, e)) < 0)
 		return r;
 	if ((r = image_find(b->store, b->ref, &b->img, e)) < 0) {
@@ -288,6 +290,9 @@ static int find_image(kb_build *b, kb_error *e)
 	}
 	if (b->img->n_layers == 0)
 		return kb_errx(e, EINVAL, "image %s: has no layers", b->ref);
+	if ((r = store_use_image(b->store, &b->img->id, b->prof->checkout, e)) < 0)
+		return r;
+	store_unlock(b->store);
 	return 0;
 }
 

@@ -321,7 +321,10 @@ static int lock_once(kb_data *d, bool wait, void (*notify)(const char *), kb_err
 	if (!wait)
 		return kb_errx(e, EBUSY, "state %s: in use by another kbuild-ns (--no-wait given)", d->dir);
 	if (notify) {
-		_cleanup_free_ char *m = xasprintf("waiting for another kbuild-ns using %s", d->dir);
+		char pid[32];
+		holder_pid(d->lock_fd, pid);
+		_cleanup_free_ char *m = xasprintf("waiting for another kbuild-ns using %s%s%s%s", d->dir,
+						   pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
 		notify(m);
 	}
 	while (flock(d->lock_fd, LOCK_EX) < 0)

@@ -465,10 +465,29 @@ int image_prune(kb_store *s, prune_stats *st, kb_error *e)
 int image_remove(kb_store *s, const image_rec *rec, kb_error *e)
 {
 	_cleanup_free_ char *name = xasprintf("%s.json", rec->id.hex);
+	_cleanup_(image_rec_freep) image_rec *now = NULL;
+	_cleanup_close_ int lock_fd = -1;
+	bool waited;
+	int r;
+
+	/* Not while a build uses the image: its layers are under an overlay
+	 * (store_claim_image waits, saying for whom). */
+	char what[80];
+	snprintf(what, sizeof what, "%s", rec->n_names ? rec->names[0] : rec->id.hex);
+	if ((r = store_claim_image(s, &rec->id, what, &lock_fd, &waited, e)) < 0)
+		return r;
+	if (waited) {
+		/* The store was open to others meanwhile: the record as it is now. */
+		kb_error le = { 0 };
+		if (image_load(s, rec->id.hex, &now, &le) < 0)
+			return le.errnum == ENOENT ? 0 : (*e = le, -le.errnum);
+		rec = now;
+	}
 	if (unlinkat(s->images_fd, name, 0) < 0)
 		return kb_err(e, errno, "image sha256:%.12s", rec->id.hex);
+	store_drop_image_lock(s, &rec->id);
 	refs layers = { 0 }, blobs = { 0 };
-	int r = collect_refs(s, &layers, &blobs, e);
+	r = collect_refs(s, &layers, &blobs, e);
 	for (size_t i = 0; i < rec->n_layers && r >= 0; i++)
 		if (!refs_has(&layers, rec->layers[i].diff_id.hex))
 			r = store_remove_layer(s, rec->layers[i].diff_id.hex, e);
