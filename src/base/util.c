@@ -144,6 +144,11 @@ const char *read_file_strerror(int r)
 	return r == -EINVAL ? "not a regular file" : strerror(-r);
 }
 
+bool disk_write_error(int errnum)
+{
+	return errnum == ENOSPC || errnum == EDQUOT || errnum == EROFS;
+}
+
 int write_file_atomic(int dirfd, const char *name, const void *data, size_t len)
 {
 	_cleanup_free_ char *tmp = xasprintf(".%s.tmp.%d", name, (int)getpid());

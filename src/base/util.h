@@ -54,6 +54,11 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
 /* The cause to print for read_file_at's error r: "not a regular file"
  * for -EINVAL, strerror otherwise. */
 const char *read_file_strerror(int r);
+/* A write the file system itself refused: full (ENOSPC), over quota
+ * (EDQUOT) or read-only (EROFS).  Such an error is about the tree, not
+ * the file, so the message should name the tree (the state directory,
+ * the store, the checkout). */
+bool disk_write_error(int errnum);
 /* Write data to dirfd/name through a temporary name, fsync, rename. */
 int write_file_atomic(int dirfd, const char *name, const void *data, size_t len);
 /* mkdir -p relative to dirfd (paths are our own, not archive content). */

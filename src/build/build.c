@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define MAX_ENV 1024
 #define MAX_BINDS 66                 /* the tree, the caller's 64, the end */
@@ -252,6 +253,11 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
 		r = sync_once(b, out, &b->range, &st, &isolated, e);
 	}
 	if (r < 0) {
+		/* The sync names only the file: a full or read-only disk is
+		 * the tree's, so name that (copy-out writes the checkout,
+		 * sync-in the state directory). */
+		if (disk_write_error(e->errnum))
+			kb_err_prefix(e, "%s %s", out ? "checkout" : "state directory", out ? b->prof->checkout : b->state_dir);
 		kb_err_prefix(e, "%s", what);
 		return r;
 	}
@@ -547,8 +553,11 @@ int build_prepare(kb_build *b, kb_error *e)
 		out_warn("--seccomp=unconfined: the sandbox has no system call filter");
 	else if ((b->bpf = seccomp_blob(b->state_dir, &b->spec.seccomp_len)))
 		b->spec.seccomp_bpf = b->bpf;
-	if (b->snap && !data_ready(b->data))
-		return init_data(b, e);
+	if (b->snap && !data_ready(b->data) && (r = init_data(b, e)) < 0) {
+		if (disk_write_error(e->errnum))
+			kb_err_prefix(e, "state directory %s", b->state_dir);
+		return r;
+	}
 	return 0;
 }
 
@@ -596,6 +605,13 @@ int build_run(kb_build *b, int *ret_status, kb_error *e)
 		return r;
 	if (info.range_failed)
 		out_warn("the subordinate id range was refused (%s); ran with the single-id mapping", info.range_err.msg);
+	/* The build writes the data layer and the snapshot, both in the
+	 * state directory: when that is full, its own error messages (if
+	 * any) name only its files. */
+	struct statvfs sv;
+	if (*ret_status != 0 && statvfs(b->data->dir, &sv) == 0 && (sv.f_bavail == 0 || (sv.f_files && sv.f_favail == 0)))
+		out_warn("the state directory %s is full (no free %s): the build's writes there, to its data layer "
+			 "and snapshot, may have failed for that", b->state_dir, sv.f_bavail == 0 ? "space" : "inodes");
 	return 0;
 }
 
@@ -626,7 +642,18 @@ int build_record(kb_build *b, int status, kb_error *e)
 	_cleanup_free_ char *what = b->o->shell ? xstrdup("shell") : join_argv(b->o->argv);
 	if (!what)
 		return kb_err_oom(e, "state record");
-	return data_write_meta(b->data, b->prof, b->ref, b->img->id.hex, what, status, e);
+	kb_error we = { 0 };
+	int r = data_write_meta(b->data, b->prof, b->ref, b->img->id.hex, what, status, &we);
+	/* The record is information only: a full state directory (which
+	 * the build may have just filled) must not replace the build's
+	 * status with ours. */
+	if (r < 0 && disk_write_error(we.errnum)) {
+		out_warn("%s (the record of this run, for kbuild-ns status)", we.msg);
+		return 0;
+	}
+	if (r < 0)
+		*e = we;
+	return r;
 }
 
 void build_close(kb_build *b)
