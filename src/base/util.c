@@ -103,7 +103,12 @@ int write_all(int fd, const void *buf, size_t len)
 
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO for reading blocks until a writer
+	 * comes (fifo(7)), and a checkout or an archive may hold one where
+	 * a file is expected; a device may block too.  Non-blocking, the
+	 * open returns at once and the type is checked before any read;
+	 * for the regular file that passes, O_NONBLOCK changes nothing. */
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 
 	if (fd < 0)
@@ -133,6 +138,16 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
 	if (ret_len)
 		*ret_len = got;
 	return 0;
+}
+
+const char *read_file_strerror(int r)
+{
+	return r == -EINVAL ? "not a regular file" : strerror(-r);
+}
+
+bool disk_write_error(int errnum)
+{
+	return errnum == ENOSPC || errnum == EDQUOT || errnum == EROFS;
 }
 
 int write_file_atomic(int dirfd, const char *name, const void *data, size_t len)

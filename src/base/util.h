@@ -47,8 +47,18 @@ char *xstrdup(const char *s);
 int parse_size(const char *s, uint64_t *ret);
 /* "1.5 MB" style human size into buf. */
 const char *human_size(uint64_t n, char *buf, size_t len);
-/* Read a whole small file at dirfd/path, refusing more than max bytes. */
+/* Read a whole small file at dirfd/path, refusing more than max bytes
+ * (-EFBIG) and anything but a regular file (-EINVAL: a FIFO, a device or
+ * a directory; never blocks on opening one). */
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
+/* The cause to print for read_file_at's error r: "not a regular file"
+ * for -EINVAL, strerror otherwise. */
+const char *read_file_strerror(int r);
+/* A write the file system itself refused: full (ENOSPC), over quota
+ * (EDQUOT) or read-only (EROFS).  Such an error is about the tree, not
+ * the file, so the message should name the tree (the state directory,
+ * the store, the checkout). */
+bool disk_write_error(int errnum);
 /* Write data to dirfd/name through a temporary name, fsync, rename. */
 int write_file_atomic(int dirfd, const char *name, const void *data, size_t len);
 /* mkdir -p relative to dirfd (paths are our own, not archive content). */

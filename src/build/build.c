@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define MAX_ENV 1024
 #define MAX_BINDS 66                 /* the tree, the caller's 64, the end */
@@ -32,6 +33,8 @@ struct kb_build {
 	kb_store *store;
 	image_rec *img;
 	char *ref;                   /* the image reference asked for */
+	char *version_file;          /* KUBE_GIT_VERSION_FILE's text, or NULL */
+	size_t version_len;
 	bool snap;                   /* the build works on the snapshot */
 	bool copy;                   /* copy out after a success */
 	bool prepared;               /* the data layer is in use: data_done at close */
@@ -264,6 +267,11 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
 	if (r == 0 && !out && wrote)
 		r = data_set_sync_mark(b->data, e);
 	if (r < 0) {
+		/* The sync names only the file: a full or read-only disk is
+		 * the tree's, so name that (copy-out writes the checkout,
+		 * sync-in the state directory). */
+		if (disk_write_error(e->errnum))
+			kb_err_prefix(e, "%s %s", out ? "checkout" : "state directory", out ? b->prof->checkout : b->state_dir);
 		kb_err_prefix(e, "%s", what);
 		return r;
 	}
@@ -287,7 +295,9 @@ static int find_image(kb_build *b, kb_error *e)
 	if (!b->ref)
 		return kb_errx(e, EINVAL, "no image: this checkout has no build/build-image/cross/VERSION; "
 			       "give --image REF, set KBUILD_NS_IMAGE, or put image = REF in kbuild-ns.conf");
-	/* Shared: layers stay while we use them (image rm waits). */
+	/* The store lock only while we find the image; the image's own lock
+	 * for the whole build: its layers stay while the overlay uses them
+	 * (`image rm` of it waits), and nothing else waits for us. */
 	if ((r = store_open(b->state_dir, LOCK_SH, out_notify, &b->store, e)) < 0)
 		return r;
 	if ((r = image_find(b->store, b->ref, &b->img, e)) < 0) {
@@ -300,6 +310,90 @@ static int find_image(kb_build *b, kb_error *e)
 	}
 	if (b->img->n_layers == 0)
 		return kb_errx(e, EINVAL, "image %s: has no layers", b->ref);
+	if ((r = store_use_image(b->store, &b->img->id, b->prof->checkout, e)) < 0)
+		return r;
+	store_unlock(b->store);
+	return 0;
+}
+
+/* Is path below dir (or dir itself)?  Both physical; *rel gets the rest
+ * ("" for dir itself). */
+static bool below(const char *path, const char *dir, const char **rel)
+{
+	size_t n = strlen(dir);
+	if (!strcmp(dir, "/")) {
+		*rel = path + 1;
+		return true;
+	}
+	if (strncmp(path, dir, n) || (path[n] != '/' && path[n] != 0))
+		return false;
+	*rel = path[n] ? path + n + 1 : path + n;
+	return true;
+}
+
+/* rel as a sync pattern that matches only itself: fnmatch's special
+ * characters escaped. */
+static char *literal_pattern(const char *rel)
+{
+	char *out = malloc(2 * strlen(rel) + 3), *q = out;
+	if (!out)
+		return NULL;
+	*q++ = '/';
+	for (const char *c = rel; *c; c++) {
+		if (strchr("*?[\\", *c))
+			*q++ = '\\';
+		*q++ = *c;
+	}
+	*q++ = '/';
+	*q = 0;
+	return out;
+}
+
+/* A state directory inside the checkout (`kbuild-ns run` in $HOME with
+ * the default ~/.local/share/kbuild-ns, or a relative --state-dir) holds
+ * the snapshot, so a sync-in would copy the state into the snapshot,
+ * which is inside it, and so on until ENAMETOOLONG.  It is left out of
+ * the sync both ways, as an anchored exclude: never sent, never deleted,
+ * and never written by copy-out (which would let the build write into
+ * the store).  --source bind gives the build the checkout itself, store
+ * included: refused. */
+static int keep_state_out(kb_build *b, kb_error *e)
+{
+	_cleanup_free_ char *sd = realpath(b->state_dir, NULL);
+	const char *rel, *co = b->prof->checkout;
+	int r;
+
+	if (!sd)
+		return 0;    /* not there yet: nothing of it to sync */
+	if (below(co, sd, &rel) && rel[0])
+		return kb_errx(e, EINVAL, "checkout %s is inside the state directory %s: "
+			       "move the checkout, or give another --state-dir", co, sd);
+	if (!below(sd, co, &rel))
+		return 0;
+	if (!rel[0])
+		return kb_errx(e, EINVAL, "state directory %s is the checkout itself: give another --state-dir", sd);
+	if (!b->snap)
+		return kb_errx(e, EINVAL, "state directory %s is inside the checkout, which --source bind lets the "
+			       "build write: give a --state-dir outside it, or leave out --source bind", sd);
+	_cleanup_free_ char *pat = literal_pattern(rel);
+	if (!pat || (r = pattern_add(&b->prof->rules.exclude, pat)) < 0 ||
+	    (r = pattern_add(&b->prof->rules.out_exclude, pat)) < 0)
+		return kb_err_oom(e, "sync rules");
+	out_verbose("state directory %s is inside the checkout: left out of sync-in and copy-out", sd);
+	return 0;
+}
+
+/* The host's KUBE_GIT_VERSION_FILE, for put_version_file: a file the
+ * user names, so a FIFO or a directory there is an error, never a hang. */
+static int read_version_file(kb_build *b, kb_error *e)
+{
+	const char *src = getenv("KUBE_GIT_VERSION_FILE");
+	int r;
+
+	if (!b->snap || !src || !*src)
+		return 0;
+	if ((r = read_file_at(AT_FDCWD, src, 1 << 20, &b->version_file, &b->version_len)) < 0)
+		return kb_errx(e, -r, "KUBE_GIT_VERSION_FILE %s: %s", src, read_file_strerror(r));
 	return 0;
 }
 
@@ -328,8 +422,9 @@ int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_er
 	b->copy = copy_wanted(o);
 	if (b->snap)
 		out_status("Verifying Prerequisites....");
-	if ((r = profile_load(".", o->user_host, &b->prof, e)) < 0 ||
-	    (r = data_open(state_dir, b->prof, true, &b->data, e)) < 0 || (r = find_image(b, e)) < 0)
+	if ((r = profile_load(".", o->user_host, &b->prof, e)) < 0 || (r = read_version_file(b, e)) < 0 ||
+	    (r = data_open(state_dir, b->prof, true, &b->data, e)) < 0 || (r = keep_state_out(b, e)) < 0 ||
+	    (r = find_image(b, e)) < 0)
 		return r;
 	const char *kco = getenv("KUBE_RUN_COPY_OUTPUT");
 	if (!b->snap && kco && strcmp(kco, "y") && strcmp(kco, "Y"))    /* as the current build/run.sh says */
@@ -352,7 +447,8 @@ int build_open_existing(const char *state_dir, kb_build **ret, kb_error *e)
 	b->state_dir = xstrdup(state_dir);
 	b->snap = b->copy = true;
 	b->use_range = data_find_range(&b->range);
-	if ((r = profile_load(".", false, &b->prof, e)) < 0 || (r = data_open(state_dir, b->prof, false, &b->data, e)) < 0)
+	if ((r = profile_load(".", false, &b->prof, e)) < 0 || (r = data_open(state_dir, b->prof, false, &b->data, e)) < 0 ||
+	    (r = keep_state_out(b, e)) < 0)
 		return r;
 	struct stat st;
 	if (b->data->dirfd < 0 || stat(b->data->snapshot, &st) < 0)
@@ -471,30 +567,29 @@ int build_prepare(kb_build *b, kb_error *e)
 		out_warn("--seccomp=unconfined: the sandbox has no system call filter");
 	else if ((b->bpf = seccomp_blob(b->state_dir, &b->spec.seccomp_len)))
 		b->spec.seccomp_bpf = b->bpf;
-	if (b->snap && !data_ready(b->data))
-		return init_data(b, e);
+	if (b->snap && !data_ready(b->data) && (r = init_data(b, e)) < 0) {
+		if (disk_write_error(e->errnum))
+			kb_err_prefix(e, "state directory %s", b->state_dir);
+		return r;
+	}
 	return 0;
 }
 
 /* ---- sync in, run, copy out, record ---- */
 
 /* Classic build/common.sh writes the host's version file into the tree
- * that goes in; we copy the one KUBE_GIT_VERSION_FILE names. */
+ * that goes in; we copy the one KUBE_GIT_VERSION_FILE names (read by
+ * build_open, so that a wrong one fails before anything is prepared). */
 static int put_version_file(kb_build *b, kb_error *e)
 {
-	const char *src = getenv("KUBE_GIT_VERSION_FILE");
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
 	int r;
 
-	if (!src || !*src)
+	if (!b->version_file)
 		return 0;
-	if ((r = read_file_at(AT_FDCWD, src, 1 << 20, &text, &len)) < 0)
-		return kb_err(e, -r, "KUBE_GIT_VERSION_FILE %s", src);
 	_cleanup_close_ int sfd = open(b->data->snapshot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sfd < 0)
 		return kb_err(e, errno, "%s", b->data->snapshot);
-	if ((r = write_file_atomic(sfd, ".dockerized-kube-version-defs", text, len)) < 0)
+	if ((r = write_file_atomic(sfd, ".dockerized-kube-version-defs", b->version_file, b->version_len)) < 0)
 		return kb_err(e, -r, "%s/.dockerized-kube-version-defs", b->data->snapshot);
 	return 0;
 }
@@ -524,6 +619,13 @@ int build_run(kb_build *b, int *ret_status, kb_error *e)
 		return r;
 	if (info.range_failed)
 		out_warn("the subordinate id range was refused (%s); ran with the single-id mapping", info.range_err.msg);
+	/* The build writes the data layer and the snapshot, both in the
+	 * state directory: when that is full, its own error messages (if
+	 * any) name only its files. */
+	struct statvfs sv;
+	if (*ret_status != 0 && statvfs(b->data->dir, &sv) == 0 && (sv.f_bavail == 0 || (sv.f_files && sv.f_favail == 0)))
+		out_warn("the state directory %s is full (no free %s): the build's writes there, to its data layer "
+			 "and snapshot, may have failed for that", b->state_dir, sv.f_bavail == 0 ? "space" : "inodes");
 	return 0;
 }
 
@@ -554,7 +656,18 @@ int build_record(kb_build *b, int status, kb_error *e)
 	_cleanup_free_ char *what = b->o->shell ? xstrdup("shell") : join_argv(b->o->argv);
 	if (!what)
 		return kb_err_oom(e, "state record");
-	return data_write_meta(b->data, b->prof, b->ref, b->img->id.hex, what, status, e);
+	kb_error we = { 0 };
+	int r = data_write_meta(b->data, b->prof, b->ref, b->img->id.hex, what, status, &we);
+	/* The record is information only: a full state directory (which
+	 * the build may have just filled) must not replace the build's
+	 * status with ours. */
+	if (r < 0 && disk_write_error(we.errnum)) {
+		out_warn("%s (the record of this run, for kbuild-ns status)", we.msg);
+		return 0;
+	}
+	if (r < 0)
+		*e = we;
+	return r;
 }
 
 void build_close(kb_build *b)
@@ -569,6 +682,7 @@ void build_close(kb_build *b)
 	free(b->lowers);
 	free(b->bpf);
 	free(b->ref);
+	free(b->version_file);
 	image_rec_free(b->img);
 	store_close(b->store);
 	data_free(b->data);

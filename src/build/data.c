@@ -1,6 +1,7 @@
 /* The data sandbox (data.h): its state directory, lock, crash marks,
  * init, record and removal. */
 #include "build/data.h"
+#include "base/jsontext.h"
 #include "base/md5.h"
 #include "runtime/isolate.h"
 
@@ -61,6 +62,14 @@ static bool of_key(const char *name, const char *key)
 	return !strncmp(name, key, 10) && name[10] == '-';
 }
 
+/* The holder's pid from a lock file, "" when it cannot be read. */
+static void holder_pid(int lfd, char pid[32])
+{
+	ssize_t n = pread(lfd, pid, 31, 0);
+	pid[n > 0 ? n : 0] = 0;
+	pid[strcspn(pid, "\n")] = 0;
+}
+
 /* Remove projects/<name> unless a kbuild-ns holds its lock (then EBUSY,
  * naming the holder). */
 static int remove_state(int pfd, const char *pdir, const char *name, kb_error *e)
@@ -68,10 +77,8 @@ static int remove_state(int pfd, const char *pdir, const char *name, kb_error *e
 	_cleanup_free_ char *lk = xasprintf("%s/" DF_LOCK, name);
 	_cleanup_close_ int lfd = openat(pfd, lk, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) < 0) {
-		char pid[32] = "";
-		ssize_t n = pread(lfd, pid, sizeof pid - 1, 0);
-		pid[n > 0 ? n : 0] = 0;
-		pid[strcspn(pid, "\n")] = 0;
+		char pid[32];
+		holder_pid(lfd, pid);
 		return kb_errx(e, EBUSY, "state %s/%s: in use by a running kbuild-ns%s%s%s", pdir, name,
 			       pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
 	}
@@ -81,31 +88,114 @@ static int remove_state(int pfd, const char *pdir, const char *name, kb_error *e
 	return r;
 }
 
-int data_remove_states(const char *state_dir, const char *key, bool all, size_t *ret_removed, kb_error *e)
+/* ---- claiming states for removal (clean) ---- */
+
+typedef struct claimed {
+	char *name;
+	int lock_fd;
+} claimed;
+
+struct data_states {
+	char *pdir;
+	int pfd;
+	claimed *v;
+	size_t n;
+};
+
+void data_states_free(data_states *s)
 {
-	_cleanup_free_ char *pdir = xasprintf("%s/projects", state_dir);
-	_cleanup_close_ int pfd = open(pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i].lock_fd >= 0)
+			close(s->v[i].lock_fd);
+		free(s->v[i].name);
+	}
+	free(s->v);
+	if (s->pfd >= 0)
+		close(s->pfd);
+	free(s->pdir);
+	free(s);
+}
+
+/* Lock projects/<name>, making its lock file if it has none (else a run
+ * starting now could take a lock we do not hold). */
+static int claim_one(data_states *s, const char *name, kb_error *e)
+{
+	_cleanup_free_ char *lk = xasprintf("%s/" DF_LOCK, name);
+	_cleanup_close_ int lfd = openat(s->pfd, lk, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32];
+		holder_pid(lfd, pid);
+		return kb_errx(e, EBUSY, "state %s/%s: in use by a running kbuild-ns%s%s%s", s->pdir, name,
+			       pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+	}
+	claimed *nv = realloc(s->v, (s->n + 1) * sizeof *nv);
+	if (!nv)
+		return kb_err_oom(e, "state");
+	s->v = nv;
+	s->v[s->n++] = (claimed){ .name = xstrdup(name), .lock_fd = steal_fd(lfd) };
+	return 0;
+}
+
+int data_claim_states(const char *state_dir, const char *key, bool all, data_states **ret, kb_error *e)
+{
+	_cleanup_(data_states_freep) data_states *s = calloc(1, sizeof *s);
 	struct dirent *de;
+	int r = 0;
+
+	if (!s)
+		return kb_err_oom(e, "state");
+	s->pdir = xasprintf("%s/projects", state_dir);
+	s->pfd = open(s->pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->pfd < 0 && errno != ENOENT)
+		return kb_err(e, errno, "%s", s->pdir);
+	DIR *d = s->pfd >= 0 ? opendir_at(s->pfd) : NULL;
+	if (s->pfd >= 0 && !d)
+		return kb_err(e, errno, "%s", s->pdir);
+	while (d && r == 0 && (de = readdir(d)))
+		if (de->d_name[0] != '.' && (all || of_key(de->d_name, key)))
+			r = claim_one(s, de->d_name, e);
+	if (d)
+		closedir(d);
+	if (r < 0)
+		return r;
+	*ret = steal_ptr(s);
+	return 0;
+}
+
+size_t data_states_count(const data_states *s)
+{
+	return s->n;
+}
+
+int data_remove_claimed(data_states *s, size_t *ret_removed, kb_error *e)
+{
 	int rc = 0;
 
 	*ret_removed = 0;
-	if (pfd < 0)
-		return errno == ENOENT ? 0 : kb_err(e, errno, "%s", pdir);
-	DIR *d = opendir_at(pfd);
-	if (!d)
-		return kb_err(e, errno, "%s", pdir);
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || (!all && !of_key(de->d_name, key)))
-			continue;
-		/* Go on past one in use: the others may go. */
-		int r = remove_state(pfd, pdir, de->d_name, e);
+	for (size_t i = 0; i < s->n; i++) {
+		/* Go on past one that fails: the others may go. */
+		int r = data_rm_tree(s->pfd, s->v[i].name, e);
+		if (r < 0)
+			kb_err_prefix(e, "state %s/%s", s->pdir, s->v[i].name);
 		if (r < 0 && rc == 0)
 			rc = r;
 		else if (r == 0)
 			(*ret_removed)++;
 	}
-	closedir(d);
 	return rc;
+}
+
+int data_remove_states(const char *state_dir, const char *key, bool all, size_t *ret_removed, kb_error *e)
+{
+	_cleanup_(data_states_freep) data_states *s = NULL;
+	int r;
+
+	*ret_removed = 0;
+	if ((r = data_claim_states(state_dir, key, all, &s, e)) < 0)
+		return r;
+	return data_remove_claimed(s, ret_removed, e);
 }
 
 /* A new version (a new cross tag, or a new state format) means a cold
@@ -195,6 +285,10 @@ static int reopen(kb_data *d, kb_error *e)
 	close(d->dirfd);
 	d->lock_fd = -1;
 	d->dirfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	/* Gone: `clean` removes a state while it holds its lock. */
+	if (d->dirfd < 0 && errno == ENOENT)
+		return kb_errx(e, ENOENT, "state %s: removed (kbuild-ns clean) while this one waited; run it again",
+			       d->dir);
 	return d->dirfd < 0 ? kb_err(e, errno, "state %s", d->dir) : 0;
 }
 
@@ -228,7 +322,10 @@ static int lock_once(kb_data *d, bool wait, void (*notify)(const char *), kb_err
 	if (!wait)
 		return kb_errx(e, EBUSY, "state %s: in use by another kbuild-ns (--no-wait given)", d->dir);
 	if (notify) {
-		_cleanup_free_ char *m = xasprintf("waiting for another kbuild-ns using %s", d->dir);
+		char pid[32];
+		holder_pid(d->lock_fd, pid);
+		_cleanup_free_ char *m = xasprintf("waiting for another kbuild-ns using %s%s%s%s", d->dir,
+						   pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
 		notify(m);
 	}
 	while (flock(d->lock_fd, LOCK_EX) < 0)
@@ -324,8 +421,15 @@ int data_prepare(kb_data *d, const char *idmap, bool *ret_reset, kb_error *e)
 		*ret_reset = true;
 	}
 	if (idmap[0] && read_file_at(d->dirfd, DF_IDMAP, 256, &old, NULL) == 0 && strcmp(old, idmap)) {
+		/* The snapshot too: the builds wrote into it with the old ids,
+		 * and files of a range's ids are out of reach of a single map
+		 * (they would show as nobody); a cold build, then. */
 		if ((r = clear_layer(d, "reset for a new id mapping", e)) < 0)
 			return r;
+		if ((r = data_rm_tree(d->dirfd, DF_SNAPSHOT, e)) < 0) {
+			kb_err_prefix(e, "state %s: reset for a new id mapping", d->dir);
+			return r;
+		}
 		*ret_reset = true;
 	}
 	if (idmap[0] && (!old || strcmp(old, idmap)) &&
@@ -416,9 +520,11 @@ int data_set_sync_mark(kb_data *d, kb_error *e)
 int data_write_meta(kb_data *d, const kb_profile *p, const char *image, const char *image_id,
 		    const char *command, int status, kb_error *e)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i, s:I}", "checkout", p->checkout, "branch",
-			      p->branch, "version", d->version, "image", image, "image_id", image_id, "last_command",
-			      command, "last_status", status, "last_time", (json_int_t)time(NULL));
+	/* Bytes, not necessarily UTF-8 (json_text escapes them). */
+	json_t *j = json_pack("{s:o, s:o, s:o, s:o?, s:s?, s:o?, s:i, s:I}", "checkout", json_text(p->checkout),
+			      "branch", json_text(p->branch), "version", json_text(d->version), "image", json_text(image),
+			      "image_id", image_id, "last_command", json_text(command), "last_status", status,
+			      "last_time", (json_int_t)time(NULL));
 	if (!j)
 		return kb_err_oom(e, "state " DF_META);
 	_cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2));
@@ -534,16 +640,10 @@ int data_exchange(kb_data *d, kb_data *incoming, kb_error *e)
 
 /* ---- ids ---- */
 
-bool data_find_range(rt_idrange *r)
+/* The caller's range and the helpers, whatever KBUILD_NS_IDMAP says. */
+static bool subid_range(rt_idrange *r)
 {
-	const char *force = getenv("KBUILD_NS_IDMAP");
 	unsigned long max_end = 0;
-	if (force && !strcmp(force, "single"))
-		return false;
-	/* With a subordinate range in /etc/subuid and /etc/subgid and the
-	 * newuidmap/newgidmap helpers, root inside is the caller and ids
-	 * 1..N are the range, so an image's other users stay distinct; else
-	 * one id, the caller as root. */
 	struct passwd *pw = getpwuid(getuid());
 	const char *name = pw ? pw->pw_name : NULL;
 	if (!rt_subid_range("/etc/subuid", name, getuid(), &r->uid_start, &r->uid_count, &max_end) ||
@@ -557,6 +657,18 @@ bool data_find_range(rt_idrange *r)
 	if (r->gid_count > 65536)
 		r->gid_count = 65536;
 	return true;
+}
+
+bool data_find_range(rt_idrange *r)
+{
+	const char *force = getenv("KBUILD_NS_IDMAP");
+	if (force && !strcmp(force, "single"))
+		return false;
+	/* With a subordinate range in /etc/subuid and /etc/subgid and the
+	 * newuidmap/newgidmap helpers, root inside is the caller and ids
+	 * 1..N are the range, so an image's other users stay distinct; else
+	 * one id, the caller as root. */
+	return subid_range(r);
 }
 
 typedef struct rm_arg {
@@ -580,7 +692,10 @@ int data_rm_tree(int dirfd, const char *name, kb_error *e)
 	 * removable only inside a user namespace that maps them. */
 	rt_idrange range;
 	rm_arg a = { dirfd, name };
-	if (!data_find_range(&range))
+	/* Not data_find_range: KBUILD_NS_IDMAP=single chooses how the next
+	 * build maps ids, and the files a range-mapped build left are ours
+	 * to remove all the same (a switch to single resets the layer). */
+	if (!subid_range(&range))
 		return kb_err(e, -r, "remove %s (files of other ids, and no subordinate id range to map them: "
 			      "remove as root)", name);
 	return rt_call_mapped(&range, dirfd, rm_mapped, &a, e);

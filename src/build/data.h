@@ -59,7 +59,8 @@ long data_lock_holder(const kb_data *d);
  * means a killed kbuild-ns, whose writes the page cache still has.
  *
  * idmap names the id mapping ("single" or "range:START:COUNT"); a data
- * layer made with another one is reset (its files belong to other ids).
+ * layer made with another one is reset, and the snapshot emptied (their
+ * files belong to other ids).
  * An empty idmap (--user host) fits any layer. */
 int data_prepare(kb_data *d, const char *idmap, bool *ret_reset, kb_error *e);
 /* A sandbox on the data layer has ended (or never started): remove the
@@ -87,8 +88,18 @@ json_t *data_read_meta(const kb_data *d);
 /* The idmap file's text, or NULL. */
 char *data_read_idmap(const kb_data *d);
 
-/* Remove the state of this checkout (every version of its key), or with
- * all every checkout's; a state in use is left and reported in e. */
+/* The state directories of this checkout (every version of its key), or
+ * with all every checkout's, each locked, so that `clean` can check that
+ * none is in use before it removes anything: EBUSY, naming the first one
+ * in use and its holder, and none is held.  Removing them keeps the
+ * locks to the end, so no run can start on one meanwhile. */
+typedef struct data_states data_states;
+int data_claim_states(const char *state_dir, const char *key, bool all, data_states **ret, kb_error *e);
+size_t data_states_count(const data_states *s);
+int data_remove_claimed(data_states *s, size_t *ret_removed, kb_error *e);
+void data_states_free(data_states *s);
+static inline void data_states_freep(data_states **s) { data_states_free(*s); }
+/* Both at once: nothing is removed when one is in use. */
 int data_remove_states(const char *state_dir, const char *key, bool all, size_t *ret_removed, kb_error *e);
 
 /* A cache import builds a whole data sandbox beside this one
@@ -106,7 +117,8 @@ void data_discard(kb_data *incoming);
  * newuidmap, newgidmap), unless absent or KBUILD_NS_IDMAP=single. */
 bool data_find_range(rt_idrange *r);
 /* rm -rf of dirfd/name; files of subordinate ids (left by a range-mapped
- * build) are removed inside a user namespace that maps the caller's range. */
+ * build) are removed inside a user namespace that maps the caller's range,
+ * whatever KBUILD_NS_IDMAP says. */
 int data_rm_tree(int dirfd, const char *name, kb_error *e);
 
 /* The data sandbox's one-time init, as the classic

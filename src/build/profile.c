@@ -185,28 +185,35 @@ static int second_pass(kb_profile *p, const char *key, const char *val, bool *re
 /* ---- the checkout's facts ---- */
 
 /* The branch as `git symbolic-ref --short -q HEAD` prints it, read from
- * .git/HEAD directly (no git needed on the host); "" when detached. */
-static char *read_branch(int dirfd)
+ * .git/HEAD directly (no git needed on the host); "" when detached or
+ * not a git checkout.  A .git or HEAD that is there but no regular file
+ * (a FIFO, say) is an error: silently another branch would be another
+ * state key. */
+static int read_branch(int dirfd, const char *checkout, char **ret, kb_error *e)
 {
 	_cleanup_free_ char *head = NULL, *gitfile = NULL;
 	_cleanup_close_ int gitdir = -1;
 	struct stat st;
+	int r;
 
+	*ret = NULL;
 	if (fstatat(dirfd, ".git", &st, 0) < 0)
-		return strdup("");
+		return (*ret = strdup("")) ? 0 : kb_err_oom(e, "checkout");
 	if (S_ISDIR(st.st_mode)) {
 		gitdir = openat(dirfd, ".git", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	} else if (read_file_at(dirfd, ".git", 4096, &gitfile, NULL) == 0 && !strncmp(gitfile, "gitdir: ", 8)) {
+	} else if ((r = read_file_at(dirfd, ".git", 4096, &gitfile, NULL)) < 0) {
+		return kb_errx(e, -r, "checkout %s: .git: %s", checkout, read_file_strerror(r));
+	} else if (!strncmp(gitfile, "gitdir: ", 8)) {
 		/* A worktree or submodule: ".git" names the real git dir. */
 		gitfile[strcspn(gitfile, "\n")] = 0;
 		gitdir = openat(dirfd, gitfile + 8, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
-	if (gitdir < 0 || read_file_at(gitdir, "HEAD", 4096, &head, NULL) < 0)
-		return strdup("");
+	if (gitdir >= 0 && (r = read_file_at(gitdir, "HEAD", 4096, &head, NULL)) < 0 && r != -ENOENT)
+		return kb_errx(e, -r, "checkout %s: .git/HEAD: %s", checkout, read_file_strerror(r));
+	if (!head || strncmp(head, "ref: refs/heads/", 16))
+		return (*ret = strdup("")) ? 0 : kb_err_oom(e, "checkout");
 	head[strcspn(head, "\n")] = 0;
-	if (strncmp(head, "ref: refs/heads/", 16))
-		return strdup("");
-	return strdup(head + 16);
+	return (*ret = strdup(head + 16)) ? 0 : kb_err_oom(e, "checkout");
 }
 
 /* The first word of a one-line file of the checkout (a tag or a
@@ -218,7 +225,7 @@ static int read_word(int cfd, const kb_profile *p, const char *file, char **ret,
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
-		return kb_err(e, -r, "checkout %s: %s", p->checkout, file);
+		return kb_errx(e, -r, "checkout %s: %s: %s", p->checkout, file, read_file_strerror(r));
 	w[strcspn(w, " \t\r\n")] = 0;
 	if (!w[0] || strchr(w, '/')) {
 		free(w);
@@ -238,8 +245,8 @@ static int read_checkout(kb_profile *p, const char *dir, int *ret_cfd, kb_error 
 	if (cfd < 0)
 		return kb_err(e, errno, "checkout %s", p->checkout);
 	*ret_cfd = cfd;
-	if (!(p->branch = read_branch(cfd)))
-		return kb_err_oom(e, "checkout");
+	if ((r = read_branch(cfd, p->checkout, &p->branch, e)) < 0)
+		return r;
 	if ((r = read_word(cfd, p, "build/build-image/cross/VERSION", &p->cross_tag, e)) < 0)
 		return r;
 	/* Upstream's state version is VERSION_BASE-CROSS_TAG (build/common.sh). */
@@ -261,7 +268,7 @@ int profile_load(const char *dir, bool user_host, kb_profile **ret, kb_error *e)
 		return r;
 	r = read_file_at(cfd, CONF_NAME, MAX_CONF, &text, NULL);
 	if (r < 0 && r != -ENOENT)
-		return kb_err(e, -r, "%s/" CONF_NAME, p->checkout);
+		return kb_errx(e, -r, "%s/" CONF_NAME ": %s", p->checkout, read_file_strerror(r));
 	p->name = p->cross_tag ? "kube" : "generic";
 	/* each_line cuts the text it reads: the first pass gets a copy. */
 	_cleanup_free_ char *copy = text ? strdup(text) : NULL;

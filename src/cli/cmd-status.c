@@ -2,6 +2,7 @@
 #include "cli/cmd.h"
 #include "build/data.h"
 #include "build/profile.h"
+#include "base/jsontext.h"
 #include "image/image.h"
 
 #include <errno.h>
@@ -53,9 +54,12 @@ static json_t *collect(kb_ctx *c, const kb_profile *p, const kb_data *d)
 	 * one the last run used. */
 	if (!ref && json_is_string(json_object_get(meta, "image")))
 		ref = xstrdup(json_string_value(json_object_get(meta, "image")));
-	json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s?, s:b, s:s?, s:b, s:I, s:I}",
-				"checkout", p->checkout, "branch", p->branch, "key", d->key, "version", d->version,
-				"state_dir", d->dir, "exists", exists, "profile", p->name, "image", ref,
+	/* Paths, the branch and the image named by a file or the
+	 * environment are bytes: json_text escapes what is not UTF-8. */
+	json_t *out = json_pack("{s:o, s:o, s:s, s:o, s:o, s:b, s:s, s:o?, s:b, s:s?, s:b, s:I, s:I}",
+				"checkout", json_text(p->checkout), "branch", json_text(p->branch), "key", d->key,
+				"version", json_text(d->version), "state_dir", json_text(d->dir), "exists", exists,
+				"profile", p->name, "image", json_text(ref),
 				"image_present", image_present(c->state_dir, ref), "idmap", idmap, "ready", data_ready(d),
 				"upper_bytes", (json_int_t)(exists ? disk_use(d->upper) : 0),
 				"snapshot_bytes", (json_int_t)(exists ? disk_use(d->snapshot) : 0));

@@ -1,6 +1,7 @@
 /* Image records (image.h): load, save, list, find, commit, remove, prune. */
 #include "image/image.h"
 #include "image/import/oci.h"
+#include "base/jsontext.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -160,7 +161,7 @@ int image_load(kb_store *s, const char *hex, image_rec **ret, kb_error *e)
 	size_t len;
 	int r = read_file_at(s->images_fd, name, MAX_RECORD_SIZE, &txt, &len);
 	if (r < 0)
-		return kb_err(e, -r, "image sha256:%.12s", hex);
+		return kb_errx(e, -r, "image sha256:%.12s: %s", hex, read_file_strerror(r));
 	return parse_record(txt, len, hex, ret, e);
 }
 
@@ -464,10 +465,29 @@ int image_prune(kb_store *s, prune_stats *st, kb_error *e)
 int image_remove(kb_store *s, const image_rec *rec, kb_error *e)
 {
 	_cleanup_free_ char *name = xasprintf("%s.json", rec->id.hex);
+	_cleanup_(image_rec_freep) image_rec *now = NULL;
+	_cleanup_close_ int lock_fd = -1;
+	bool waited;
+	int r;
+
+	/* Not while a build uses the image: its layers are under an overlay
+	 * (store_claim_image waits, saying for whom). */
+	char what[80];
+	snprintf(what, sizeof what, "%s", rec->n_names ? rec->names[0] : rec->id.hex);
+	if ((r = store_claim_image(s, &rec->id, what, &lock_fd, &waited, e)) < 0)
+		return r;
+	if (waited) {
+		/* The store was open to others meanwhile: the record as it is now. */
+		kb_error le = { 0 };
+		if (image_load(s, rec->id.hex, &now, &le) < 0)
+			return le.errnum == ENOENT ? 0 : (*e = le, -le.errnum);
+		rec = now;
+	}
 	if (unlinkat(s->images_fd, name, 0) < 0)
 		return kb_err(e, errno, "image sha256:%.12s", rec->id.hex);
+	store_drop_image_lock(s, &rec->id);
 	refs layers = { 0 }, blobs = { 0 };
-	int r = collect_refs(s, &layers, &blobs, e);
+	r = collect_refs(s, &layers, &blobs, e);
 	for (size_t i = 0; i < rec->n_layers && r >= 0; i++)
 		if (!refs_has(&layers, rec->layers[i].diff_id.hex))
 			r = store_remove_layer(s, rec->layers[i].diff_id.hex, e);
@@ -492,7 +512,7 @@ json_t *image_json(kb_store *s, const image_rec *r, bool with_config)
 	size_t i;
 	json_array_foreach(layers, i, lj) {
 		char *p = xasprintf("%s/layers/%s", s->root, r->layers[i].diff_id.hex);
-		json_object_set_new(lj, "path", json_string(p));
+		json_object_set_new(lj, "path", json_text(p));    /* the state dir's path is bytes */
 		free(p);
 	}
 	if (!with_config)

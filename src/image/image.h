@@ -34,7 +34,9 @@ int image_find(kb_store *s, const char *ref, image_rec **ret, kb_error *e);
 /* Record a freshly imported image: merge names with an existing record
  * of the same id and take the names away from any other image. */
 int image_commit(kb_store *s, image_rec *r, kb_error *e);
-/* Delete the record, then the layers and blobs no other image uses. */
+/* Delete the record, then the layers and blobs no other image uses.
+ * Waits (after a notice naming it) for a build that uses the image; the
+ * store lock must be held exclusively. */
 int image_remove(kb_store *s, const image_rec *r, kb_error *e);
 
 typedef struct prune_stats {

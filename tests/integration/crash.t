@@ -9,7 +9,7 @@
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/run-lib.sh"
 
-plan 16
+plan 24
 
 BOOT=$(cat /proc/sys/kernel/random/boot_id)
 OTHER=00000000-0000-4000-8000-000000000000
@@ -25,7 +25,7 @@ kmark() {
 traces() {
 	as_user sh -c 'if [ "$2" = - ]; then rm -f "$1/in-use"; else printf %s "$2" >"$1/in-use"; fi
 		[ -z "$3" ] || { chmod u+rwx "$1/work/work" && mkdir -p "$1/work/work/incompat/volatile" &&
-			touch "$1/work/work/incompat/volatile/dirty"; }' _ "$D" "$1" "${2:-}"
+			touch "$1/work/work/incompat/volatile/dirty"; }' _ "${TD:-$D}" "$1" "${2:-}"
 }
 
 ok "a run writes to the data layer" r sh -c 'echo kept >/keep'
@@ -68,5 +68,53 @@ out=$(r sh -c 'cat /keep 2>/dev/null; echo after')
 is "after a crash during a run the data layer is emptied" "$out" after
 grep -q "reset" "$WORK/err"; is "... with a warning" "$?" 0
 ok "... and the next run works on the fresh layer" r true
+
+# The same with a subordinate id range: files the build made as another
+# user belong on the host to ids of the range, which the user cannot
+# remove directly.  The reset after a crash, and the one after a switch
+# of KBUILD_NS_IDMAP (range to single and back), remove them with the
+# range mapped, without sending the user to `podman unshare`.
+tname=$(id -nu "$TEST_UID" 2>/dev/null)
+range=$(awk -F: -v n="$tname" -v u="$TEST_UID" '($1 == n || $1 == u) && $3 > 0 {print $2; exit}' /etc/subuid 2>/dev/null)
+if [ -n "$range" ] && [ -n "$tname" ] && grep -q "^$tname:\|^$TEST_UID:" /etc/subgid 2>/dev/null &&
+	command -v newuidmap >/dev/null && command -v newgidmap >/dev/null; then
+	CR=$WORK/co-range
+	as_user mkdir -p "$CR"
+	# rr [IDMAP] -- CMD...: a run on $CR with the range (or IDMAP).
+	rr() {
+		_m=$1; shift 2
+		if [ -n "$_m" ]; then _e="KBUILD_NS_IDMAP=$_m"; else _e="-u KBUILD_NS_IDMAP"; fi
+		# shellcheck disable=SC2086
+		as_user env $_e timeout -k 5 "$RUN_TIMEOUT" \
+			"$KBUILD_NS" -q --state-dir "$STATE" -C "$CR" run --image "$IMG" -- "$@" </dev/null 2>"$WORK/err"
+	}
+	others='mkdir -p /d/sub /src/gen && touch /d/sub/f /src/gen/g && chown -R 1000:1000 /d /src/gen'
+	rr "" -- sh -c "$others"
+	TD=$(as_user "$KBUILD_NS" --state-dir "$STATE" -C "$CR" status --json </dev/null |
+		sed -n 's/^ *"state_dir": "\(.*\)",*$/\1/p')
+	is "range: the build left files of a subordinate id in the data layer" \
+		"$(stat -c %u "$TD/upper/d/sub/f" 2>&1)" "$((range + 999))"
+	traces "$OTHER" mark
+	out=$(rr "" -- sh -c 'ls /d 2>/dev/null; echo after')
+	is "range: after a crash the data layer with files of other ids is emptied ($(flat "$(cat "$WORK/err")"))" \
+		"$out" after
+	grep -q "reset" "$WORK/err"; is "range: ... with a warning" "$?" 0
+	ok "range: ... and the next run works" rr "" -- true
+	rr "" -- sh -c "$others"
+	out=$(rr single -- sh -c 'ls /d /src/gen 2>/dev/null; echo after')
+	is "range to single: the data layer and the snapshot are reset ($(flat "$(cat "$WORK/err")"))" "$out" after
+	grep -q "unshare\|as root\|Permission denied" "$WORK/err"
+	is "range to single: no error and no advice to remove files by hand" "$?" 1
+	out=$(rr single -- sh -c 'mkdir /d && touch /d/f && chown -R 1000 /d 2>/dev/null; echo single')
+	out=$(rr "" -- sh -c 'ls /d 2>/dev/null; echo back')
+	is "single to range: reset again ($(flat "$(cat "$WORK/err")"))" "$out" back
+	as_user "$KBUILD_NS" -q --state-dir "$STATE" -C "$CR" clean </dev/null >"$WORK/err" 2>&1
+	is "range: clean removes it all ($(flat "$(cat "$WORK/err")"))" "$(ls "$STATE/projects" | grep -c "^$(basename "$TD")")" 0
+else
+	for t in "files of a subordinate id" "reset after a crash" "... with a warning" "... next run" \
+		"range to single" "range to single: no advice" "single to range" "clean"; do
+		skip_one "range: $t" "no subuid range or newuidmap for the test user"
+	done
+fi
 
 [ "$_tap_failed" = 0 ]

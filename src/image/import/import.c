@@ -393,5 +393,9 @@ int kb_import(kb_store *s, const import_opts *o, import_result *ret, kb_error *e
 	free(plans);
 	if (r < 0)
 		import_result_clear(ret);
+	/* A full or read-only disk is the store's: say which (the messages
+	 * below name a layer or a member). */
+	if (r < 0 && disk_write_error(e->errnum) && !strstr(e->msg, s->root))
+		kb_err_prefix(e, "store %s", s->root);
 	return r;
 }

@@ -72,7 +72,9 @@ int source_open(const char *path, int tmpfd, kb_source **ret, kb_error *e)
 	s->path = strdup(path);
 	if (!s->path)
 		return kb_err_oom(e, path);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO would block the open until a writer comes;
+	 * the type is checked first (regular files ignore the flag). */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return kb_err(e, errno, "%s", path);
 	if (S_ISDIR(st.st_mode)) {
@@ -115,9 +117,11 @@ int source_open(const char *path, int tmpfd, kb_source **ret, kb_error *e)
 static int open_beneath(int dirfd, const char *name)
 {
 	/* Names come from image metadata: refuse anything that would leave
-	 * the layout directory, whether by ".." or by a symlink. */
+	 * the layout directory, whether by ".." or by a symlink.  Non-
+	 * blocking, so that a FIFO planted as a member does not hang us in
+	 * open(2); source_find refuses it by its type. */
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	return (int)syscall(SYS_openat2, dirfd, name, &how, sizeof how);
@@ -152,8 +156,11 @@ bool source_has(kb_source *s, const char *name)
 {
 	kb_span sp;
 	kb_error e = { 0 };
+	/* Present but unusable (a FIFO, a directory, a link leading out)
+	 * counts as present: reading it then says what is wrong, rather
+	 * than taking the archive for another format. */
 	if (source_find(s, name, &sp, &e) < 0)
-		return false;
+		return e.errnum != ENOENT;
 	span_close(&sp);
 	return true;
 }

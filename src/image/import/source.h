@@ -27,6 +27,8 @@ typedef struct kb_span {
 int source_open(const char *path, int tmpfd, kb_source **ret, kb_error *e);
 /* Locate a member (a path relative to the layout or archive root). */
 int source_find(kb_source *s, const char *name, kb_span *ret, kb_error *e);
+/* Is the member there, in any form (a FIFO or a directory too: reading
+ * it then fails with the reason)? */
 bool source_has(kb_source *s, const char *name);
 /* Read a small member whole (at most max bytes). */
 int source_read(kb_source *s, const char *name, size_t max, char **ret, size_t *ret_len, kb_error *e);

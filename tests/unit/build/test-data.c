@@ -219,6 +219,40 @@ static void test_remove_states(void **state)
 	data_free(mine);
 }
 
+/* clean checks every lock before it removes anything: with one state in
+ * use, none goes; claimed states keep their locks until removed, so a
+ * run that waited for one finds it gone and says so. */
+static void test_claim_states(void **state)
+{
+	fixture *f = *state;
+	kb_error e = { 0 };
+	data_states *s = NULL;
+	size_t n = 9;
+
+	kb_data *a = open_data(f, true);
+	f->prof.checkout = "/src/other";
+	kb_data *b = open_data(f, true);
+	assert_int_equal(data_lock(b, false, NULL, &e), 0);
+	assert_int_equal(data_claim_states(f->state, NULL, true, &s, &e), -EBUSY);
+	assert_null(s);
+	assert_contains(e.msg, b->dir);
+	assert_int_equal(access(a->dir, F_OK), 0);    /* not in use, but kept */
+	data_free(b);
+
+	e = (kb_error){ 0 };
+	assert_int_equal(data_claim_states(f->state, NULL, true, &s, &e), 0);
+	assert_int_equal(data_states_count(s), 2);
+	b = open_data(f, true);
+	assert_int_equal(data_lock(b, false, NULL, &e), -EBUSY);    /* claimed */
+	e = (kb_error){ 0 };
+	assert_int_equal(data_remove_claimed(s, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(access(a->dir, F_OK), -1);
+	data_free(b);
+	data_states_free(s);
+	data_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +262,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_states, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_states, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

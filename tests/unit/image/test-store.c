@@ -122,11 +122,13 @@ static void test_clean_tmp(void **state)
 static char notified[256];
 static void notify(const char *msg) { snprintf(notified, sizeof notified, "%s", msg); }
 
-/* LOCK_EX waits for a LOCK_SH holder, saying so first. */
+/* LOCK_EX waits for a LOCK_SH holder, saying so first, and naming it
+ * when it is an import (which registers itself in users/). */
 static void test_lock_wait(void **state)
 {
 	int p[2];
 	assert_int_equal(pipe(p), 0);
+	assert_int_equal(store_lock_import(s, &err), 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -136,7 +138,8 @@ static void test_lock_wait(void **state)
 		close(s->lock_fd);     /* the parent's shared lock lives on in this copy too */
 		char *st = xasprintf("%s/state/a/b", dir);
 		int r = store_open(st, LOCK_EX, notify, &x, &e);
-		char c = r == 0 && strstr(notified, "waiting") ? 'y' : 'n';
+		char *who = xasprintf("waiting for the image store, held by kbuild-ns pid %d (", (int)getppid());
+		char c = r == 0 && strstr(notified, who) ? 'y' : 'n';
 		(void)!write(p[1], &c, 1);
 		_exit(0);
 	}
