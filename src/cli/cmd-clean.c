@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char usage_clean[] = "usage: kbuild-ns clean [--all]";
 
@@ -36,11 +37,10 @@ int cmd_clean(kb_ctx *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--all"))
 			all = true;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("%s\nSee kbuild-ns help clean.\n", usage_clean);
-			return 0;
-		} else
-			return cmd_usage(usage_clean, "clean: unexpected argument %s", argv[i]);
+		else if (cmd_is_help(argv[i]))
+			return cmd_help_text(usage_clean, "clean");
+		else
+			return cmd_unexpected("clean", usage_clean, argv[i]);
 	}
 	if (profile_load(".", false, &p, &e) < 0 || data_open(c->state_dir, p, false, &d, &e) < 0)
 		return cmd_fail("clean", &e);
@@ -51,7 +51,9 @@ int cmd_clean(kb_ctx *c, int argc, char **argv)
 	_cleanup_close_ int cfd = open(p->checkout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cfd < 0)
 		return cmd_failx("clean", "checkout %s: %s", p->checkout, strerror(errno));
-	out_status("Cleaning %s/_output", p->checkout);
+	struct stat st;
+	if (fstatat(cfd, "_output", &st, AT_SYMLINK_NOFOLLOW) == 0)    /* say it only when there is one */
+		out_status("Cleaning %s/_output", p->checkout);
 	if ((r = rm_rf_at(cfd, "_output")) < 0)
 		return cmd_failx("clean", "%s/_output: %s", p->checkout, strerror(-r));
 
