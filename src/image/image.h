@@ -41,6 +41,8 @@ int image_lookup(kb_store *s, const char *ref, image_rec **ret, char **ret_name,
  * of the same repository with another tag first, then those within a few
  * typos, at most three ("a, b or c") in buf; returns how many. */
 size_t image_suggest(kb_store *s, const char *ref, char *buf, size_t len);
+/* The same among the records l (NULL entries skipped). */
+size_t image_suggest_in(image_rec **l, size_t n, const char *ref, char *buf, size_t len);
 /* Take one name away from the image and save its record. */
 int image_untag(kb_store *s, image_rec *r, const char *name, kb_error *e);
 /* Record a freshly imported image: merge names with an existing record
@@ -56,9 +58,9 @@ typedef struct prune_stats {
 int image_prune(kb_store *s, prune_stats *st, kb_error *e);
 
 /* Normalise a reference given by a user or an archive: trims, adds
- * ":latest" when there is no tag.  NULL when it is not a valid name.
- * (Here, not in oci.c, so that looking an image up needs none of the
- * archive readers.) */
+ * ":latest" when there is no tag.  NULL when it is not a valid name
+ * (names.c; not in oci.c, so that looking an image up needs none of the
+ * archive readers). */
 char *oci_name_normalize(const char *s);
 /* The same; on NULL, *ret_why says what is wrong with the name. */
 char *oci_name_normalize_why(const char *s, const char **ret_why);
