@@ -1,5 +1,6 @@
-/* What both programs' commands share: the error and usage lines, and the
- * image usage text (kbuild-ns prints it for ls, inspect, rm and prune;
+/* What both programs' commands share: the error and usage lines, --help,
+ * the hint for a global option after the command, and the image usage
+ * texts (kbuild-ns prints them for ls, inspect, rm and prune;
  * kbuild-ns-image for import). */
 #include "cli/cmd.h"
 #include "runtime/probe.h"
@@ -48,10 +49,12 @@ const char *cmd_global_hint(const char *cmd, const char *arg)
 	static char buf[200];
 	if (!is_global(arg))
 		return NULL;
-	size_t n = !strncmp(arg, "--state-dir=", 12) ? 11 : !strncmp(arg, "-C", 2) ? 2 : strlen(arg);
-	snprintf(buf, sizeof buf, "%.*s is a global option: put it before the command (kbuild-ns %.*s%s %s ...)",
-		 (int)n, arg, (int)n, arg, n < strlen(arg) || arg[1] == 'C' || !strcmp(arg, "--state-dir") ? " DIR" : "",
-		 cmd);
+	/* The option without its value ("-C/x" is -C, "--state-dir=/x" is
+	 * --state-dir); those two take a DIR. */
+	bool dir = arg[1] == 'C' || !strncmp(arg, "--state-dir", 11);
+	int n = arg[1] == 'C' ? 2 : (int)strcspn(arg, "=");
+	snprintf(buf, sizeof buf, "%.*s is a global option: put it before the command (kbuild-ns %.*s%s %s ...)", n,
+		 arg, n, arg, dir ? " DIR" : "", cmd);
 	return buf;
 }
 
