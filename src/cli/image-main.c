@@ -188,6 +188,6 @@ int main(int argc, char **argv)
 	int r = fn(&c, argc - i, argv + i);
 	fflush(stdout);
 	if (ferror(stdout))
-		return cmd_failx("image import", "writing to standard output failed");
+		return cmd_failx(!strcmp(argv[i], "import") ? "image import" : argv[i], "writing to standard output failed");
 	return r;
 }

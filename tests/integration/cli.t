@@ -10,7 +10,7 @@
 # the checkout found from a subdirectory, clean without _output.
 . "$SRCDIR/tests/integration/lib.sh"
 
-plan 131
+plan 139
 
 # run_kb ARGS...: kbuild-ns as the test user without the -q/--state-dir
 # defaults of kb; stdout and stderr go to $WORK/out and $WORK/err, the
@@ -132,7 +132,8 @@ one_error "import of an unreadable file" --state-dir "$STATE" image import "$WOR
 wide() { awk 'length($0) > 80 { n++ } END { print n + 0 }' "$1"; }
 is "kbuild-ns --help: no line over 80 columns" "$(wide "$WORK/help.txt")" 0
 for c in make run shell copy-output clean status doctor help image "image import" "image ls" \
-	"image list" "image inspect" "image rm" "image remove" "image prune"; do
+	"image list" "image inspect" "image rm" "image remove" "image prune" cache "cache export" \
+	provenance "provenance verify"; do
 	for h in --help -h; do
 		# shellcheck disable=SC2086 # $c is one or two words
 		run_kb -C "$WORK/empty" --state-dir "$STATE" $c $h
