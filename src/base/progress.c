@@ -2,8 +2,10 @@
 #include "base/progress.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 static out_mode mode = OUT_PLAIN;
@@ -101,6 +103,66 @@ bars *bars_new(size_t n)
 	return b;
 }
 
+/* The terminal's width: TIOCGWINSZ on stderr (it follows a resize), else
+ * $COLUMNS, else 80. */
+static int term_cols(void)
+{
+	struct winsize ws;
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	const char *c = getenv("COLUMNS");
+	int n = c ? atoi(c) : 0;
+	return n > 0 ? n : 80;
+}
+
+/* One bar's line in at most w columns (all of it is ASCII).  A line
+ * that wrapped would take two rows, and the redraw, which moves the
+ * cursor up one row per bar, would then scroll the screen: so the bar
+ * shrinks first (30 down to 5 columns), then the label (26 down to 12),
+ * then the bar goes, then the line is cut. */
+static void format_line(const bar *x, int w, char *line, size_t len)
+{
+	int lw = 26;
+	char label[sizeof x->label];
+	if (w < 1)
+		w = 1;
+	/* "layer sha256:3f2a9c1e07b4" as "layer 3f2a9c1e07b4" where it
+	 * would be cut: the digits tell layers apart, the prefix does not. */
+	snprintf(label, sizeof label, "%s", x->label);
+	char *sha = strstr(label, "sha256:");
+	if (sha && w < 80)
+		memmove(sha, sha + 7, strlen(sha + 7) + 1);
+	if (!x->started || x->finished) {
+		if (lw > w / 2)
+			lw = w / 2 > 12 ? w / 2 : 12;
+		snprintf(line, len, "%-*.*s %s", lw, lw, label, x->started ? x->result : "waiting");
+	} else {
+		char hb[2][24], sizes[56];
+		/* The count as wide as the total, so the bar keeps its width. */
+		human_size(x->total, hb[1], sizeof hb[1]);
+		snprintf(sizes, sizeof sizes, "%*s / %s", (int)strlen(hb[1]), human_size(x->done, hb[0], sizeof hb[0]),
+			 hb[1]);
+		int sw = (int)strlen(sizes), bw = w - lw - 4 - sw;
+		if (bw < 10) {
+			lw = lw - (10 - bw) > 12 ? lw - (10 - bw) : 12;
+			bw = w - lw - 4 - sw;
+		}
+		if (bw > 30)
+			bw = 30;
+		int fill = x->total && bw > 0 ? (int)((double)x->done / (double)x->total * bw) : 0;
+		if (fill > bw)
+			fill = bw;
+		if (bw >= 5)
+			snprintf(line, len, "%-*.*s [%.*s%*s] %s", lw, lw, label, fill,
+				 "##############################", bw - fill, "", sizes);
+		else
+			snprintf(line, len, "%-*.*s %s", w - sw - 1 > 1 ? w - sw - 1 : 1, w - sw - 1 > 1 ? w - sw - 1 : 1,
+				 label, sizes);
+	}
+	if (strlen(line) > (size_t)w)
+		line[w] = 0;
+}
+
 static void draw(bars *b, bool force)
 {
 	struct timespec now;
@@ -109,24 +171,14 @@ static void draw(bars *b, bool force)
 	if (!force && ms < 100)
 		return;
 	b->last = now;
+	/* One column short of the width: a line that fills the last column
+	 * leaves some terminals about to wrap. */
+	int w = term_cols() - 1;
 	if (b->drawn)
 		fprintf(stderr, "\033[%zuA", b->drawn);
 	for (size_t i = 0; i < b->n; i++) {
-		bar *x = &b->b[i];
-		char line[160];
-		if (!x->started) {
-			snprintf(line, sizeof line, "%-26s waiting", x->label);
-		} else if (x->finished) {
-			snprintf(line, sizeof line, "%-26s %s", x->label, x->result);
-		} else {
-			int w = 30, fill = x->total ? (int)((double)x->done / (double)x->total * w) : 0;
-			char hb[2][24];
-			if (fill > w)
-				fill = w;
-			snprintf(line, sizeof line, "%-26s [%.*s%*s] %s / %s", x->label, fill,
-				 "##############################", w - fill, "",
-				 human_size(x->done, hb[0], sizeof hb[0]), human_size(x->total, hb[1], sizeof hb[1]));
-		}
+		char line[256];
+		format_line(&b->b[i], w, line, sizeof line);
 		fprintf(stderr, "\r\033[2K%s\n", line);
 	}
 	b->drawn = b->n;

@@ -5,15 +5,18 @@
 #include "build/profile.h"
 #include "build/sync.h"
 #include "base/progress.h"
+#include "base/words.h"
 #include "image/image.h"
 #include "runtime/isolate.h"
 #include "runtime/seccomp-filter.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 
 #define MAX_ENV 1024
 #define MAX_BINDS 66                 /* the tree, the caller's 64, the end */
@@ -27,6 +30,7 @@ typedef struct envv {
 
 struct kb_build {
 	const build_opts *o;
+	char *cwd;                   /* the command's directory inside, when below the workdir */
 	char *state_dir;
 	kb_profile *prof;
 	kb_data *data;
@@ -102,6 +106,45 @@ static void env_free(envv *ev)
 	ev->n = 0;
 }
 
+static const char *env_get(const envv *ev, const char *name)
+{
+	size_t kl = strlen(name);
+	for (size_t i = 0; i < ev->n; i++)
+		if (!strncmp(ev->v[i], name, kl) && ev->v[i][kl] == '=')
+			return ev->v[i] + kl + 1;
+	return NULL;
+}
+
+/* The snapshot is a copy: each of its files has another inode and ctime
+ * than the checkout's .git/index records, and another owner as seen from
+ * inside.  So git in the build (the version step runs `git status`) took
+ * every file for changed, read them all again and rewrote .git/index, and
+ * the next sync-in put the checkout's index back, for the same to happen
+ * at every build.  With core.checkStat=minimal and core.trustctime=false
+ * git compares only the size and the mtime, which sync-in keeps
+ * (git-config(1)).  Added to any GIT_CONFIG_COUNT the image sets; older
+ * git (before 2.31) ignores them. */
+static int git_stat_env(kb_build *b, kb_error *e)
+{
+	static const char *const kv[][2] = { { "core.checkStat", "minimal" }, { "core.trustctime", "false" } };
+	_cleanup_free_ char *git = xasprintf("%s/.git", b->prof->checkout);
+	const char *c = env_get(&b->env, "GIT_CONFIG_COUNT");
+	int n = c ? atoi(c) : 0, r = 0;
+	char name[40], count[16];
+
+	if (access(git, F_OK) < 0)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(kv) && r == 0; i++, n++) {
+		snprintf(name, sizeof name, "GIT_CONFIG_KEY_%d", n);
+		r = env_set(&b->env, name, kv[i][0], e);
+		snprintf(name, sizeof name, "GIT_CONFIG_VALUE_%d", n);
+		if (r == 0)
+			r = env_set(&b->env, name, kv[i][1], e);
+	}
+	snprintf(count, sizeof count, "%d", n);
+	return r < 0 ? r : env_set(&b->env, "GIT_CONFIG_COUNT", count, e);
+}
+
 /* The image's Env, as a container runtime starts from it. */
 static int image_env(kb_build *b, kb_error *e)
 {
@@ -135,8 +178,8 @@ static int user_env(kb_build *b, kb_error *e)
 
 /* In order, each later one winning: a PATH, the image's Env, the
  * profile's (kube: KUBE_OUTPUT_SUBPATH, TMPDIR, as the kube-build image
- * sets them on top of kube-cross's), the allow-list, HOME, HOSTNAME,
- * TERM on a terminal, -e. */
+ * sets them on top of kube-cross's), git's stat settings on a snapshot,
+ * the allow-list, HOME, HOSTNAME, TERM on a terminal, -e. */
 static int build_env(kb_build *b, kb_error *e)
 {
 	const kb_profile *p = b->prof;
@@ -149,6 +192,8 @@ static int build_env(kb_build *b, kb_error *e)
 		return r;
 	for (i = 0; i < p->n_env && r == 0; i++)
 		r = env_put(&b->env, p->env[i], e);
+	if (r == 0 && b->snap)
+		r = git_stat_env(b, e);
 	for (i = 0; i < ARRAY_SIZE(allow) && r == 0; i++)
 		r = pass_host(&b->env, allow[i], e);
 	for (i = 0; i < p->n_pass && r == 0; i++)
@@ -275,9 +320,9 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
 		kb_err_prefix(e, "%s", what);
 		return r;
 	}
-	out_verbose("%s: %llu entries checked, %llu copied (%llu bytes), %llu deleted%s", what,
-		    (unsigned long long)st.checked, (unsigned long long)st.copied, (unsigned long long)st.bytes,
-		    (unsigned long long)st.deleted,
+	out_verbose("%s: %llu %s checked, %llu copied (%llu %s), %llu deleted%s", what, (unsigned long long)st.checked,
+		    plural(st.checked, "entry", "entries"), (unsigned long long)st.copied, (unsigned long long)st.bytes,
+		    plural(st.bytes, "byte", "bytes"), (unsigned long long)st.deleted,
 		    !isolated ? " (no user namespaces: in process)" :
 		    mapped ? " (files of subordinate ids: with the range mapped)" : "");
 	if (st.skipped)
@@ -302,7 +347,11 @@ static int find_image(kb_build *b, kb_error *e)
 		return r;
 	if ((r = image_find(b->store, b->ref, &b->img, e)) < 0) {
 		if (e->errnum == ENOENT) {
+			char near[512];
 			*e = (kb_error){ 0 };
+			if (image_suggest(b->store, b->ref, near, sizeof near))
+				return kb_errx(e, ENOENT, "image %s: not found; did you mean %s? (or import it: "
+					       "kbuild-ns image import ARCHIVE --name %s)", b->ref, near, b->ref);
 			return kb_errx(e, ENOENT, "image %s: not found; import it first: "
 				       "kbuild-ns image import ARCHIVE --name %s", b->ref, b->ref);
 		}
@@ -357,14 +406,41 @@ static char *literal_pattern(const char *rel)
  * and never written by copy-out (which would let the build write into
  * the store).  --source bind gives the build the checkout itself, store
  * included: refused. */
+/* realpath(3) of a path that may not exist yet (the state directory is
+ * made only by build_prepare, after this check): the longest existing
+ * prefix resolved, the rest appended as given.  NULL when out of memory
+ * or when not even "." resolves. */
+static char *real_path_to_be(const char *path)
+{
+	_cleanup_free_ char *head = xstrdup(path);
+	const char *rest = "";
+	char *real = NULL, *slash, *full;
+
+	while (!(real = realpath(head[0] ? head : "/", NULL))) {
+		if (!(slash = strrchr(head, '/'))) {
+			rest = path;                  /* relative, nothing of it exists */
+			real = realpath(".", NULL);
+			break;
+		}
+		*slash = '\0';
+		rest = path + (slash - head) + 1;
+	}
+	if (!real || !rest[0])
+		return real;
+	if (asprintf(&full, "%s/%s", strcmp(real, "/") ? real : "", rest) < 0)
+		full = NULL;
+	free(real);
+	return full;
+}
+
 static int keep_state_out(kb_build *b, kb_error *e)
 {
-	_cleanup_free_ char *sd = realpath(b->state_dir, NULL);
+	_cleanup_free_ char *sd = real_path_to_be(b->state_dir);
 	const char *rel, *co = b->prof->checkout;
 	int r;
 
 	if (!sd)
-		return 0;    /* not there yet: nothing of it to sync */
+		return kb_err_oom(e, "state directory");
 	if (below(co, sd, &rel) && rel[0])
 		return kb_errx(e, EINVAL, "checkout %s is inside the state directory %s: "
 			       "move the checkout, or give another --state-dir", co, sd);
@@ -422,14 +498,18 @@ int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_er
 	b->copy = copy_wanted(o);
 	if (b->snap)
 		out_status("Verifying Prerequisites....");
-	if ((r = profile_load(".", o->user_host, &b->prof, e)) < 0 || (r = read_version_file(b, e)) < 0 ||
-	    (r = data_open(state_dir, b->prof, true, &b->data, e)) < 0 || (r = keep_state_out(b, e)) < 0 ||
+	/* The state directory is made by build_prepare, not here: a run
+	 * that fails before it starts leaves none behind. */
+	if ((r = profile_load(".", o->user_host, &b->prof, e)) < 0 ||
+	    (r = read_version_file(b, e)) < 0 ||
+	    (r = data_open(state_dir, b->prof, false, &b->data, e)) < 0 || (r = keep_state_out(b, e)) < 0 ||
 	    (r = find_image(b, e)) < 0)
 		return r;
 	const char *kco = getenv("KUBE_RUN_COPY_OUTPUT");
 	if (!b->snap && kco && strcmp(kco, "y") && strcmp(kco, "Y"))    /* as the current build/run.sh says */
 		out_warn("KUBE_RUN_COPY_OUTPUT means nothing with --source bind: the build writes the checkout itself");
-	out_verbose("image %s (%zu layers), state %s, profile %s%s", b->ref, b->img->n_layers, b->data->dir,
+	out_verbose("image %s (%zu %s), state %s, profile %s%s", b->ref, b->img->n_layers,
+		    plural(b->img->n_layers, "layer", "layers"), b->data->dir,
 		    b->prof->name, b->prof->from_file ? " (kbuild-ns.conf)" : "");
 	*ret = steal_ptr(b);
 	return 0;
@@ -553,16 +633,17 @@ int build_prepare(kb_build *b, kb_error *e)
 	int r;
 
 	choose_ids(b, idmap);
-	if ((r = data_lock(b->data, !b->o->no_wait, out_notify, e)) < 0 || (r = data_prepare(b->data, idmap, &reset, e)) < 0)
+	/* The spec and the environment first: a mistake there (-e =x) is
+	 * found before the state directory is made. */
+	if ((r = make_spec(b, e)) < 0 || (r = build_env(b, e)) < 0)
+		return r;
+	b->spec.envp = b->env.v;
+	if ((r = data_create(b->data, e)) < 0 || (r = data_lock(b->data, !b->o->no_wait, out_notify, e)) < 0 ||
+	    (r = data_prepare(b->data, idmap, &reset, e)) < 0)
 		return r;
 	b->prepared = true;
 	if (reset)
 		out_warn("the data layer of this checkout was reset (a host restart during a run, or a new id mapping)");
-	if ((r = make_spec(b, e)) < 0)
-		return r;
-	if ((r = build_env(b, e)) < 0)
-		return r;
-	b->spec.envp = b->env.v;
 	if (b->o->no_seccomp)
 		out_warn("--seccomp=unconfined: the sandbox has no system call filter");
 	else if ((b->bpf = seccomp_blob(b->state_dir, &b->spec.seccomp_len)))
@@ -608,11 +689,38 @@ int build_sync_in(kb_build *b, kb_error *e)
 	return 0;
 }
 
+/* Started in a subdirectory of the checkout: run and shell start in the
+ * same subdirectory of the workdir, as a shell would; make starts at the
+ * top, where the Makefile is, as build/run.sh make does from anywhere.  A
+ * subdirectory the tree inside does not have (one sync-in leaves out,
+ * such as _tmp/) means the top, with a warning. */
+static void choose_cwd(kb_build *b)
+{
+	const char *sub = b->prof->subdir;
+	if (!sub[0] || b->o->at_top)
+		return;
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int root = open(b->snap ? b->data->snapshot : b->prof->checkout,
+					O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int fd = root >= 0 ? (int)syscall(SYS_openat2, root, sub, &how, sizeof how) : -1;
+	/* Without openat2 the check is left to the chdir inside, whose
+	 * failure names the directory. */
+	if (fd < 0 && errno != ENOSYS) {
+		out_warn("%s is not in the tree the command sees; starting at the top of %s", sub, b->prof->workdir);
+		return;
+	}
+	b->cwd = xasprintf("%s/%s", b->prof->workdir, sub);
+	b->spec.cwd = b->cwd;
+	out_verbose("working directory %s", b->cwd);
+}
+
 int build_run(kb_build *b, int *ret_status, kb_error *e)
 {
 	rt_info info;
 	int r;
 
+	choose_cwd(b);
 	if (b->snap)
 		out_status("Running build command...");
 	if ((r = rt_run(&b->spec, ret_status, &info, e)) < 0)
@@ -681,6 +789,7 @@ void build_close(kb_build *b)
 		free(b->lowers[i]);
 	free(b->lowers);
 	free(b->bpf);
+	free(b->cwd);
 	free(b->ref);
 	free(b->version_file);
 	image_rec_free(b->img);

@@ -28,6 +28,8 @@ typedef struct build_opts {
 	bool user_host;              /* --user host */
 	bool no_seccomp;             /* --seccomp=unconfined */
 	bool no_wait;                /* --no-wait: fail rather than wait for the lock */
+	bool at_top;                 /* start at the workdir's top (make), not in the
+					subdirectory matching the one kbuild-ns started in */
 	const char *const *envs;     /* -e VAR[=VAL] */
 	size_t n_envs;
 	const rt_bind *binds;        /* --bind SRC:DST[:ro] */

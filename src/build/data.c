@@ -247,14 +247,27 @@ int data_open(const char *state_dir, const kb_profile *p, bool create, kb_data *
 	d->work = xasprintf("%s/" DF_WORK, d->dir);
 	d->root = xasprintf("%s/" DF_ROOT, d->dir);
 	d->snapshot = xasprintf("%s/" DF_SNAPSHOT, d->dir);
-	if (create && (r = mkdir_p_at(AT_FDCWD, d->dir, 0700)) < 0)
-		return kb_err(e, -r, "state %s", d->dir);
-	if (create)
-		drop_other_versions(d);
 	d->dirfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (d->dirfd < 0 && (create || errno != ENOENT))
+	if (d->dirfd < 0 && errno != ENOENT)
 		return kb_err(e, errno, "state %s", d->dir);
+	if (create && (r = data_create(d, e)) < 0)
+		return r;
 	*ret = steal_ptr(d);
+	return 0;
+}
+
+int data_create(kb_data *d, kb_error *e)
+{
+	int r;
+	/* Every time: a version another run held last time goes now. */
+	drop_other_versions(d);
+	if (d->dirfd >= 0)
+		return 0;
+	if ((r = mkdir_p_at(AT_FDCWD, d->dir, 0700)) < 0)
+		return kb_err(e, -r, "state %s", d->dir);
+	d->dirfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (d->dirfd < 0)
+		return kb_err(e, errno, "state %s", d->dir);
 	return 0;
 }
 

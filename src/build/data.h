@@ -37,10 +37,15 @@ typedef struct kb_data {
 	int lock_fd;
 } kb_data;
 
-/* With create, the directory is made and the other versions of this key
- * dropped (a version change means a cold build, as upstream deletes its
- * old data containers); without, dirfd is -1 when there is no state yet. */
+/* dirfd is -1 when there is no state yet; with create, data_create
+ * follows. */
 int data_open(const char *state_dir, const kb_profile *p, bool create, kb_data **ret, kb_error *e);
+/* Make the directory, when it is not there yet, and drop the other
+ * versions of this key (a version change means a cold build, as upstream
+ * deletes its old data containers).  A build calls it only once it is
+ * about to use the directory, so that a run refused earlier (no image, a
+ * bad option) leaves no empty state behind. */
+int data_create(kb_data *d, kb_error *e);
 /* Take the checkout's lock; with wait, block (after notify); else fail. */
 int data_lock(kb_data *d, bool wait, void (*notify)(const char *), kb_error *e);
 /* The pid of the kbuild-ns holding the lock, 0 when free, -1 when held

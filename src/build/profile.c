@@ -1,6 +1,7 @@
 /* The build profile of a checkout (profile.h): the checkout's facts, the
  * built-in profiles and kbuild-ns.conf. */
 #include "build/profile.h"
+#include "base/progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@ void profile_free(kb_profile *p)
 	if (!p)
 		return;
 	free(p->checkout);
+	free(p->subdir);
 	free(p->branch);
 	free(p->cross_tag);
 	free(p->base_version);
@@ -235,12 +237,78 @@ static int read_word(int cfd, const kb_profile *p, const char *file, char **ret,
 	return 0;
 }
 
+/* ---- the checkout's top ---- */
+
+/* What marks a checkout's top, in the order -v names them. */
+static const char *const top_marks[] = { "build/build-image/cross/VERSION", CONF_NAME, ".git" };
+
+static const char *top_mark(const char *dir)
+{
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	for (size_t i = 0; dfd >= 0 && i < ARRAY_SIZE(top_marks); i++)
+		if (fstatat(dfd, top_marks[i], &st, 0) == 0)
+			return top_marks[i];
+	return NULL;
+}
+
+/* The parent of an absolute physical path, cut in place; false at "/". */
+static bool up(char *path)
+{
+	char *slash = strrchr(path, '/');
+	if (!slash || (slash == path && !path[1]))
+		return false;
+	slash[slash == path] = 0;    /* "/a" -> "/" */
+	return true;
+}
+
+/* Walk up from start (physical) to the checkout's top (profile.h).  The
+ * stops are git's, and $HOME: a home directory that is a git repository
+ * (dotfiles) must not become the checkout of every directory under it. */
+static int find_top(kb_profile *p, const char *start, kb_error *e)
+{
+	_cleanup_free_ char *cur = xstrdup(start), *home = NULL;
+	const char *h = getenv("HOME");
+	struct stat st0, st;
+
+	if (h && *h == '/')
+		home = realpath(h, NULL);
+	if (stat(start, &st0) < 0)
+		return kb_err(e, errno, "checkout %s", start);
+	do {
+		bool at_start = !strcmp(cur, start);
+		if (!at_start && (!strcmp(cur, "/") || (home && !strcmp(cur, home))))
+			break;
+		if (!at_start && (stat(cur, &st) < 0 || st.st_dev != st0.st_dev))
+			break;
+		if ((p->found_by = top_mark(cur))) {
+			p->checkout = steal_ptr(cur);
+			break;
+		}
+	} while (up(cur));
+	if (!p->checkout)
+		p->checkout = xstrdup(start);
+	size_t n = strlen(p->checkout);
+	p->subdir = xstrdup(start[n] == '/' ? start + n + 1 : !strcmp(p->checkout, "/") ? start + 1 : "");
+	if (!p->found_by)
+		out_verbose("checkout %s (no %s, %s or %s here or above it)", p->checkout, top_marks[0], top_marks[1],
+			    top_marks[2]);
+	else if (p->subdir[0])
+		out_verbose("checkout %s (it has %s; started in its subdirectory %s)", p->checkout, p->found_by, p->subdir);
+	else
+		out_verbose("checkout %s (it has %s)", p->checkout, p->found_by);
+	return 0;
+}
+
 static int read_checkout(kb_profile *p, const char *dir, int *ret_cfd, kb_error *e)
 {
+	_cleanup_free_ char *start = realpath(dir, NULL);
 	int r;
 
-	if (!(p->checkout = realpath(dir, NULL)))
+	if (!start)
 		return kb_err(e, errno, "checkout %s", dir);
+	if ((r = find_top(p, start, e)) < 0)
+		return r;
 	int cfd = open(p->checkout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cfd < 0)
 		return kb_err(e, errno, "checkout %s", p->checkout);

@@ -17,6 +17,8 @@
 typedef struct kb_profile {
 	/* the checkout */
 	char *checkout;             /* physical path of its top */
+	char *subdir;               /* where the command started, below the top ("" at the top) */
+	const char *found_by;       /* the file that marks the top, or NULL (none: the start) */
 	char *branch;               /* "" for a detached HEAD or no git */
 	char *cross_tag;            /* build/build-image/cross/VERSION, or NULL */
 	char *base_version;         /* build/build-image/VERSION (kube only), or NULL */
@@ -34,8 +36,13 @@ typedef struct kb_profile {
 	bool from_file;             /* a kbuild-ns.conf was read */
 } kb_profile;
 
-/* The profile of the checkout at dir.  user_host: --user host (HOME of
- * the generic profile is then the workdir, root's home is not ours). */
+/* The profile of the checkout dir is in.  Its top is found as git finds
+ * a repository's: the nearest directory, from dir up, that holds
+ * build/build-image/cross/VERSION, kbuild-ns.conf or .git; the walk stops
+ * at a file system boundary and below $HOME and /, which it never takes
+ * unless dir is one of them; dir itself when it finds none.  -v says
+ * which.  user_host: --user host (HOME of the generic profile is then the
+ * workdir, root's home is not ours). */
 int profile_load(const char *dir, bool user_host, kb_profile **ret, kb_error *e);
 /* A built-in profile ("kube" or "generic") alone, with no checkout: for
  * the sync engine's tests and bench helper. */

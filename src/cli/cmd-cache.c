@@ -43,10 +43,9 @@ int cmd_cache(kb_ctx *c, int argc, char **argv)
 		case 'i': image = optarg; break;
 		case 'f': force = true; break;
 		case 'h':
-			printf("%s\nSee kbuild-ns help cache.\n", usage_cache);
-			return 0;
+			return cmd_help_text(usage_cache, "cache");
 		default:
-			return cmd_usage(usage_cache, "cache: %s", cmd_bad_option(argc, argv));
+			return cmd_usage(usage_cache, "cache: %s", cmd_bad_option("cache", argc, argv));
 		}
 	}
 	const char *sub = optind < argc ? argv[optind] : NULL;

@@ -56,11 +56,10 @@ int cmd_clean(kb_ctx *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--all"))
 			all = true;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("%s\nSee kbuild-ns help clean.\n", usage_clean);
-			return 0;
-		} else
-			return cmd_usage(usage_clean, "clean: unexpected argument %s", argv[i]);
+		else if (cmd_is_help(argv[i]))
+			return cmd_help_text(usage_clean, "clean");
+		else
+			return cmd_unexpected("clean", usage_clean, argv[i]);
 	}
 	if (profile_load(".", false, &p, &e) < 0 || data_open(c->state_dir, p, false, &d, &e) < 0)
 		return cmd_fail("clean", &e);

@@ -34,11 +34,9 @@ static const char *state_word(rt_probe_state st)
 int cmd_doctor(kb_ctx *c, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("%s\nSee kbuild-ns help doctor.\n", usage_doctor);
-			return 0;
-		}
-		return cmd_usage(usage_doctor, "doctor: unexpected argument %s", argv[i]);
+		if (cmd_is_help(argv[i]))
+			return cmd_help_text(usage_doctor, "doctor");
+		return cmd_unexpected("doctor", usage_doctor, argv[i]);
 	}
 
 	rt_probe res[RT_PROBE_COUNT];

@@ -4,11 +4,17 @@
 #include <errno.h>
 #include <string.h>
 
+static const char usage_help[] = "usage: kbuild-ns help [COMMAND]";
+
 int cmd_help(kb_ctx *c, int argc, char **argv)
 {
 	(void)c;
+	if (argc >= 2 && cmd_is_help(argv[1]))
+		return cmd_help_text(usage_help, "help");
 	if (argc > 2)
-		return cmd_usage("usage: kbuild-ns help [COMMAND]", "help: one command at a time");
+		return cmd_usage(usage_help, "help: one command at a time");
+	if (argc == 2 && argv[1][0] == '-')
+		return cmd_unexpected("help", usage_help, argv[1]);
 	const char *topic = argc == 2 ? argv[1] : NULL;
 	bool conf = topic && (!strcmp(topic, "conf") || !strcmp(topic, "kbuild-ns.conf"));
 	_cleanup_free_ char *page = conf ? strdup("kbuild-ns.conf") :

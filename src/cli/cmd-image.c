@@ -2,6 +2,7 @@
 #include "cli/cmd.h"
 #include "image/image.h"
 #include "base/progress.h"
+#include "base/words.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -38,10 +39,11 @@ int cmd_exec_image_program(kb_ctx *c, int argc, char **argv)
 {
 	_cleanup_free_ char *path = helper_path();
 	_cleanup_free_ char **args = calloc((size_t)argc + 16, sizeof *args);
+	const char *what = !strcmp(argv[0], "import") ? "image import" : argv[0];    /* as errors name it */
 	size_t n = 0;
 
 	if (!args)
-		return cmd_failx(argv[0], "out of memory");
+		return cmd_failx(what, "out of memory");
 	args[n++] = path;
 	if (c->verbosity < 0)
 		args[n++] = "-q";
@@ -54,18 +56,61 @@ int cmd_exec_image_program(kb_ctx *c, int argc, char **argv)
 	args[n] = NULL;
 	fflush(NULL);
 	execv(path, args);
-	return cmd_failx(argv[0], "cannot run %s: %s (set KBUILD_NS_LIBEXEC_DIR to the directory that holds it)",
+	return cmd_failx(what, "cannot run %s: %s (set KBUILD_NS_LIBEXEC_DIR to the directory that holds it)",
 			 path, strerror(errno));
+}
+
+/* The arguments of a subcommand that takes no options but --help:
+ * *ret_help after --help; a usage error for anything else that looks like
+ * an option (a global one out of place says where it goes). */
+static int plain_args(const char *cmd, const char *usage, int argc, char **argv, bool *ret_help)
+{
+	*ret_help = false;
+	for (int i = 1; i < argc; i++) {
+		if (cmd_is_help(argv[i])) {
+			*ret_help = true;
+			return cmd_help_text(usage, "image");
+		}
+		if (!strcmp(argv[i], "--"))
+			break;
+		const char *hint = argv[i][0] == '-' ? cmd_global_hint(cmd, argv[i]) : NULL;
+		if (hint)
+			return cmd_usage(usage, "%s: %s", cmd, hint);
+	}
+	return 0;
+}
+
+static void print_ls(image_rec **l, size_t n)
+{
+	/* The NAME column as wide as the longest name (docker.io/library/…
+	 * names are long), at least 20. */
+	int w = 20;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < l[i]->n_names; k++)
+			if ((int)strlen(l[i]->names[k]) > w)
+				w = (int)strlen(l[i]->names[k]);
+	printf("%-*s %-12s %-14s %6s %10s\n", w, "NAME", "ID", "PLATFORM", "LAYERS", "SIZE");
+	for (size_t i = 0; i < n; i++) {
+		char pb[100], sb[24];
+		platform_str(&l[i]->platform, pb, sizeof pb);
+		human_size(image_size(l[i]), sb, sizeof sb);
+		for (size_t k = 0; k < (l[i]->n_names ? l[i]->n_names : 1); k++)
+			printf("%-*s %-12.12s %-14s %6zu %10s\n", w, l[i]->n_names ? l[i]->names[k] : "<none>",
+			       l[i]->id.hex, pb, l[i]->n_layers, sb);
+	}
 }
 
 static int do_ls(kb_ctx *c, int argc, char **argv)
 {
-	bool json = false;
+	bool json = false, help;
+	int r = plain_args("image ls", usage_image_ls, argc, argv, &help);
+	if (r || help)
+		return r;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
 		else
-			return cmd_usage(usage_image, "ls: unexpected argument %s", argv[i]);
+			return cmd_usage(usage_image_ls, "image ls: unexpected argument %s", argv[i]);
 	}
 	_cleanup_(store_closep) kb_store *s = NULL;
 	kb_error e = { 0 };
@@ -81,22 +126,7 @@ static int do_ls(kb_ctx *c, int argc, char **argv)
 		putchar('\n');
 		json_decref(a);
 	} else {
-		/* The NAME column as wide as the longest name (docker.io/library/…
-		 * names are long), at least 20. */
-		int w = 20;
-		for (size_t i = 0; i < n; i++)
-			for (size_t k = 0; k < l[i]->n_names; k++)
-				if ((int)strlen(l[i]->names[k]) > w)
-					w = (int)strlen(l[i]->names[k]);
-		printf("%-*s %-12s %-14s %6s %10s\n", w, "NAME", "ID", "PLATFORM", "LAYERS", "SIZE");
-		for (size_t i = 0; i < n; i++) {
-			char pb[100], sb[24];
-			platform_str(&l[i]->platform, pb, sizeof pb);
-			human_size(image_size(l[i]), sb, sizeof sb);
-			for (size_t k = 0; k < (l[i]->n_names ? l[i]->n_names : 1); k++)
-				printf("%-*s %-12.12s %-14s %6zu %10s\n", w, l[i]->n_names ? l[i]->names[k] : "<none>",
-				       l[i]->id.hex, pb, l[i]->n_layers, sb);
-		}
+		print_ls(l, n);
 	}
 	image_list_free(l, n);
 	return 0;
@@ -104,8 +134,12 @@ static int do_ls(kb_ctx *c, int argc, char **argv)
 
 static int do_inspect(kb_ctx *c, int argc, char **argv)
 {
+	bool help;
+	int rc = plain_args("image inspect", usage_image_inspect, argc, argv, &help);
+	if (rc || help)
+		return rc;
 	if (argc != 2)
-		return cmd_usage(usage_image, "inspect: give exactly one image reference");
+		return cmd_usage(usage_image_inspect, "image inspect: give exactly one image reference");
 	_cleanup_(store_closep) kb_store *s = NULL;
 	_cleanup_(image_rec_freep) image_rec *r = NULL;
 	kb_error e = { 0 };
@@ -118,35 +152,63 @@ static int do_inspect(kb_ctx *c, int argc, char **argv)
 	return 0;
 }
 
+/* One reference of `image rm`: a name goes (docker's "Untagged"), and
+ * the image with its last name, or when it was named by its id. */
+static int rm_one(kb_store *s, const char *ref, kb_error *e)
+{
+	_cleanup_(image_rec_freep) image_rec *r = NULL;
+	_cleanup_free_ char *name = NULL;
+	int res;
+	if ((res = image_lookup(s, ref, &r, &name, e)) < 0)
+		return res;
+	if (name && r->n_names > 1) {
+		if ((res = image_untag(s, r, name, e)) < 0)
+			return res;
+		printf("Untagged %s\n", name);
+		return 0;
+	}
+	if ((res = image_remove(s, r, e)) < 0)
+		return res;
+	if (name)
+		printf("Untagged %s\n", name);
+	printf("Deleted sha256:%s\n", r->id.hex);
+	return 0;
+}
+
 static int do_rm(kb_ctx *c, int argc, char **argv)
 {
+	bool help;
+	int rc = plain_args("image rm", usage_image_rm, argc, argv, &help);
+	if (rc || help)
+		return rc;
 	if (argc < 2)
-		return cmd_usage(usage_image, "rm: give at least one image reference");
+		return cmd_usage(usage_image_rm, "image rm: give at least one image reference");
 	_cleanup_(store_closep) kb_store *s = NULL;
 	kb_error e = { 0 };
 	/* Exclusive: nothing may be using a layer we are about to delete. */
 	if (store_open(c->state_dir, LOCK_EX, out_notify, &s, &e) < 0)
 		return cmd_fail("image rm", &e);
-	for (int i = 1; i < argc; i++) {
-		_cleanup_(image_rec_freep) image_rec *r = NULL;
-		if (image_find(s, argv[i], &r, &e) < 0 || image_remove(s, r, &e) < 0)
+	for (int i = 1; i < argc; i++)
+		if (rm_one(s, argv[i], &e) < 0)
 			return cmd_fail("image rm", &e);
-		printf("Deleted sha256:%s\n", r->id.hex);
-	}
 	return 0;
 }
 
 static int do_prune(kb_ctx *c, int argc, char **argv)
 {
+	bool help;
+	int rc = plain_args("image prune", usage_image_prune, argc, argv, &help);
+	if (rc || help)
+		return rc;
 	if (argc != 1)
-		return cmd_usage(usage_image, "prune: unexpected argument %s", argv[1]);
+		return cmd_usage(usage_image_prune, "image prune: unexpected argument %s", argv[1]);
 	_cleanup_(store_closep) kb_store *s = NULL;
 	kb_error e = { 0 };
 	prune_stats st;
 	if (store_open(c->state_dir, LOCK_EX, out_notify, &s, &e) < 0 || image_prune(s, &st, &e) < 0)
 		return cmd_fail("image prune", &e);
-	printf("Removed %llu unused layer(s) and %llu unused blob(s)\n",
-	       (unsigned long long)st.layers, (unsigned long long)st.blobs);
+	printf("Removed %llu unused %s and %llu unused %s\n", (unsigned long long)st.layers,
+	       plural(st.layers, "layer", "layers"), (unsigned long long)st.blobs, plural(st.blobs, "blob", "blobs"));
 	return 0;
 }
 
@@ -155,9 +217,10 @@ int cmd_image(kb_ctx *c, int argc, char **argv)
 	if (argc < 2)
 		return cmd_usage(usage_image, "image: no subcommand given");
 	const char *sub = argv[1];
-	if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
-		printf("%s\nSee kbuild-ns help image.\n", usage_image);
-		return 0;
+	if (cmd_is_help(sub)) {
+		printf("%s\n       kbuild-ns image ls [--json]\n       kbuild-ns image inspect REF\n"
+		       "       kbuild-ns image rm REF...\n       kbuild-ns image prune\n", usage_image_import);
+		return cmd_help_text("Every subcommand takes --help.", "image");
 	}
 	if (!strcmp(sub, "import"))
 		return cmd_exec_image_program(c, argc - 1, argv + 1);
@@ -169,5 +232,8 @@ int cmd_image(kb_ctx *c, int argc, char **argv)
 		return do_rm(c, argc - 1, argv + 1);
 	if (!strcmp(sub, "prune"))
 		return do_prune(c, argc - 1, argv + 1);
+	const char *hint = cmd_global_hint("image", sub);
+	if (hint)
+		return cmd_usage(usage_image, "image: %s", hint);
 	return cmd_usage(usage_image, "image: unknown subcommand \"%s\"", sub);
 }

@@ -55,10 +55,9 @@ int cmd_provenance(kb_ctx *c, int argc, char **argv)
 		case 'k': key = optarg; break;
 		case 'b': base = optarg; break;
 		case 'h':
-			printf("%s\nSee kbuild-ns help provenance.\n", usage_provenance);
-			return 0;
+			return cmd_help_text(usage_provenance, "provenance");
 		default:
-			return cmd_usage(usage_provenance, "provenance: %s", cmd_bad_option(argc, argv));
+			return cmd_usage(usage_provenance, "provenance: %s", cmd_bad_option("provenance", argc, argv));
 		}
 	}
 	if (optind >= argc || strcmp(argv[optind], "verify"))

@@ -2,6 +2,7 @@
  * [MAKE-ARGS...] and kbuild-ns shell [RUN-OPTS]: the options, then one
  * build (build/build.h) from open to close. */
 #include "cli/cmd.h"
+#include "base/words.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -101,17 +102,52 @@ static void opts_init(run_opts *o, const char *cmd)
 	o->b.binds = o->binds;
 }
 
+/* The long option of ours a mistyped word (name, n bytes, without the
+ * "--") most likely meant: at most two typos away ("--imgae"), or the
+ * start of exactly one of ours ("--no-copy"); NULL when none is. */
+static const char *near_option(const char *name, size_t n)
+{
+	_cleanup_free_ char *w = strndup(name, n);
+	const char *best = NULL, *prefix_of = NULL;
+	size_t best_d = 3, prefixes = 0;
+
+	if (!w || n == 0)
+		return NULL;
+	for (const struct option *q = run_options; q->name; q++) {
+		size_t d = word_distance(w, q->name, 2);
+		if (d < best_d) {
+			best_d = d;
+			best = q->name;
+		}
+		if (n >= 2 && !strncmp(q->name, w, n)) {
+			prefix_of = q->name;
+			prefixes++;
+		}
+	}
+	return best ? best : prefixes == 1 ? prefix_of : NULL;
+}
+
+/* getopt_long of run and shell stopped at an option it does not know. */
+static int bad_run_option(const char *cmd, int argc, char **argv, kb_error *e)
+{
+	const char *a = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	const char *meant = !strncmp(a, "--", 2) && !cmd_global_hint(cmd, a) ? near_option(a + 2, strcspn(a + 2, "=")) : NULL;
+	if (meant)
+		return kb_errx(e, EINVAL, "%s: unknown option %.*s: did you mean --%s?", cmd, (int)strcspn(a, "="), a, meant);
+	return kb_errx(e, EINVAL, "%s: %s", cmd, cmd_bad_option(cmd, argc, argv));
+}
+
 int run_parse(run_opts *o, const char *cmd, int argc, char **argv, kb_error *e)
 {
 	int ch, r;
 
 	opts_init(o, cmd);
-	optind = 1;
+	optind = 0;    /* GNU: start afresh, even after an error inside "-abc" */
 	opterr = 0;
 	/* "+": options stop at the command, whose own options are its own. */
 	while ((ch = getopt_long(argc, argv, "+e:h", run_options, NULL)) != -1) {
 		if (ch == '?')
-			return kb_errx(e, EINVAL, "%s: %s", cmd, cmd_bad_option(argc, argv));
+			return bad_run_option(cmd, argc, argv, e);
 		if ((r = take_option(o, ch, optarg, e)) < 0)
 			return r;
 	}
@@ -153,15 +189,81 @@ static int make_long_option(run_opts *o, int argc, char **argv, int *i, kb_error
 	return r < 0 ? r : 1;
 }
 
+/* GNU make's long options (4.4), which make also takes abbreviated. */
+static const char *const make_long_options[] = {
+	"always-make", "assume-new", "assume-old", "check-symlink-times", "debug", "directory", "dry-run",
+	"environment-overrides", "eval", "file", "help", "ignore-errors", "include-dir", "jobs",
+	"jobserver-auth", "jobserver-fds", "jobserver-style", "just-print", "keep-going", "load-average",
+	"makefile", "max-load", "new-file", "no-builtin-rules", "no-builtin-variables", "no-keep-going",
+	"no-print-directory", "no-silent", "old-file", "output-sync", "print-data-base", "print-directory",
+	"question", "quiet", "recon", "shuffle", "silent", "stop", "temp-stdin", "touch", "trace", "version",
+	"warn-undefined-variables", "what-if",
+};
+
+/* name (n bytes, after "--") is one of make's long options or the start
+ * of one: make's to take, or to refuse with its own message. */
+static bool make_takes(const char *name, size_t n)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(make_long_options); i++)
+		if (n > 0 && !strncmp(make_long_options[i], name, n))
+			return true;
+	return false;
+}
+
+static bool is_ours(const char *name, size_t n)
+{
+	for (const struct option *q = run_options; q->name; q++)
+		if (strlen(q->name) == n && !strncmp(q->name, name, n))
+			return true;
+	return false;
+}
+
+/* A word of make's arguments that starts with "--" and that make has no
+ * option for, so that make would only answer with its usage: one of our
+ * global options, one of ours after make's arguments (leading false), or
+ * a mistyped one of ours.  -q, -v, -C and the like are make's own. */
+static int check_make_word(const char *a, bool leading, kb_error *e)
+{
+	size_t n = strcspn(a + 2, "=");
+	const char *hint, *meant;
+
+	if (make_takes(a + 2, n))
+		return 0;
+	if ((hint = cmd_global_hint("make", a)))
+		return kb_errx(e, EINVAL, "make: %s", hint);
+	if (!leading && is_ours(a + 2, n))
+		return kb_errx(e, EINVAL, "make: %.*s must come before make's arguments (kbuild-ns make %.*s ... TARGET...)",
+			       (int)n + 2, a, (int)n + 2, a);
+	if ((meant = near_option(a + 2, n)))
+		return kb_errx(e, EINVAL, "make: unknown option %.*s: did you mean --%s?%s", (int)n + 2, a, meant,
+			       leading ? "" : " (kbuild-ns's options go before make's arguments)");
+	return 0;
+}
+
+/* make's arguments up to a "--": none may be a mistake check_make_word
+ * can name. */
+static int check_make_args(char **argv, int from, int argc, kb_error *e)
+{
+	for (int k = from; k < argc && strcmp(argv[k], "--"); k++) {
+		int r = !strncmp(argv[k], "--", 2) ? check_make_word(argv[k], k == from, e) : 0;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int make_parse(run_opts *o, int argc, char **argv, kb_error *e)
 {
 	int i = 1, r;
+	bool dashdash = false;
 
 	opts_init(o, "make");
+	o->b.at_top = true;
 	while (i < argc && !o->help) {
 		char *a = argv[i];
 		if (!strcmp(a, "--")) {
 			i++;
+			dashdash = true;
 			break;
 		}
 		if (!strcmp(a, "-e") || !strcmp(a, "-h")) {
@@ -181,6 +283,9 @@ int make_parse(run_opts *o, int argc, char **argv, kb_error *e)
 		}
 		i++;
 	}
+	/* After an explicit "--" every word is make's, unread. */
+	if (!o->help && !dashdash && (r = check_make_args(argv, i, argc, e)) < 0)
+		return r;
 	/* make and its arguments, unchanged (empty ones too: we do not copy
 	 * upstream's stop at the first empty argument). */
 	if (!(o->own_argv = calloc((size_t)(argc - i) + 2, sizeof *o->own_argv)))

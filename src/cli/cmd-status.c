@@ -126,11 +126,10 @@ int cmd_status(kb_ctx *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("%s\nSee kbuild-ns help status.\n", usage_status);
-			return 0;
-		} else
-			return cmd_usage(usage_status, "status: unexpected argument %s", argv[i]);
+		else if (cmd_is_help(argv[i]))
+			return cmd_help_text(usage_status, "status");
+		else
+			return cmd_unexpected("status", usage_status, argv[i]);
 	}
 	if (profile_load(".", false, &p, &e) < 0 || data_open(c->state_dir, p, false, &d, &e) < 0)
 		return cmd_fail("status", &e);

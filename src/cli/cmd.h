@@ -24,7 +24,9 @@ int cmd_status(kb_ctx *c, int argc, char **argv);
 /* `image import`, in kbuild-ns-image (image-main.c); kbuild-ns execs that
  * program for it (cmd-image.c). */
 int cmd_image_import(kb_ctx *c, int argc, char **argv);
-extern const char usage_image[];
+/* The usage of `image` as a whole and of each subcommand. */
+extern const char usage_image[], usage_image_import[], usage_image_ls[], usage_image_inspect[],
+	usage_image_rm[], usage_image_prune[];
 /* `provenance verify` and `cache`, also in kbuild-ns-image (libcrypto,
  * libzstd, libarchive). */
 int cmd_provenance(kb_ctx *c, int argc, char **argv);
@@ -60,8 +62,19 @@ const char *run_usage(const char *cmd);
 int cmd_fail(const char *cmd, const kb_error *e);
 int cmd_failx(const char *cmd, const char *fmt, ...) _printf_(2, 3);
 /* After getopt_long returned '?' (with opterr = 0): a description of
- * the option it could not take. */
-const char *cmd_bad_option(int argc, char **argv);
+ * the option it could not take, for the command cmd ("image import"). */
+const char *cmd_bad_option(const char *cmd, int argc, char **argv);
+/* -h or --help: every command and subcommand takes them. */
+bool cmd_is_help(const char *arg);
+/* --help's answer: the usage, then "See kbuild-ns help PAGE."; returns 0. */
+int cmd_help_text(const char *usage, const char *page);
+/* When arg is one of the global options (-v, -q, -C, --state-dir, …)
+ * given after the command cmd: "-q is a global option: put it before the
+ * command (kbuild-ns -q status ...)"; else NULL. */
+const char *cmd_global_hint(const char *cmd, const char *arg);
+/* A usage error for an argument cmd does not take (with the hint above
+ * when it is a global option). */
+int cmd_unexpected(const char *cmd, const char *usage, const char *arg);
 /* Each line of text on f, with prefix in front. */
 void cmd_print_lines(FILE *f, const char *prefix, const char *text);
 /* A usage error: the message, then a usage line for cmd; exit 125. */

@@ -11,6 +11,7 @@
 #include "cli/cmd.h"
 #include "image/import/import.h"
 #include "base/progress.h"
+#include "base/words.h"
 #include "runtime/userns.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 
 #define DEFAULT_MAX_LAYER_SIZE (64ull << 30)
+#define MAX_NAMES 64
 
 static const char *format_name(image_format f)
 {
@@ -37,6 +39,7 @@ static double now_s(void)
  * status (negative) after printing it. */
 static int parse_import(int argc, char **argv, import_opts *o)
 {
+	static const char *names[MAX_NAMES];
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "platform", required_argument, NULL, 'p' },
@@ -57,35 +60,38 @@ static int parse_import(int argc, char **argv, import_opts *o)
 		long n;
 		switch (ch) {
 		case 'n':
-			o->name = optarg;
+			if (o->n_names >= MAX_NAMES)
+				return -cmd_usage(usage_image_import, "image import: more than %d --name options", MAX_NAMES);
+			names[o->n_names++] = optarg;
+			o->names = names;
 			break;
 		case 'p':
 			if (platform_parse(optarg, &o->plat.want, &e) < 0)
-				return -cmd_fail("import", &e);
+				return -cmd_fail("image import", &e);
 			o->plat.want_explicit = true;
 			break;
 		case 'm':
 			if (parse_size(optarg, &o->max_layer_size) < 0 || o->max_layer_size == 0)
-				return -cmd_usage(usage_image, "import: --max-layer-size %s: not a size (e.g. 64G)", optarg);
+				return -cmd_usage(usage_image_import, "image import: --max-layer-size %s: not a size (e.g. 64G)", optarg);
 			break;
 		case 'j':
 			n = strtol(optarg, &end, 10);
 			if (*end || n < 1 || n > 256)
-				return -cmd_usage(usage_image, "import: --jobs %s: not a number from 1 to 256", optarg);
+				return -cmd_usage(usage_image_import, "image import: --jobs %s: not a number from 1 to 256", optarg);
 			o->jobs = (int)n;
 			break;
 		case 'h':
-			printf("%s\nSee kbuild-ns help image.\n", usage_image);
+			cmd_help_text(usage_image_import, "image");
 			return 1;
 		default:
-			return -cmd_usage(usage_image, "import: %s", cmd_bad_option(argc, argv));
+			return -cmd_usage(usage_image_import, "image import: %s", cmd_bad_option("image import", argc, argv));
 		}
 	}
 	if (optind >= argc)
-		return -cmd_usage(usage_image, "import: no PATH given");
+		return -cmd_usage(usage_image_import, "image import: no PATH given");
 	o->path = argv[optind++];
 	if (optind < argc)
-		return -cmd_usage(usage_image, "import: unexpected argument %s", argv[optind]);
+		return -cmd_usage(usage_image_import, "image import: unexpected argument %s", argv[optind]);
 	return 0;
 }
 
@@ -107,11 +113,13 @@ static void enter_userns(import_opts *o)
 static void report(const import_result *res, double secs)
 {
 	if (res->skipped_devices || res->skipped_sockets)
-		out_warn("import: skipped %llu device node(s) and %llu socket(s): "
+		out_warn("image import: skipped %llu device %s and %llu %s: "
 			 "they cannot be made without privilege and a build does not need them",
-			 (unsigned long long)res->skipped_devices, (unsigned long long)res->skipped_sockets);
-	out_status("import: %s, %zu image(s): %zu layer(s) unpacked, %zu already present, in %.2f s",
-		   format_name(res->format), res->n_images, res->layers_unpacked, res->layers_present, secs);
+			 (unsigned long long)res->skipped_devices, plural(res->skipped_devices, "node", "nodes"),
+			 (unsigned long long)res->skipped_sockets, plural(res->skipped_sockets, "socket", "sockets"));
+	out_status("import: %s, %zu %s: %zu %s unpacked, %zu already present, in %.2f s", format_name(res->format),
+		   res->n_images, plural(res->n_images, "image", "images"), res->layers_unpacked,
+		   plural(res->layers_unpacked, "layer", "layers"), res->layers_present, secs);
 	for (size_t i = 0; i < res->n_images; i++) {
 		printf("sha256:%s", res->images[i]->id.hex);
 		for (size_t k = 0; k < res->images[i]->n_names; k++)
@@ -130,7 +138,7 @@ int cmd_image_import(kb_ctx *c, int argc, char **argv)
 	int r;
 
 	if (env && *env && parse_size(env, &o.max_layer_size) < 0)
-		return cmd_failx("import", "KBUILD_NS_MAX_LAYER_SIZE=%s: not a size (e.g. 64G)", env);
+		return cmd_failx("image import", "KBUILD_NS_MAX_LAYER_SIZE=%s: not a size (e.g. 64G)", env);
 	platform_host(&o.plat.want);
 	if ((r = parse_import(argc, argv, &o)) != 0)
 		return r > 0 ? 0 : -r;
@@ -139,11 +147,11 @@ int cmd_image_import(kb_ctx *c, int argc, char **argv)
 	/* umask 0: files get exactly the archive's modes. */
 	umask(0);
 	if (store_open(c->state_dir, LOCK_SH, out_notify, &s, &e) < 0)
-		return cmd_fail("import", &e);
+		return cmd_fail("image import", &e);
 	double t0 = now_s();
 	out_verbose("import: %s", o.path);
 	if (kb_import(s, &o, &res, &e) < 0)
-		return cmd_fail("import", &e);
+		return cmd_fail("image import", &e);
 	report(&res, now_s() - t0);
 	import_result_clear(&res);
 	return 0;
@@ -180,6 +188,6 @@ int main(int argc, char **argv)
 	int r = fn(&c, argc - i, argv + i);
 	fflush(stdout);
 	if (ferror(stdout))
-		return cmd_failx("image", "writing to standard output failed");
+		return cmd_failx(!strcmp(argv[i], "import") ? "image import" : argv[i], "writing to standard output failed");
 	return r;
 }

@@ -11,30 +11,33 @@
 static const char usage_line[] =
 	"usage: kbuild-ns [-C DIR] [--state-dir DIR] [-v|-q] COMMAND [ARGS]";
 
+/* At most 80 columns a line. */
 static void help(void)
 {
 	printf("%s\n\n"
-	       "Build Kubernetes (or any project shaped like it) without Docker and without root.\n\n"
+	       "Build Kubernetes (or any project shaped like it) without Docker and root.\n\n"
 	       "Commands:\n"
-	       "  image import PATH [--name NAME:TAG] [--platform OS/ARCH]   import an image archive\n"
-	       "  image ls | inspect REF | rm REF... | prune               manage imported images\n"
-	       "  make [RUN-OPTS] [MAKE-ARGS...]                           sync in, make in the build sandbox, copy out\n"
-	       "  run [RUN-OPTS] [--] CMD...                               the same for any command\n"
-	       "  shell [RUN-OPTS]                                         an interactive shell there\n"
-	       "  copy-output                                              binaries and generated files back\n"
-	       "  clean [--all]                                            host _output and this checkout's state\n"
-	       "  status [--json]                                          this checkout's state\n"
-	       "  doctor                                                   check this host, with fixes\n"
-	       "  provenance verify FILE [--key PUB]                       check a release's provenance\n"
-	       "  cache export FILE | import FILE | key                    the build state for a CI cache\n"
-	       "  help [COMMAND]                                           the manual page\n"
+	       "  image import PATH [--name NAME:TAG]    import an image archive\n"
+	       "  image ls | inspect REF | rm REF...     list, show, remove imported images\n"
+	       "  image prune                            remove layers no image uses\n"
+	       "  make [RUN-OPTS] [MAKE-ARGS...]         sync in, make in the sandbox, copy out\n"
+	       "  run [RUN-OPTS] [--] CMD...             the same for any command\n"
+	       "  shell [RUN-OPTS]                       an interactive shell there\n"
+	       "  copy-output                            binaries and generated files back\n"
+	       "  clean [--all]                          host _output and this checkout's state\n"
+	       "  status [--json]                        this checkout's state\n"
+	       "  doctor                                 check this host, with fixes\n"
+	       "  provenance verify FILE [--key PUB]     check a release's provenance\n"
+	       "  cache export FILE | import FILE | key  the build state for a CI cache\n"
+	       "  help [COMMAND]                         the manual page\n"
 	       "\n"
-	       "Options:\n"
+	       "Options (before the command):\n"
 	       "  -C DIR            run as if started in DIR\n"
 	       "  --state-dir DIR   where images and build state live\n"
-	       "  -v, -q            more output, or none but errors\n"
+	       "  -v, -q            more output (-vv: more still), or none but errors\n"
 	       "  -h, --help        this text;  --version  the version\n\n"
-	       "Read `kbuild-ns help` (kbuild-ns(1)) and `kbuild-ns help image` for the details.\n",
+	       "Every command takes --help.  Read `kbuild-ns help` (kbuild-ns(1)) and\n"
+	       "`kbuild-ns help COMMAND` for the details.\n",
 	       usage_line);
 }
 
@@ -86,8 +89,10 @@ static int parse_globals(int argc, char **argv, global_opts *g)
 			g->done = true;
 			return i;
 		}
-		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-			g->verbosity = g->verbosity < 0 ? 1 : g->verbosity + 1;
+		if (!strcmp(a, "--verbose") || (a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1))) {
+			/* -v, -vv, -vvv: as many levels as letters. */
+			int n = a[1] == '-' ? 1 : (int)strlen(a + 1);
+			g->verbosity = g->verbosity < 0 ? n : g->verbosity + n;
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			g->verbosity = -1;
 		} else if (!strcmp(a, "-C") || !strcmp(a, "--state-dir")) {

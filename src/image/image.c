@@ -215,35 +215,6 @@ int image_list(kb_store *s, image_rec ***ret, size_t *ret_n, kb_error *e)
 	return 0;
 }
 
-char *oci_name_normalize(const char *in)
-{
-	/* Names come from files and command lines: surrounding blanks and a
-	 * trailing newline are not part of them. */
-	while (*in == ' ' || *in == '\t' || *in == '\n' || *in == '\r')
-		in++;
-	size_t n = strlen(in);
-	while (n && (in[n - 1] == ' ' || in[n - 1] == '\t' || in[n - 1] == '\n' || in[n - 1] == '\r'))
-		n--;
-	_cleanup_free_ char *s = strndup(in, n);
-	if (!s)
-		return NULL;
-	if (n == 0 || n > 255)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-' || c == '/' || c == ':' || c == '@'))
-			return NULL;
-	}
-	if (s[0] == '/' || s[0] == ':' || s[n - 1] == ':' || s[n - 1] == '/' || strstr(s, "//") || strstr(s, ".."))
-		return NULL;
-	const char *last = strrchr(s, '/');
-	last = last ? last + 1 : s;
-	if (!strchr(last, ':') && !strchr(last, '@'))
-		return xasprintf("%s:latest", s);
-	return steal_ptr(s);
-}
-
 static bool name_matches_suffix(const char *name, const char *ref)
 {
 	size_t nl = strlen(name), rl = strlen(ref);
@@ -263,61 +234,104 @@ static bool is_id_ref(const char *ref, const char **hex)
 	return true;
 }
 
-int image_find(kb_store *s, const char *ref, image_rec **ret, kb_error *e)
+/* ---- lookup ---- */
+
+/* The name of image i that ref (normalised) matches in tier 0 (the full
+ * name) or 1 (a name ending in "/REF"), or NULL. */
+static const char *matching_name(const image_rec *r, const char *norm, int tier)
+{
+	for (size_t k = 0; k < r->n_names && norm; k++)
+		if (tier == 0 ? !strcmp(r->names[k], norm) : name_matches_suffix(r->names[k], norm))
+			return r->names[k];
+	return NULL;
+}
+
+typedef struct hit {
+	image_rec *rec;
+	const char *name;            /* the name that matched, NULL for the id */
+	char others[256];            /* the other matches of the same tier */
+} hit;
+
+/* Tiers, most specific first: the full name, a name that ends in "/REF"
+ * (so kube-cross:TAG finds registry.k8s.io/…/kube-cross:TAG), then an id
+ * prefix.  The first tier with a match decides; two matches there is
+ * ambiguous (h->others is then set). */
+static void match(image_rec **l, size_t n, const char *ref, const char *norm, hit *h)
+{
+	const char *hex = NULL;
+	bool id_ref = is_id_ref(ref, &hex);
+
+	for (int tier = 0; tier < 3 && !h->rec; tier++) {
+		for (size_t i = 0; i < n; i++) {
+			const char *name = tier < 2 ? matching_name(l[i], norm, tier) : NULL;
+			bool m = tier < 2 ? name != NULL : id_ref && !strncmp(l[i]->id.hex, hex, strlen(hex));
+			if (!m)
+				continue;
+			if (!h->rec) {
+				h->rec = l[i];
+				h->name = name;
+				continue;
+			}
+			size_t ol = strlen(h->others);
+			snprintf(h->others + ol, sizeof h->others - ol, "%s%s", ol ? ", " : "",
+				 first_name(l[i]) ? first_name(l[i]) : l[i]->id.hex);
+		}
+	}
+}
+
+int image_lookup(kb_store *s, const char *ref, image_rec **ret, char **ret_name, kb_error *e)
 {
 	image_rec **l;
 	size_t n;
 	int r = image_list(s, &l, &n, e);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *norm = oci_name_normalize(ref);
-	const char *hex = NULL;
-	bool id_ref = is_id_ref(ref, &hex);
-	image_rec *hit = NULL;
-	char others[256] = "";
+	const char *why = NULL, *hex = NULL;
+	_cleanup_free_ char *norm = oci_name_normalize_why(ref, &why);
+	hit h = { 0 };
+	char hint[512];
 
-	/* Tiers, most specific first: the full name, a name that ends in
-	 * "/REF" (so kube-cross:TAG finds registry.k8s.io/…/kube-cross:TAG),
-	 * then an id prefix.  Two images in the best tier is ambiguous. */
-	for (int tier = 0; tier < 3 && !hit && !others[0]; tier++) {
-		for (size_t i = 0; i < n; i++) {
-			bool m = false;
-			for (size_t k = 0; k < l[i]->n_names && norm && !m; k++)
-				m = tier == 0 ? !strcmp(l[i]->names[k], norm) :
-				    tier == 1 ? name_matches_suffix(l[i]->names[k], norm) : false;
-			if (tier == 2)
-				m = id_ref && !strncmp(l[i]->id.hex, hex, strlen(hex));
-			if (!m)
-				continue;
-			if (!hit) {
-				hit = l[i];
-				continue;
-			}
-			size_t ol = strlen(others);
-			snprintf(others + ol, sizeof others - ol, "%s%s", ol ? ", " : "",
-				 first_name(l[i]) ? first_name(l[i]) : l[i]->id.hex);
-		}
-		if (others[0]) {
-			kb_errx(e, EINVAL, "image %s: ambiguous: matches %s, %s", ref,
-				first_name(hit) ? first_name(hit) : hit->id.hex, others);
-			hit = NULL;
-		}
-	}
-	if (hit) {
+	match(l, n, ref, norm, &h);
+	if (h.rec && h.others[0]) {
+		r = kb_errx(e, EINVAL, "image %s: ambiguous: matches %s, %s", ref,
+			    first_name(h.rec) ? first_name(h.rec) : h.rec->id.hex, h.others);
+	} else if (h.rec) {
+		if (ret_name)
+			*ret_name = h.name ? xstrdup(h.name) : NULL;
 		for (size_t i = 0; i < n; i++)
-			if (l[i] == hit)
+			if (l[i] == h.rec)
 				l[i] = NULL;
-		*ret = hit;
+		*ret = h.rec;
 		r = 0;
-	} else if (!others[0]) {
-		r = kb_errx(e, ENOENT, "image %s: not found (kbuild-ns image ls lists the imported images)", ref);
+	} else if (!norm && !is_id_ref(ref, &hex)) {
+		r = kb_errx(e, EINVAL, "image %s: %s", ref, why);
+	} else if (image_suggest_in(l, n, ref, hint, sizeof hint) > 0) {
+		r = kb_errx(e, ENOENT, "image %s: not found; did you mean %s?", ref, hint);
 	} else {
-		r = -EINVAL;
+		r = kb_errx(e, ENOENT, "image %s: not found (kbuild-ns image ls lists the imported images)", ref);
 	}
-	for (size_t i = 0; i < n; i++)
-		image_rec_free(l[i]);
-	free(l);
+	image_list_free(l, n);
 	return r;
+}
+
+int image_find(kb_store *s, const char *ref, image_rec **ret, kb_error *e)
+{
+	return image_lookup(s, ref, ret, NULL, e);
+}
+
+int image_untag(kb_store *s, image_rec *rec, const char *name, kb_error *e)
+{
+	size_t keep = 0;
+	for (size_t k = 0; k < rec->n_names; k++) {
+		if (!strcmp(rec->names[k], name))
+			free(rec->names[k]);
+		else
+			rec->names[keep++] = rec->names[k];
+	}
+	if (keep == rec->n_names)
+		return kb_errx(e, ENOENT, "image sha256:%.12s: has no name %s", rec->id.hex, name);
+	rec->n_names = keep;
+	return image_save(s, rec, e);
 }
 
 static bool has_name(const image_rec *r, const char *name)

@@ -29,8 +29,22 @@ int image_save(kb_store *s, const image_rec *r, kb_error *e);
 int image_list(kb_store *s, image_rec ***ret, size_t *ret_n, kb_error *e);
 void image_list_free(image_rec **l, size_t n);
 /* Find by full name, name suffix (short name "kube-cross:TAG"), or id
- * prefix; a name without a tag means ":latest". */
+ * prefix; a name without a tag means ":latest".  A reference that finds
+ * nothing fails with ENOENT and, when the store has names close to it,
+ * says them ("did you mean kube-cross:v1?"). */
 int image_find(kb_store *s, const char *ref, image_rec **ret, kb_error *e);
+/* The same, and which of the image's names ref matched (a copy in
+ * *ret_name), or NULL when it matched the id: `image rm NAME` removes
+ * that name, `image rm ID` the image. */
+int image_lookup(kb_store *s, const char *ref, image_rec **ret, char **ret_name, kb_error *e);
+/* The names of the store closest to ref, for a "did you mean" line: those
+ * of the same repository with another tag first, then those within a few
+ * typos, at most three ("a, b or c") in buf; returns how many. */
+size_t image_suggest(kb_store *s, const char *ref, char *buf, size_t len);
+/* The same among the records l (NULL entries skipped). */
+size_t image_suggest_in(image_rec **l, size_t n, const char *ref, char *buf, size_t len);
+/* Take one name away from the image and save its record. */
+int image_untag(kb_store *s, image_rec *r, const char *name, kb_error *e);
 /* Record a freshly imported image: merge names with an existing record
  * of the same id and take the names away from any other image. */
 int image_commit(kb_store *s, image_rec *r, kb_error *e);
@@ -46,10 +60,12 @@ typedef struct prune_stats {
 int image_prune(kb_store *s, prune_stats *st, kb_error *e);
 
 /* Normalise a reference given by a user or an archive: trims, adds
- * ":latest" when there is no tag.  NULL when it is not a valid name.
- * (Here, not in oci.c, so that looking an image up needs none of the
- * archive readers.) */
+ * ":latest" when there is no tag.  NULL when it is not a valid name
+ * (names.c; not in oci.c, so that looking an image up needs none of the
+ * archive readers). */
 char *oci_name_normalize(const char *s);
+/* The same; on NULL, *ret_why says what is wrong with the name. */
+char *oci_name_normalize_why(const char *s, const char **ret_why);
 
 /* JSON for ls --json (with_config false) and inspect (true). */
 json_t *image_json(kb_store *s, const image_rec *r, bool with_config);

@@ -7,7 +7,7 @@
 . "$SRCDIR/tests/integration/lib.sh"
 
 need_userns
-plan 47
+plan 48
 
 # run_doc [ENV=VAL...] -- ARGS...: doctor as the test user; stdout, stderr
 # and status in $WORK/out, $WORK/err, $rc.
@@ -51,6 +51,16 @@ for c in userns apparmor xattrs overlay proc openat2; do
 	is "$c: ok" "$(word "$c")" ok
 done
 cp "$WORK/out" "$WORK/healthy.out"
+# kbuild-ns-doctor(1) says what the kernel line shows: ok from Linux 5.12,
+# a note before (issue 14: the page called it "only a note").
+kmaj=$(uname -r | cut -d. -f1); kmin=$(uname -r | cut -d. -f2 | tr -cd 0-9)
+kwant=note; { [ "$kmaj" -gt 5 ] || { [ "$kmaj" = 5 ] && [ "${kmin:-0}" -ge 12 ]; }; } && kwant=ok
+kpage=$(awk '/^\.It Sy kernel/ { on = 1; next } on && /^\.It / { exit } on' "$SRCDIR/man/kbuild-ns-doctor.1" | tr '\n' ' ')
+case $kpage in
+*"Ql ok for Linux 5.12 or newer"*"Ql note for an older kernel"*) kpage=agrees ;;
+*) echo "# kernel item: $kpage"; kpage=disagrees ;;
+esac
+is "kernel: '$kwant' on Linux $(uname -r), as kbuild-ns-doctor(1) says" "$(word kernel) $kpage" "$kwant agrees"
 
 ls -a "$STATE" | grep -q kbuild-ns-doctor
 is "no temporary directory is left in the state directory" "$?" 1

@@ -27,7 +27,7 @@ commands=$(awk '
 	}' "$WORK/help.txt" | sort -u)
 ncommands=$(echo "$commands" | grep -c .)
 
-plan $((npages + 5 + ncommands))
+plan $((npages + 6 + ncommands))
 
 for p in $pages; do
 	out=$("$MANDOC" -Tlint -Wwarning "$p" 2>&1)
@@ -70,6 +70,10 @@ help_as env MANPAGER=cat PAGER=cat "$KBUILD_NS" help no-such-command \
 	</dev/null >"$WORK/help.out" 2>"$WORK/help.err"
 is "'kbuild-ns help no-such-command' fails with 125 and one line" \
 	"$?:$(wc -l <"$WORK/help.err" | tr -d ' ')" "125:1"
+
+# kbuild-ns-image(1) spoke of "the planned build commands" long after
+# make, run and shell existed (issue 14).
+is "no page speaks of planned build commands" "$(grep -l 'planned build commands' $pages)" ""
 
 is "--help lists commands ($(echo $commands))" "$(test "$ncommands" -ge 3 && echo yes)" yes
 for c in $commands; do

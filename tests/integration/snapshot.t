@@ -26,12 +26,14 @@
 # interrupted init redone; the data layer persisting; a branch switch and a
 # version change; clean (read-only _output, other keys kept, in use) and
 # clean --all; status and status --json; kbuild-ns.conf; the lock and
-# parallel checkouts; `kbuild-ns make` argument splitting; --source bind.
+# parallel checkouts; `kbuild-ns make` argument splitting; --source bind;
+# run, shell and make started in a subdirectory; a missing image's "did
+# you mean"; no state made by a run refused before it starts.
 . "$SRCDIR/tests/integration/lib.sh"
 need python3
 . "$SRCDIR/tests/integration/run-lib.sh"
 
-plan 163
+plan 172
 
 # The host environment must not steer the checks.
 unset KUBE_RUN_COPY_OUTPUT KUBE_VERBOSE KBUILD_NS_IMAGE KUBE_GIT_VERSION_FILE FOO GOLDFLAGS
@@ -381,6 +383,7 @@ ok "... the message names make, no usage error" \
 # A command that could not be started is recorded too.
 is "... status: last_command 'make -j4', last_status 127" \
 	"$(jget "$KCO" last_command), $(jget "$KCO" last_status)" "make -j4, 127"
+nproj=$(projects | wc -w)
 # A stand-in make(1), bound at /usr/local/bin/make, that prints its
 # arguments.  The host PATH is set so that the command is found whichever
 # PATH kbuild-ns searches (see the -e PATH check below).
@@ -396,6 +399,30 @@ is "make ... -C x: -C after 'make' is make's" "$(fmake -C x)" "make-args: -C x"
 is "make ... '' a '': empty arguments reach make" "$(fmake '' a '')" "make-args:  a "
 is "make with no make arguments: make gets none" "$(fmake)" "make-args: "
 is "... status: last_command 'make'" "$(jget "$CO" last_command)" make
+# Started in a subdirectory (issue 14): the checkout is found above it;
+# run and shell start in the same subdirectory of the workdir, make at the
+# top (where the Makefile is, as build/run.sh make does).
+is "run from sub/deep: the command starts in /src/sub/deep" \
+	"$(kx -q -C "$CO/sub/deep" run --image "$IMG" -- sh -c 'pwd; cat file' 2>&1 | paste -sd' ')" "/src/sub/deep deep"
+is "shell from sub: the shell opens in /src/sub" \
+	"$(echo pwd | as_user "$KB" -q -C "$CO/sub" shell --image "$IMG" 2>&1)" /src/sub
+hu 'printf "#!/bin/sh\necho \"make-in: \$(pwd)\"\n" >"$1/pwdmake"; chmod 755 "$1/pwdmake"' "$WORK"
+is "make from sub/deep: make runs at the top, /src" \
+	"$(as_user env PATH=/usr/local/bin:/usr/bin:/bin "$KB" -q -C "$CO/sub/deep" make --image "$IMG" \
+		--bind "$WORK/pwdmake:/usr/local/bin/make:ro" </dev/null 2>&1)" "make-in: /src"
+is "... all three used the checkout's one state" "$(projects | wc -w)" "$nproj"
+hu 'mkdir -p "$1/_tmp/host-only"' "$CO"
+kx -C "$CO/_tmp/host-only" run --image "$IMG" -- pwd >"$WORK/sub.out" 2>&1
+is "run from a subdirectory sync-in leaves out: at the top, with a warning" \
+	"$(grep -v '^+++ ' "$WORK/sub.out" | paste -sd'|')" \
+	"kbuild-ns: warning: _tmp/host-only is not in the tree the command sees; starting at the top of /src|/src"
+# A missing image names the closest one; a run refused before it starts
+# (here by a bad -e, found after the image) makes no state directory.
+fails "run --image runbox:2: 125" 125 kx -q -C "$CO" run --image runbox:2 -- true; keep
+ok "... did you mean runbox:1?" grep -q 'image runbox:2: not found; did you mean runbox:1?' "$WORK/last.out"
+hu 'mkdir -p "$1/co-e"' "$WORK"
+fails "run -e =x on a new checkout: 125" 125 kx -q -C "$WORK/co-e" run --image "$IMG" -e =x -- true
+is "... and no state directory was made for it" "$(projects | wc -w)" "$nproj"
 # The command is looked up in the sandbox's PATH (kbuild-ns-run(1), 127:
 # "not found in the sandbox's PATH"), here set with -e, not in the host's.
 hu 'mkdir -p "$1/tools"; printf "#!/bin/sh\necho kbtool\n" >"$1/tools/kbtool"; chmod 755 "$1/tools/kbtool"' "$CO"

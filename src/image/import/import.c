@@ -212,25 +212,38 @@ static int make_record(image_plan *ip, pool *p, image_rec **old, size_t n_old,
 	return 0;
 }
 
-/* --name: the one image of the source gets that name, and only it. */
-static int apply_name(image_plan **plans, size_t n_plans, const import_opts *o, kb_error *e)
+/* --name (each one given): the one image of the source gets those names,
+ * and only them. */
+static int apply_names(image_plan **plans, size_t n_plans, const import_opts *o, kb_error *e)
 {
 	if (n_plans > 1)
 		return kb_errx(e, EINVAL, "%s: --name given, but the archive holds %zu images", o->path, n_plans);
-	char *n = oci_name_normalize(o->name);
-	if (!n)
-		return kb_errx(e, EINVAL, "--name %s: not a valid image name", o->name);
-	char **names = malloc(sizeof *names);
-	if (!names) {
-		free(n);
+	char **names = calloc(o->n_names + 1, sizeof *names);
+	size_t n = 0;
+	if (!names)
 		return kb_err_oom(e, "import");
+	for (size_t i = 0; i < o->n_names; i++) {
+		const char *why = NULL;
+		char *nm = oci_name_normalize_why(o->names[i], &why);
+		bool dup = false;
+		if (!nm) {
+			for (size_t k = 0; k < n; k++)
+				free(names[k]);
+			free(names);
+			return kb_errx(e, EINVAL, "--name %s: %s", o->names[i], why);
+		}
+		for (size_t k = 0; k < n && !dup; k++)
+			dup = !strcmp(names[k], nm);
+		if (dup)
+			free(nm);
+		else
+			names[n++] = nm;
 	}
 	for (size_t i = 0; i < plans[0]->n_names; i++)
 		free(plans[0]->names[i]);
 	free(plans[0]->names);
-	names[0] = n;
 	plans[0]->names = names;
-	plans[0]->n_names = 1;
+	plans[0]->n_names = n;
 	return 0;
 }
 
@@ -377,11 +390,11 @@ int kb_import(kb_store *s, const import_opts *o, import_result *ret, kb_error *e
 			kb_err_prefix(e, "%s", o->path);
 		return r;
 	}
-	if (ret->format == FMT_ROOTFS && !o->name)
+	if (ret->format == FMT_ROOTFS && !o->n_names)
 		r = kb_errx(e, EINVAL, "%s: not an image archive (no index.json or manifest.json); "
 			    "to import it as a root filesystem, give it a --name", o->path);
-	else if (o->name)
-		r = apply_name(plans, n_plans, o, e);
+	else if (o->n_names)
+		r = apply_names(plans, n_plans, o, e);
 	if (r == 0 && (r = make_jobs(&p, plans, n_plans, ret, e)) == 0 && (r = run_pool(&p, o->jobs, e)) == 0 &&
 	    (r = publish(&p, plans, n_plans, ret, &a, e)) < 0)
 		rollback(&p, &a);

@@ -8,7 +8,8 @@
 
 typedef struct import_opts {
 	const char *path;
-	const char *name;            /* --name, or NULL */
+	const char *const *names;    /* --name, each time it was given */
+	size_t n_names;
 	plan_opts plat;
 	uint64_t max_layer_size;     /* per-layer cap on the uncompressed stream */
 	int jobs;                    /* parallel layer workers */

@@ -3,6 +3,7 @@
 #include "image/import/sha256.h"
 #include "image/import/oci.h"
 #include "image/image.h"    /* oci_name_normalize */
+#include "base/words.h"
 
 #include <errno.h>
 #include <string.h>
@@ -236,7 +237,8 @@ int oci_config_check(image_plan *p, const char *cfg, size_t len, kb_error *e)
 	if ((r = get_array(rootfs, "diff_ids", true, &ids, what, e)) < 0)
 		return r;
 	if (json_array_size(ids) != p->n_layers)
-		return kb_errx(e, EINVAL, "%s: %zu diff_ids for %zu layers", what, json_array_size(ids), p->n_layers);
+		return kb_errx(e, EINVAL, "%s: %zu %s for %zu %s", what, json_array_size(ids),
+			       plural(json_array_size(ids), "diff_id", "diff_ids"), p->n_layers, plural(p->n_layers, "layer", "layers"));
 	json_array_foreach(ids, i, v) {
 		if (!json_is_string(v))
 			return kb_errx(e, EINVAL, "%s: rootfs.diff_ids must be an array of strings", what);

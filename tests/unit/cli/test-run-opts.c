@@ -1,5 +1,6 @@
 /* The options of make, run and shell (cli/cmd-run.c): make's own scan
- * takes our leading options and leaves make's arguments whole. */
+ * takes our leading options and leaves make's arguments whole; mistakes
+ * that make could only answer with its usage get a line of our own. */
 #include "unit.h"
 #include "cli/cmd.h"
 
@@ -80,9 +81,10 @@ static void test_make_args(void **state)
 	expect_make(a1, 3, "make|-j4|cross");
 	char **a2 = ARGV("make");
 	expect_make(a2, 1, "make");
-	/* make's own long options are not ours; neither is what follows. */
-	char **a3 = ARGV("make", "--keep-going", "--image", "x");
-	expect_make(a3, 4, "make|--keep-going|--image|x");
+	/* make's own long options are not ours; neither is what follows
+	 * (but see test_make_mistakes: ours there is refused, not passed). */
+	char **a3 = ARGV("make", "--keep-going", "--", "--image", "x");
+	expect_make(a3, 5, "make|--keep-going|--|--image|x");
 	/* "--" ends ours; empty arguments survive (no upstream truncation). */
 	char **a4 = ARGV("make", "--no-wait", "--", "--image", "", "WHAT=cmd/x");
 	expect_make(a4, 6, "make|--image||WHAT=cmd/x");
@@ -141,6 +143,77 @@ static void test_make_errors(void **state)
 	expect_make_error(a6, 3, "only \"unconfined\"");
 }
 
+/* The words after `make` that make has no option for, and that look like
+ * a mistake: a global option out of place, one of ours mistyped or after
+ * make's arguments.  make's own options, whole or abbreviated, and -q,
+ * -v, -C (make's too: question mode, version, directory) go to make. */
+static void test_make_mistakes(void **state)
+{
+	(void)state;
+	char **a1 = ARGV("make", "--imag", "x", "all");
+	expect_make_error(a1, 4, "unknown option --imag: did you mean --image?");
+	char **a2 = ARGV("make", "--imgae=x");
+	expect_make_error(a2, 2, "unknown option --imgae: did you mean --image?");
+	char **a3 = ARGV("make", "--no-wiat");
+	expect_make_error(a3, 2, "did you mean --no-wait?");
+	char **a4 = ARGV("make", "--no-copy");
+	expect_make_error(a4, 2, "did you mean --no-copy-output?");
+	char **a5 = ARGV("make", "--sorce", "bind");
+	expect_make_error(a5, 3, "did you mean --source?");
+	char **a6 = ARGV("make", "all", "--image", "x");
+	expect_make_error(a6, 4, "--image must come before make's arguments");
+	char **a7 = ARGV("make", "all", "--netwrk=host");
+	expect_make_error(a7, 3, "did you mean --network? (kbuild-ns's options go before make's arguments)");
+	char **a8 = ARGV("make", "--state-dir", "/s", "all");
+	expect_make_error(a8, 4, "--state-dir is a global option: put it before the command");
+	char **a9 = ARGV("make", "all", "--verbose");
+	expect_make_error(a9, 3, "--verbose is a global option");
+
+	/* make's, untouched. */
+	char **b1 = ARGV("make", "-q", "all");
+	expect_make(b1, 3, "make|-q|all");
+	char **b2 = ARGV("make", "-v");
+	expect_make(b2, 2, "make|-v");
+	char **b3 = ARGV("make", "-C", "sub", "--quiet", "--jobs=4", "--keep", "--dry-run");
+	expect_make(b3, 7, "make|-C|sub|--quiet|--jobs=4|--keep|--dry-run");
+	/* --env is ours; after make's arguments it is make's --environment-overrides. */
+	char **b4 = ARGV("make", "all", "--env", "--version", "--e");
+	expect_make(b4, 5, "make|all|--env|--version|--e");
+	/* Far from any of ours: make's to refuse. */
+	char **b5 = ARGV("make", "--frobnicate");
+	expect_make(b5, 2, "make|--frobnicate");
+	/* After an explicit "--", nothing is looked at. */
+	char **b6 = ARGV("make", "--", "--imag", "--state-dir");
+	expect_make(b6, 4, "make|--imag|--state-dir");
+	char **b7 = ARGV("make", "all", "--", "--image");
+	expect_make(b7, 4, "make|all|--|--image");
+}
+
+static void test_run_mistakes(void **state)
+{
+	(void)state;
+	run_opts o;
+	kb_error e = { 0 };
+	char **a = ARGV("run", "--imgae", "x", "ls");
+	assert_int_equal(run_parse(&o, "run", 4, a, &e), -EINVAL);
+	assert_contains(e.msg, "run: unknown option --imgae: did you mean --image?");
+	e = (kb_error){ 0 };
+	char **b = ARGV("shell", "-q");
+	assert_int_equal(run_parse(&o, "shell", 2, b, &e), -EINVAL);
+	assert_contains(e.msg, "-q is a global option: put it before the command (kbuild-ns -q shell ...)");
+	e = (kb_error){ 0 };
+	char **c = ARGV("run", "-vv", "ls");
+	assert_int_equal(run_parse(&o, "run", 3, c, &e), -EINVAL);
+	assert_contains(e.msg, "-vv is a global option");
+	e = (kb_error){ 0 };
+	char **d = ARGV("run", "--state-dir=/x", "ls");
+	assert_int_equal(run_parse(&o, "run", 3, d, &e), -EINVAL);
+	assert_contains(e.msg, "--state-dir is a global option: put it before the command (kbuild-ns --state-dir DIR run");
+	/* The command's own options are its own. */
+	char **f = ARGV("run", "ls", "-q", "--imag");
+	assert_int_equal(run_parse(&o, "run", 4, f, &e), 0);
+}
+
 static void test_run_and_shell(void **state)
 {
 	(void)state;
@@ -174,6 +247,8 @@ int main(void)
 		cmocka_unit_test(test_make_args),
 		cmocka_unit_test(test_make_options),
 		cmocka_unit_test(test_make_errors),
+		cmocka_unit_test(test_make_mistakes),
+		cmocka_unit_test(test_run_mistakes),
 		cmocka_unit_test(test_run_and_shell),
 	};
 	return cmocka_run_group_tests(tests, NULL, free_copies);

@@ -2,7 +2,8 @@
  * store_clean_tmp (stale work dirs go, ones whose lock is held stay),
  * lock waiting, store_publish_layer (an existing layer wins),
  * store_put_blob (idempotent); image_save/load/list/find (full name,
- * short-name suffix, :latest, id prefix, ambiguity, not found),
+ * short-name suffix, :latest, id prefix, ambiguity, not found), the
+ * name a lookup matched and image_untag, the "did you mean" names,
  * image_commit moving names, image_json, and image_remove/image_prune
  * deleting only what no remaining image uses. */
 #include "image/import/sha256.h"
@@ -353,6 +354,51 @@ static void test_find(void **state)
 	image_list_free(l, n);
 }
 
+/* image_lookup says which name a reference matched: `image rm NAME`
+ * takes that name away; an id matches no name. */
+static void test_lookup_untag(void **state)
+{
+	save(rec(ID_A, KC ",kube-cross:dev", "l1"));
+	image_rec *r = NULL;
+	char *name = NULL;
+	assert_int_equal(image_lookup(s, "kube-cross:v1.31.0-go1.22.5-bullseye.0", &r, &name, &err), 0);
+	assert_string_equal(name, KC);    /* the full name the short one stands for */
+	assert_int_equal(image_untag(s, r, name, &err), 0);
+	assert_int_equal(r->n_names, 1);
+	free(name);
+	image_rec_free(r);
+	expect_no_find(KC, ENOENT, "not found");
+	expect_find("kube-cross:dev", ID_A);
+	assert_int_equal(image_lookup(s, "aaaa1111", &r, &name, &err), 0);
+	assert_null(name);
+	assert_int_equal(image_untag(s, r, "nosuch:1", &err), -ENOENT);
+	image_rec_free(r);
+}
+
+/* A reference that finds nothing names the store's closest names: the
+ * same repository with another tag first, then a typo or two away, in the
+ * form the user typed (short or full); none for an id or a far name. */
+static void test_suggest(void **state)
+{
+	char buf[512];
+	save(rec(ID_A, "registry.k8s.io/build-image/kube-cross:v1.0.0-go1.19-bookworm.0", "l1"));
+	save(rec(ID_B, "busybox:1.36,alpine:3.19", "l2"));
+	save(rec(ID_C, "kube-crass:v1.0.0", "l3"));
+	assert_int_equal(image_suggest(s, "kube-cross:v1.0.0", buf, sizeof buf), 2);
+	assert_string_equal(buf, "kube-cross:v1.0.0-go1.19-bookworm.0 or kube-crass:v1.0.0");
+	expect_no_find("kube-cross:v1.0.0", ENOENT, "did you mean kube-cross:v1.0.0-go1.19-bookworm.0 or");
+	assert_int_equal(image_suggest(s, "registry.k8s.io/build-image/kube-cross:v1", buf, sizeof buf), 1);
+	assert_string_equal(buf, "registry.k8s.io/build-image/kube-cross:v1.0.0-go1.19-bookworm.0");
+	assert_int_equal(image_suggest(s, "busybx:1.36", buf, sizeof buf), 1);
+	assert_string_equal(buf, "busybox:1.36");
+	assert_int_equal(image_suggest(s, "busybox", buf, sizeof buf), 1);    /* busybox:latest */
+	assert_int_equal(image_suggest(s, "debian:12", buf, sizeof buf), 0);
+	assert_int_equal(image_suggest(s, "0123456789ab", buf, sizeof buf), 0);
+	expect_no_find("debian:12", ENOENT, "image ls lists");
+	/* An upper-case repository is refused, and the message says why. */
+	expect_no_find("Busybox:1.36", EINVAL, "lower-case");
+}
+
 static bool rec_has(const char *hex, const char *name)
 {
 	image_rec *r;
@@ -476,7 +522,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_layout), T(test_workdir), T(test_clean_tmp), T(test_lock_wait), T(test_publish_layer),
-		T(test_blobs), T(test_save_load), T(test_find), T(test_commit), T(test_json), T(test_remove_prune),
+		T(test_blobs), T(test_save_load), T(test_find), T(test_lookup_untag),
+		T(test_suggest), T(test_commit), T(test_json), T(test_remove_prune),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -405,7 +405,7 @@ static void test_wrong_types(void **state)
 		{ IDX_OK, "{\"layers\":[@L]}", CFG_OK, "manifest sha256:", "missing field \"config\"" },
 		{ IDX_OK, "{\"config\":@C,\"layers\":[{\"digest\":\"sha256:../../../../etc/passwd\",\"size\":1}]}", CFG_OK,
 		  "manifest sha256:", "not 64 lowercase hex digits" },
-		{ IDX_OK, "{\"config\":@C,\"layers\":[@L,@L]}", CFG_OK, "config sha256:", "1 diff_ids for 2 layers" },
+		{ IDX_OK, "{\"config\":@C,\"layers\":[@L,@L]}", CFG_OK, "config sha256:", "1 diff_id for 2 layers" },
 		{ IDX_OK, MAN_OK, CFG("\"amd64\"", "[1]", "{}"), "config sha256:", "rootfs.diff_ids must be an array of strings" },
 		{ IDX_OK, MAN_OK, CFG("\"amd64\"", "[\"@D\"]", "{\"Env\":\"PATH=/bin\"}"), "config sha256:", "field \"Env\" must be an array" },
 		{ IDX_OK, MAN_OK, CFG("\"amd64\"", "[\"@D\"]", "{\"Env\":[\"A=1\",2]}"), "config sha256:",
@@ -577,6 +577,11 @@ static void test_name_normalize(void **state)
 		{ "", NULL }, { "/foo", NULL }, { "foo/", NULL }, { "foo:", NULL }, { ":tag", NULL },
 		{ "foo//bar", NULL }, { "../x", NULL }, { "a/../b", NULL }, { "foo bar", NULL },
 		{ "foo\nbar", NULL }, { "foo;rm", NULL }, { "foo$x", NULL },
+		/* Repositories are lower-case, as docker has them; a registry
+		 * host and a tag may have upper case. */
+		{ "Foo:1", NULL }, { "kube-Cross:v1", NULL }, { "a.io/Team/x:1", NULL },
+		{ "Registry.Example.com/team/x:1", "Registry.Example.com/team/x:1" },
+		{ "foo:V1.0-RC1", "foo:V1.0-RC1" }, { "localhost:5000/foo:TAG", "localhost:5000/foo:TAG" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char *got = oci_name_normalize(cases[i].in);
@@ -592,6 +597,16 @@ static void test_name_normalize(void **state)
 	memset(long_name, 'a', sizeof long_name - 1);
 	long_name[299] = 0;
 	assert_null(oci_name_normalize(long_name));
+}
+
+/* A refused name says why when it is the case of its letters. */
+static void test_name_why(void **state)
+{
+	const char *why = NULL;
+	assert_null(oci_name_normalize_why("Kube-Cross:v1", &why));
+	assert_contains(why, "lower-case");
+	assert_null(oci_name_normalize_why("foo bar", &why));
+	assert_contains(why, "not a valid image name");
 }
 
 /* The header promises trimming ("trims, adds :latest"). */
@@ -675,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_docker_save),
 		cmocka_unit_test(test_rootfs),
 		cmocka_unit_test(test_name_normalize),
+		cmocka_unit_test(test_name_why),
 		cmocka_unit_test(test_name_trim),
 		cmocka_unit_test(test_config_check),
 		cmocka_unit_test(test_rootfs_config),
