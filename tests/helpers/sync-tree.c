@@ -1,7 +1,9 @@
-/* sync-tree [--out] [--profile kube|generic] [-v] SRC DST
+/* sync-tree [--out] [--profile kube|generic] [--filter RULE]... [-v] SRC DST
  * Runs the tree sync that kbuild-ns make uses (src/build/sync.c), in this
  * process and without the sync sandbox's namespaces, for tests and for
- * bench/sync.sh.  Prints "checked N copied N deleted N bytes N". */
+ * bench/sync.sh.  Prints "checked N copied N deleted N bytes N".
+ * --filter RULE (repeatable): rsync filter rules (build/filter.h) in place
+ * of the profile's for the direction run, for comparisons with rsync. */
 #include "build/profile.h"
 #include "build/sync.h"
 
@@ -17,6 +19,9 @@ int main(int argc, char **argv)
 {
 	bool out = false, kube = true, verbose = false;
 	int i = 1, threads = 0;
+	filter_list own = { 0 };
+	bool have_own = false;
+	kb_error e = { 0 };
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--out"))
 			out = true;
@@ -26,11 +31,18 @@ int main(int argc, char **argv)
 			kube = !strcmp(argv[++i], "kube");
 		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
 			threads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--filter") && i + 1 < argc) {
+			have_own = true;
+			if (filter_add(&own, argv[++i], "--filter", &e) < 0) {
+				fprintf(stderr, "sync-tree: %s\n", e.msg);
+				return 2;
+			}
+		}
 		else
 			break;
 	}
 	if (argc - i != 2) {
-		fprintf(stderr, "usage: sync-tree [--out] [--profile kube|generic] [--threads N] [-v] SRC DST\n");
+		fprintf(stderr, "usage: sync-tree [--out] [--profile kube|generic] [--threads N] [--filter RULE]... [-v] SRC DST\n");
 		return 2;
 	}
 	int sfd = open(argv[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -40,10 +52,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	kb_profile *p = NULL;
-	kb_error e = { 0 };
 	if (profile_builtin(kube ? "kube" : "generic", false, &p, &e) < 0) {
 		fprintf(stderr, "sync-tree: %s\n", e.msg);
 		return 1;
+	}
+	if (have_own) {
+		filter_list *l = out ? &p->rules.out : &p->rules.in;
+		filter_list_free(l);
+		*l = own;
 	}
 	sync_opts o = { .rules = &p->rules, .threads = threads, .log = verbose ? show : NULL };
 	sync_stats st;
