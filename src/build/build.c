@@ -575,46 +575,20 @@ int build_prepare(kb_build *b, kb_error *e)
 
 /* ---- sync in, run, copy out, record ---- */
 
-/* The version file: where the build's KUBE_GIT_VERSION_FILE points,
- * which must be a file at the top of the working directory (so, of the
- * snapshot).  A host KUBE_GIT_VERSION_FILE is copied there, as classic
- * build/common.sh copies it into the tree it sends; else the version
- * step (version.h) writes it from the host's checkout. */
+/* The version file (version.h): where the build's KUBE_GIT_VERSION_FILE
+ * points, from the host's file or the version step. */
 static int put_version_file(kb_build *b, kb_error *e)
 {
-	const char *vf = version_file(b), *src = getenv("KUBE_GIT_VERSION_FILE");
-	size_t wl = strlen(b->prof->workdir), len = 0;
-	_cleanup_free_ char *text = NULL, *path = NULL;
-	int r;
-
-	if (!vf || (!b->prof->version_step && !(src && *src)))
-		return 0;
-	if (strncmp(vf, b->prof->workdir, wl) || vf[wl] != '/' || !vf[wl + 1] || strchr(vf + wl + 1, '/')) {
-		out_verbose("KUBE_GIT_VERSION_FILE %s is not a file at the top of %s: no version file", vf, b->prof->workdir);
-		return 0;
-	}
-	path = xasprintf("%s/%s", b->data->snapshot, vf + wl + 1);
-	_cleanup_close_ int sfd = open(b->data->snapshot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sfd < 0)
-		return kb_err(e, errno, "%s", b->data->snapshot);
-	if (src && *src) {
-		if ((r = read_file_at(AT_FDCWD, src, 1 << 20, &text, &len)) < 0)
-			return kb_err(e, -r, "KUBE_GIT_VERSION_FILE %s", src);
-		if ((r = write_file_atomic(sfd, vf + wl + 1, text, len)) < 0)
-			return kb_err(e, -r, "%s", path);
-		return 0;
-	}
-	/* The step writes through a mount of this file. */
-	_cleanup_close_ int fd = openat(sfd, vf + wl + 1, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return kb_err(e, errno, "%s", path);
-	version_args a = { .build = &b->spec, .checkout = b->prof->checkout, .root = b->prof->workdir, .out = path,
-			   .image_env = b->image_env, .n_image_env = b->n_image_env };
-	r = version_run(&a, e);
-	/* It ran on the data layer, mounted volatile: the kernel's mark
-	 * would refuse the build's own mount. */
-	data_done(b->data);
-	return r;
+	const char *host = getenv("KUBE_GIT_VERSION_FILE");
+	version_args a = { .build = &b->spec, .checkout = b->prof->checkout, .root = b->prof->workdir,
+			   .snapshot = b->data->snapshot, .file = version_file(b), .host_file = host && *host ? host : NULL,
+			   .step = b->prof->version_step, .image_env = b->image_env, .n_image_env = b->n_image_env };
+	int r = version_put(&a, e);
+	/* The step ran on the data layer, mounted volatile: the kernel's
+	 * mark would refuse the build's own mount. */
+	if (r > 0)
+		data_done(b->data);
+	return r < 0 ? r : 0;
 }
 
 int build_sync_in(kb_build *b, kb_error *e)

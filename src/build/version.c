@@ -1,6 +1,7 @@
 /* The version step (version.h): a short sandbox that runs the tree's
  * hack/lib/version.sh on the host's checkout. */
 #include "build/version.h"
+#include "base/progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -98,14 +99,14 @@ static int env_add(char **env, size_t *n, char *entry)
 	return 0;
 }
 
-int version_run(const version_args *a, kb_error *e)
+static int version_run(const version_args *a, const char *out, kb_error *e)
 {
 	char *env[MAX_VERSION_ENV] = { NULL }, *gd[2] = { NULL, NULL };
 	size_t n_env = 0, n_gd = git_dirs(a->checkout, gd);
 	char *argv[] = { "/bin/bash", "-c", (char *)script, "kbuild-ns-version", (char *)a->root, VERSION_OUT, NULL };
 	rt_bind binds[4] = {
 		{ .src = a->checkout, .dst = a->root, .ro = true },
-		{ .src = a->out, .dst = VERSION_OUT, .ro = false },
+		{ .src = out, .dst = VERSION_OUT, .ro = false },
 	};
 	int r = env_add(env, &n_env, xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
 	int status = 0;
@@ -141,4 +142,37 @@ int version_run(const version_args *a, kb_error *e)
 	free(gd[0]);
 	free(gd[1]);
 	return r;
+}
+
+int version_put(const version_args *a, kb_error *e)
+{
+	const char *vf = a->file;
+	size_t wl = strlen(a->root), len = 0;
+	_cleanup_free_ char *text = NULL, *path = NULL;
+	int r;
+
+	if (!vf || (!a->step && !a->host_file))
+		return 0;
+	if (strncmp(vf, a->root, wl) || vf[wl] != '/' || !vf[wl + 1] || strchr(vf + wl + 1, '/')) {
+		out_verbose("KUBE_GIT_VERSION_FILE %s is not a file at the top of %s: no version file", vf, a->root);
+		return 0;
+	}
+	const char *name = vf + wl + 1;
+	path = xasprintf("%s/%s", a->snapshot, name);
+	_cleanup_close_ int sfd = open(a->snapshot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return kb_err(e, errno, "%s", a->snapshot);
+	if (a->host_file) {
+		if ((r = read_file_at(AT_FDCWD, a->host_file, 1 << 20, &text, &len)) < 0)
+			return kb_err(e, -r, "KUBE_GIT_VERSION_FILE %s", a->host_file);
+		if ((r = write_file_atomic(sfd, name, text, len)) < 0)
+			return kb_err(e, -r, "%s", path);
+		return 0;
+	}
+	/* The step writes through a mount of this file. */
+	_cleanup_close_ int fd = openat(sfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return kb_err(e, errno, "%s", path);
+	r = version_run(a, path, e);
+	return r < 0 ? r : 1;
 }

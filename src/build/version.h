@@ -28,12 +28,20 @@
 typedef struct version_args {
 	const rt_spec *build;       /* the build sandbox's spec: layers, data layer, seccomp */
 	const char *checkout;       /* the host's checkout */
-	const char *root;           /* where it is mounted inside: the build's workdir */
-	const char *out;            /* host path of the version file to write (in the snapshot) */
+	const char *root;           /* where the build sees the snapshot (its workdir) */
+	const char *snapshot;       /* the snapshot on the host */
+	const char *file;           /* the build's KUBE_GIT_VERSION_FILE, or NULL */
+	const char *host_file;      /* the host's KUBE_GIT_VERSION_FILE, or NULL */
+	bool step;                  /* the tree's hack/lib/version.sh saves the version */
 	char *const *image_env;     /* the image's Env (PATH, LANG, ...) */
 	size_t n_image_env;
 } version_args;
 
-/* Run the step; 0, or an error naming hack/lib/version.sh and its exit
- * status (its own messages went to stdout and stderr). */
-int version_run(const version_args *a, kb_error *e);
+/* Put the version file where file points, which must be a file at the
+ * top of root (a note at -v otherwise): the host's file copied, as
+ * classic build/common.sh copies it, or the version step run.  1 when the
+ * step ran (on the data layer, mounted volatile: the caller removes the
+ * kernel's mark), 0 when there was nothing to do or a copy, or an error
+ * naming hack/lib/version.sh and its exit status (its own messages went
+ * to stdout and stderr). */
+int version_put(const version_args *a, kb_error *e);
