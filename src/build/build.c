@@ -335,7 +335,7 @@ static int plan_build_image(kb_build *b, kb_error *e)
 	kb_profile *p = b->prof;
 	int r;
 
-	if (!p->dockerfile)
+	if (!p->dockerfile || !p->plan)
 		return 0;
 	if ((r = load_image_env(b, e)) < 0)
 		return r;

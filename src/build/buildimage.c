@@ -397,6 +397,8 @@ static int do_copy(plan *p, const df_instr *in)
 		return kb_err_oom(p->e, p->a->file);
 	what = xasprintf("%s %s", kind, words.v[0]);
 	const char *last = words.v[words.n - 1];
+	if (!*last)
+		return refuse(p, what, "an empty destination");
 	bool into_dir = words.n > 2 || last[strlen(last) - 1] == '/';
 	_cleanup_free_ char *dest = resolve(p, last);
 	for (size_t i = 0; i + 1 < words.n; i++)
