@@ -1,9 +1,11 @@
 /* One build (build.h): the pipeline, the build sandbox's spec and
  * environment, and the sync sandbox around build/sync.c. */
 #include "build/build.h"
+#include "build/buildimage.h"
 #include "build/data.h"
 #include "build/profile.h"
 #include "build/sync.h"
+#include "build/version.h"
 #include "base/progress.h"
 #include "base/words.h"
 #include "image/image.h"
@@ -39,6 +41,9 @@ struct kb_build {
 	char *ref;                   /* the image reference asked for */
 	char *version_file;          /* KUBE_GIT_VERSION_FILE's text, or NULL */
 	size_t version_len;
+	char **image_env;            /* the image's config Env */
+	size_t n_image_env;
+	kb_buildimage *plan;         /* the tree's Dockerfile with that Env, or NULL */
 	bool snap;                   /* the build works on the snapshot */
 	bool copy;                   /* copy out after a success */
 	bool prepared;               /* the data layer is in use: data_done at close */
@@ -146,7 +151,7 @@ static int git_stat_env(kb_build *b, kb_error *e)
 }
 
 /* The image's Env, as a container runtime starts from it. */
-static int image_env(kb_build *b, kb_error *e)
+static int load_image_env(kb_build *b, kb_error *e)
 {
 	_cleanup_free_ char *cfg = NULL;
 	size_t len, i;
@@ -156,9 +161,13 @@ static int image_env(kb_build *b, kb_error *e)
 	if ((r = store_read_blob(b->store, &b->img->id, MAX_CONFIG, &cfg, &len, e)) < 0)
 		return r;
 	json_t *j = json_loadb(cfg, len, 0, NULL);
-	json_array_foreach(json_object_get(json_object_get(j, "config"), "Env"), i, v)
-		if (json_is_string(v) && strchr(json_string_value(v), '=') && (r = env_put(&b->env, json_string_value(v), e)) < 0)
-			break;
+	json_t *env = json_object_get(json_object_get(j, "config"), "Env");
+	b->image_env = calloc(json_array_size(env) + 1, sizeof *b->image_env);
+	if (!b->image_env)
+		r = kb_err_oom(e, "image config");
+	json_array_foreach(env, i, v)
+		if (r == 0 && json_is_string(v) && strchr(json_string_value(v), '='))
+			b->image_env[b->n_image_env++] = xstrdup(json_string_value(v));
 	json_decref(j);
 	return r;
 }
@@ -176,10 +185,23 @@ static int user_env(kb_build *b, kb_error *e)
 	return r;
 }
 
-/* In order, each later one winning: a PATH, the image's Env, the
- * profile's (kube: KUBE_OUTPUT_SUBPATH, TMPDIR, as the kube-build image
- * sets them on top of kube-cross's), git's stat settings on a snapshot,
- * the allow-list, HOME, HOSTNAME, TERM on a terminal, -e. */
+/* Where the build's KUBE_GIT_VERSION_FILE points: the tree's Dockerfile
+ * sets it (ENV); the built-in kube steps set it as every era's kube-build
+ * image did, when there is a version to put there.  Not with --source
+ * bind: there is no snapshot to put it in. */
+static const char *version_file(const kb_build *b)
+{
+	for (size_t i = 0; i < b->env.n; i++)
+		if (!strncmp(b->env.v[i], "KUBE_GIT_VERSION_FILE=", 22))
+			return b->env.v[i] + 22;
+	return NULL;
+}
+
+/* In order, each later one winning: a PATH, the image's Env, the tree's
+ * Dockerfile's ENV (or, without one, the profile's built-in variables:
+ * kube: KUBE_OUTPUT_SUBPATH, TMPDIR, as the kube-build image sets them on
+ * top of kube-cross), kbuild-ns.conf's env lines, git's stat settings on
+ * a snapshot, the allow-list, HOME, HOSTNAME, TERM on a terminal, -e. */
 static int build_env(kb_build *b, kb_error *e)
 {
 	const kb_profile *p = b->prof;
@@ -187,9 +209,13 @@ static int build_env(kb_build *b, kb_error *e)
 	size_t i;
 	int r;
 
-	if ((r = env_set(&b->env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", e)) < 0 ||
-	    (r = image_env(b, e)) < 0)
+	if ((r = env_set(&b->env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", e)) < 0)
 		return r;
+	for (i = 0; i < b->n_image_env && r == 0; i++)
+		r = env_put(&b->env, b->image_env[i], e);
+	for (i = 0; b->plan && i < b->plan->n_env && r == 0; i++)
+		if (b->snap || strncmp(b->plan->env[i], "KUBE_GIT_VERSION_FILE=", 22))
+			r = env_put(&b->env, b->plan->env[i], e);
 	for (i = 0; i < p->n_env && r == 0; i++)
 		r = env_put(&b->env, p->env[i], e);
 	if (r == 0 && b->snap)
@@ -198,9 +224,7 @@ static int build_env(kb_build *b, kb_error *e)
 		r = pass_host(&b->env, allow[i], e);
 	for (i = 0; i < p->n_pass && r == 0; i++)
 		r = pass_host(&b->env, p->pass[i], e);
-	/* Classic: the version file the host made is copied into the
-	 * snapshot and named here; only when the host names one. */
-	if (r == 0 && p->kube && b->snap && getenv("KUBE_GIT_VERSION_FILE")) {
+	if (r == 0 && !b->plan && p->kube && b->snap && (p->version_step || getenv("KUBE_GIT_VERSION_FILE"))) {
 		_cleanup_free_ char *f = xasprintf("%s/.dockerized-kube-version-defs", p->home);
 		r = env_set(&b->env, "KUBE_GIT_VERSION_FILE", f, e);
 	}
@@ -333,6 +357,10 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
 
 /* ---- open ---- */
 
+/* The image: the reference asked for, or, for the base image the tree's
+ * Dockerfile names, also its short form ("gcr.io/google_containers/
+ * kube-cross:TAG" is found as "kube-cross:TAG", the name
+ * images/kube-cross/build.sh gives it). */
 static int find_image(kb_build *b, kb_error *e)
 {
 	int r;
@@ -345,15 +373,26 @@ static int find_image(kb_build *b, kb_error *e)
 	 * (`image rm` of it waits), and nothing else waits for us. */
 	if ((r = store_open(b->state_dir, LOCK_SH, out_notify, &b->store, e)) < 0)
 		return r;
-	if ((r = image_find(b->store, b->ref, &b->img, e)) < 0) {
+	r = image_find(b->store, b->ref, &b->img, e);
+	const char *alt = b->prof->from_ref && !strcmp(b->ref, b->prof->from_ref) ? b->prof->from_short : NULL;
+	if (r < 0 && e->errnum == ENOENT && alt) {
+		*e = (kb_error){ 0 };
+		if ((r = image_find(b->store, alt, &b->img, e)) == 0) {
+			free(b->ref);
+			b->ref = xstrdup(alt);
+		}
+	}
+	if (r < 0) {
 		if (e->errnum == ENOENT) {
 			char near[512];
 			*e = (kb_error){ 0 };
+			const char *name = alt ? alt : b->ref;
 			if (image_suggest(b->store, b->ref, near, sizeof near))
 				return kb_errx(e, ENOENT, "image %s: not found; did you mean %s? (or import it: "
-					       "kbuild-ns image import ARCHIVE --name %s)", b->ref, near, b->ref);
-			return kb_errx(e, ENOENT, "image %s: not found; import it first: "
-				       "kbuild-ns image import ARCHIVE --name %s", b->ref, b->ref);
+					       "kbuild-ns image import ARCHIVE --name %s)", b->ref, near, name);
+			return kb_errx(e, ENOENT, "image %s%s%s%s: not found; import it first: "
+				       "kbuild-ns image import ARCHIVE --name %s", b->ref, alt ? " (or " : "",
+				       alt ? alt : "", alt ? ")" : "", name);
 		}
 		return r;
 	}
@@ -380,22 +419,41 @@ static bool below(const char *path, const char *dir, const char **rel)
 	return true;
 }
 
-/* rel as a sync pattern that matches only itself: fnmatch's special
- * characters escaped. */
+/* rel as an anchored directory rule pattern that matches only itself:
+ * rsync (and filter.h) reads a backslash as an escape only in a pattern
+ * with one of "*?[", so only then are those and the backslash escaped. */
 static char *literal_pattern(const char *rel)
 {
+	bool wild = strpbrk(rel, "*?[") != NULL;
 	char *out = malloc(2 * strlen(rel) + 3), *q = out;
 	if (!out)
 		return NULL;
 	*q++ = '/';
 	for (const char *c = rel; *c; c++) {
-		if (strchr("*?[\\", *c))
+		if (wild && strchr("*?[\\", *c))
 			*q++ = '\\';
 		*q++ = *c;
 	}
 	*q++ = '/';
 	*q = 0;
 	return out;
+}
+
+/* Put "- PATTERN" before every rule of l: the first matching rule
+ * decides, so nothing the tree's own rules say can bring it back. */
+static int exclude_first(filter_list *l, const char *pattern, kb_error *e)
+{
+	filter_list nl = { 0 };
+	_cleanup_free_ char *rule = xasprintf("- %s", pattern);
+	int r;
+
+	if ((r = filter_add(&nl, rule, "the state directory", e)) < 0 || (r = filter_append(&nl, l, e)) < 0) {
+		filter_list_free(&nl);
+		return r;
+	}
+	filter_list_free(l);
+	*l = nl;
+	return 0;
 }
 
 /* A state directory inside the checkout (`kbuild-ns run` in $HOME with
@@ -452,9 +510,10 @@ static int keep_state_out(kb_build *b, kb_error *e)
 		return kb_errx(e, EINVAL, "state directory %s is inside the checkout, which --source bind lets the "
 			       "build write: give a --state-dir outside it, or leave out --source bind", sd);
 	_cleanup_free_ char *pat = literal_pattern(rel);
-	if (!pat || (r = pattern_add(&b->prof->rules.exclude, pat)) < 0 ||
-	    (r = pattern_add(&b->prof->rules.out_exclude, pat)) < 0)
+	if (!pat)
 		return kb_err_oom(e, "sync rules");
+	if ((r = exclude_first(&b->prof->rules.in, pat, e)) < 0 || (r = exclude_first(&b->prof->rules.out, pat, e)) < 0)
+		return r;
 	out_verbose("state directory %s is inside the checkout: left out of sync-in and copy-out", sd);
 	return 0;
 }
@@ -471,6 +530,45 @@ static int read_version_file(kb_build *b, kb_error *e)
 	if ((r = read_file_at(AT_FDCWD, src, 1 << 20, &b->version_file, &b->version_len)) < 0)
 		return kb_errx(e, -r, "KUBE_GIT_VERSION_FILE %s: %s", src, read_file_strerror(r));
 	return 0;
+}
+
+/* The tree's Dockerfile again, now with the base image's Env; what it
+ * says of the working directory and HOME wins over the profile's first
+ * reading unless kbuild-ns.conf set them. */
+static int plan_build_image(kb_build *b, kb_error *e)
+{
+	kb_profile *p = b->prof;
+	int r;
+
+	if (!p->dockerfile || !p->plan)
+		return 0;
+	if ((r = load_image_env(b, e)) < 0)
+		return r;
+	buildimage_args a = { .file = p->plan->file, .image_env = b->image_env, .n_image_env = b->n_image_env,
+			      .cross_tag = p->cross_tag ? p->cross_tag : "" };
+	if ((r = buildimage_plan(p->dockerfile, &a, &b->plan, e)) < 0)
+		return r;
+	const char *home = buildimage_getenv(b->plan, "HOME", NULL);
+	if (b->plan->workdir && strncmp(p->workdir_from, "kbuild-ns.conf", 14)) {
+		free(p->workdir);
+		p->workdir = xstrdup(b->plan->workdir);
+	}
+	if (home && home[0] == '/' && strncmp(p->home_from, "kbuild-ns.conf", 14)) {
+		free(p->home);
+		p->home = xstrdup(home);
+	}
+	return 0;
+}
+
+/* At -v: where each rule comes from. */
+static void say_profile(const kb_profile *p)
+{
+	if (out_verbosity() < 1)
+		return;
+	out_verbose("sync-in rules: %s; copy-out rules: %s; workdir %s (%s), HOME %s (%s)", p->rules_from[0],
+		    p->rules_from[1], p->workdir, p->workdir_from, p->home, p->home_from);
+	for (size_t i = 0; i < p->n_notes; i++)
+		out_verbose("%s", p->notes[i]);
 }
 
 /* build/run.sh copies out when KUBE_RUN_COPY_OUTPUT matches ^[yY]$;
@@ -500,10 +598,18 @@ int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_er
 		out_status("Verifying Prerequisites....");
 	/* The state directory is made by build_prepare, not here: a run
 	 * that fails before it starts leaves none behind. */
-	if ((r = profile_load(".", o->user_host, &b->prof, e)) < 0 ||
-	    (r = read_version_file(b, e)) < 0 ||
+	if ((r = profile_load(".", o->user_host, &b->prof, e)) < 0)
+		return r;
+	if (kb_err_set(&b->prof->refusal)) {
+		*e = b->prof->refusal;
+		return -(e->errnum ? e->errnum : EINVAL);
+	}
+	say_profile(b->prof);
+	if ((r = read_version_file(b, e)) < 0 ||
 	    (r = data_open(state_dir, b->prof, false, &b->data, e)) < 0 || (r = keep_state_out(b, e)) < 0 ||
-	    (r = find_image(b, e)) < 0)
+	    (r = find_image(b, e)) < 0 || (r = plan_build_image(b, e)) < 0)
+		return r;
+	if (!b->plan && (r = load_image_env(b, e)) < 0)
 		return r;
 	const char *kco = getenv("KUBE_RUN_COPY_OUTPUT");
 	if (!b->snap && kco && strcmp(kco, "y") && strcmp(kco, "Y"))    /* as the current build/run.sh says */
@@ -527,8 +633,13 @@ int build_open_existing(const char *state_dir, kb_build **ret, kb_error *e)
 	b->state_dir = xstrdup(state_dir);
 	b->snap = b->copy = true;
 	b->use_range = data_find_range(&b->range);
-	if ((r = profile_load(".", false, &b->prof, e)) < 0 || (r = data_open(state_dir, b->prof, false, &b->data, e)) < 0 ||
-	    (r = keep_state_out(b, e)) < 0)
+	if ((r = profile_load(".", false, &b->prof, e)) < 0)
+		return r;
+	if (kb_err_set(&b->prof->refusal)) {
+		*e = b->prof->refusal;
+		return -(e->errnum ? e->errnum : EINVAL);
+	}
+	if ((r = data_open(state_dir, b->prof, false, &b->data, e)) < 0 || (r = keep_state_out(b, e)) < 0)
 		return r;
 	struct stat st;
 	if (b->data->dirfd < 0 || stat(b->data->snapshot, &st) < 0)
@@ -589,11 +700,20 @@ static int make_spec(kb_build *b, kb_error *e)
 	return 0;
 }
 
-/* The data sandbox's one-time init: the profile applied to a fresh data
- * layer by our own code, as root in the build sandbox (data_init_run). */
+/* What the data layer's ready mark says it was initialised for: the
+ * profile, and with the tree's Dockerfile a digest of its steps, so that
+ * a changed Dockerfile initialises a fresh data layer. */
+static char *ready_mark(const kb_build *b)
+{
+	return b->plan ? xasprintf("%s dockerfile %s", b->prof->name, b->plan->mark) : xstrdup(b->prof->name);
+}
+
+/* The data sandbox's one-time init, as root in the build sandbox: the
+ * tree's Dockerfile (buildimage_init_run), or the profile's built-in
+ * steps (data_init_run). */
 static int init_data(kb_build *b, kb_error *e)
 {
-	_cleanup_free_ char *tz = NULL;
+	_cleanup_free_ char *tz = NULL, *mark = ready_mark(b);
 	size_t tz_len = 0;
 	int status = 0, r;
 
@@ -602,7 +722,7 @@ static int init_data(kb_build *b, kb_error *e)
 		return r;
 	/* Timestamps in the build's logs in the host's zone (the classic
 	 * image copies /etc/localtime in). */
-	if (read_file_at(AT_FDCWD, "/etc/localtime", 1 << 20, &tz, &tz_len) < 0)
+	if (!b->plan && read_file_at(AT_FDCWD, "/etc/localtime", 1 << 20, &tz, &tz_len) < 0)
 		tz = NULL;
 	data_init d = { .kube = b->prof->kube, .workdir = b->prof->workdir, .localtime = tz, .localtime_len = tz_len };
 	rt_spec spec = b->spec;
@@ -619,11 +739,20 @@ static int init_data(kb_build *b, kb_error *e)
 	spec.cwd = "/";
 	spec.fn = data_init_run;
 	spec.fn_arg = &d;
+	if (b->plan) {
+		/* RUN steps get the build's seccomp filter in their child. */
+		b->plan->seccomp_bpf = b->spec.seccomp_bpf;
+		b->plan->seccomp_len = b->spec.seccomp_len;
+		b->plan->bind_workdir = b->prof->workdir;
+		spec.fn = buildimage_init_run;
+		spec.fn_arg = b->plan;
+		out_verbose("data sandbox: the %zu steps of %s (%s)", b->plan->n_steps, b->plan->file, mark);
+	}
 	if ((r = rt_run(&spec, &status, NULL, e)) < 0)
 		return r;
 	if (status != 0)
 		return kb_errx(e, EIO, "init of the data layer in %s: exit status %d", b->data->dir, status);
-	return data_mark_ready(b->data, b->prof->name, e);
+	return data_mark_ready(b->data, mark, e);
 }
 
 int build_prepare(kb_build *b, kb_error *e)
@@ -648,7 +777,8 @@ int build_prepare(kb_build *b, kb_error *e)
 		out_warn("--seccomp=unconfined: the sandbox has no system call filter");
 	else if ((b->bpf = seccomp_blob(b->state_dir, &b->spec.seccomp_len)))
 		b->spec.seccomp_bpf = b->bpf;
-	if (b->snap && !data_ready(b->data) && (r = init_data(b, e)) < 0) {
+	_cleanup_free_ char *mark = ready_mark(b);
+	if (b->snap && !data_ready_for(b->data, mark) && (r = init_data(b, e)) < 0) {
 		if (disk_write_error(e->errnum))
 			kb_err_prefix(e, "state directory %s", b->state_dir);
 		return r;
@@ -658,21 +788,21 @@ int build_prepare(kb_build *b, kb_error *e)
 
 /* ---- sync in, run, copy out, record ---- */
 
-/* Classic build/common.sh writes the host's version file into the tree
- * that goes in; we copy the one KUBE_GIT_VERSION_FILE names (read by
- * build_open, so that a wrong one fails before anything is prepared). */
+/* The version file (version.h): where the build's KUBE_GIT_VERSION_FILE
+ * points, from the host's file (read by build_open, so that a wrong one
+ * fails before anything is prepared) or the version step. */
 static int put_version_file(kb_build *b, kb_error *e)
 {
-	int r;
-
-	if (!b->version_file)
-		return 0;
-	_cleanup_close_ int sfd = open(b->data->snapshot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sfd < 0)
-		return kb_err(e, errno, "%s", b->data->snapshot);
-	if ((r = write_file_atomic(sfd, ".dockerized-kube-version-defs", b->version_file, b->version_len)) < 0)
-		return kb_err(e, -r, "%s/.dockerized-kube-version-defs", b->data->snapshot);
-	return 0;
+	version_args a = { .build = &b->spec, .checkout = b->prof->checkout, .root = b->prof->workdir,
+			   .snapshot = b->data->snapshot, .file = version_file(b), .host_text = b->version_file,
+			   .host_len = b->version_len, .step = b->prof->version_step, .image_env = b->image_env,
+			   .n_image_env = b->n_image_env };
+	int r = version_put(&a, e);
+	/* The step ran on the data layer, mounted volatile: the kernel's
+	 * mark would refuse the build's own mount. */
+	if (r > 0)
+		data_done(b->data);
+	return r < 0 ? r : 0;
 }
 
 int build_sync_in(kb_build *b, kb_error *e)
@@ -792,6 +922,10 @@ void build_close(kb_build *b)
 	free(b->cwd);
 	free(b->ref);
 	free(b->version_file);
+	for (size_t i = 0; i < b->n_image_env; i++)
+		free(b->image_env[i]);
+	free(b->image_env);
+	buildimage_free(b->plan);
 	image_rec_free(b->img);
 	store_close(b->store);
 	data_free(b->data);

@@ -472,6 +472,12 @@ bool data_ready(const kb_data *d)
 	return d->dirfd >= 0 && faccessat(d->dirfd, DF_READY, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+bool data_ready_for(const kb_data *d, const char *mark)
+{
+	_cleanup_free_ char *text = NULL;
+	return d->dirfd >= 0 && read_file_at(d->dirfd, DF_READY, 4096, &text, NULL) == 0 && !strcmp(text, mark);
+}
+
 int data_reset(kb_data *d, kb_error *e)
 {
 	int r = clear_layer(d, "reset the data layer", e);

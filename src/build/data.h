@@ -75,8 +75,11 @@ void data_done(kb_data *d);
 /* The profile's init was applied (the "ready" mark); without it the layer
  * is reset and the init runs again. */
 bool data_ready(const kb_data *d);
+/* Ready, and for this mark (what data_mark_ready wrote): the profile, or
+ * the profile and a digest of the tree's Dockerfile steps. */
+bool data_ready_for(const kb_data *d, const char *mark);
 int data_reset(kb_data *d, kb_error *e);
-int data_mark_ready(kb_data *d, const char *profile, kb_error *e);
+int data_mark_ready(kb_data *d, const char *mark, kb_error *e);
 
 /* The sync mark (sync.h, resend_since): its ctime in *ret, or zero when
  * there is none yet (then every file of the snapshot is suspect). */

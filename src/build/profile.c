@@ -1,16 +1,54 @@
 /* The build profile of a checkout (profile.h): the checkout's facts, the
- * built-in profiles and kbuild-ns.conf. */
+ * built-in profiles, the tree's own build/ files and kbuild-ns.conf. */
 #include "build/profile.h"
 #include "base/progress.h"
+#include "build/shellrules.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #define KUBE_WORKDIR "/go/src/k8s.io/kubernetes"
 #define CONF_NAME "kbuild-ns.conf"
 #define MAX_CONF (64 * 1024)
+#define MAX_TREE_FILE (1u << 20)
+#define COMMON_SH "build/common.sh"
+#define RSYNCD_SH "build/build-image/rsyncd.sh"
+#define DOCKERFILE "build/build-image/Dockerfile"
+#define VERSION_SH "hack/lib/version.sh"
+#define BUILT_IN "built in"
+/* build/common.sh (kube::build::update_dockerfile, 2017) puts the cross
+ * tag in place of this word with sed before docker build. */
+#define CROSS_TAG_PLACEHOLDER "KUBE_BUILD_IMAGE_CROSS_TAG"
+
+/* The built-in rules: the classic ones of build/common.sh and rsyncd.sh
+ * in the form kbuild-ns.conf(5) lists them.  Sync-in: /_tmp/ and
+ * /_output/ are never sent and never deleted inside, so the build's
+ * _output survives; copy-out: binaries and generated code, never the Go
+ * workspace nor the daemon's excluded /_tmp/. */
+static const char *const builtin_exclude[] = { "/_tmp/", "/_output/" };
+static const char *const kube_copy_out[] = { "/_output/dockerized/bin/**", "zz_generated.*", "generated.proto",
+					     "*.pb.go", "types.go" };
+static const char *const kube_copy_out_exclude[] = { "/_tmp/", "/_temp/", "/_output/dockerized/go/**" };
+static const char *const generic_copy_out[] = { "/_output/bin/**" };
+
+static void conf_list_free(conf_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	free(l->line);
+	*l = (conf_list){ 0 };
+}
+
+static void strs_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
 
 void profile_free(kb_profile *p)
 {
@@ -24,13 +62,21 @@ void profile_free(kb_profile *p)
 	free(p->image);
 	free(p->workdir);
 	free(p->home);
+	free(p->workdir_from);
+	free(p->home_from);
 	sync_rules_free(&p->rules);
-	for (size_t i = 0; i < p->n_env; i++)
-		free(p->env[i]);
-	free(p->env);
-	for (size_t i = 0; i < p->n_pass; i++)
-		free(p->pass[i]);
-	free(p->pass);
+	free(p->rules_from[0]);
+	free(p->rules_from[1]);
+	strs_free(p->env, p->n_env);
+	strs_free(p->pass, p->n_pass);
+	conf_list_free(&p->exclude);
+	conf_list_free(&p->copy_out);
+	conf_list_free(&p->copy_out_exclude);
+	dockerfile_free(p->dockerfile);
+	buildimage_free(p->plan);
+	free(p->from_ref);
+	free(p->from_short);
+	strs_free(p->notes, p->n_notes);
 	free(p);
 }
 
@@ -46,41 +92,51 @@ static int add_str(char ***v, size_t *n, const char *s)
 	return 0;
 }
 
-/* The classic filters (build/common.sh): /_tmp/ and /_output/ are never
- * sent and never deleted inside, so the build's _output survives; only
- * binaries and generated code come back, never the Go workspace. */
+static void note(kb_profile *p, const char *fmt, ...) _printf_(2, 3);
+static void note(kb_profile *p, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	(void)add_str(&p->notes, &p->n_notes, buf);    /* information only */
+}
+
+static void set_from(char **dst, const char *fmt, ...) _printf_(2, 3);
+static void set_from(char **dst, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	free(*dst);
+	*dst = s ? s : xstrdup("?");
+}
+
 static int set_defaults(kb_profile *p, bool kube, bool user_host)
 {
-	static const char *const in_excl[] = { "/_tmp/", "/_output/" };
-	static const char *const kube_out[] = { "/_output/dockerized/bin/**", "zz_generated.*", "generated.proto",
-						"*.pb.go", "types.go" };
-	static const char *const kube_out_excl[] = { "/_output/dockerized/go/**", "/_temp/" };
-	static const char *const gen_out[] = { "/_output/bin/**" };
 	int r = 0;
 
 	p->name = kube ? "kube" : "generic";
 	p->kube = kube;
 	free(p->workdir);
 	free(p->home);
-	p->workdir = strdup(kube ? KUBE_WORKDIR : "/src");
-	p->home = strdup(kube ? KUBE_WORKDIR : user_host ? "/src" : "/root");
-	sync_rules_free(&p->rules);
-	for (size_t i = 0; i < ARRAY_SIZE(in_excl) && r == 0; i++)
-		r = pattern_add(&p->rules.exclude, in_excl[i]);
-	for (size_t i = 0; kube && i < ARRAY_SIZE(kube_out) && r == 0; i++)
-		r = pattern_add(&p->rules.include, kube_out[i]);
-	for (size_t i = 0; kube && i < ARRAY_SIZE(kube_out_excl) && r == 0; i++)
-		r = pattern_add(&p->rules.out_exclude, kube_out_excl[i]);
-	for (size_t i = 0; !kube && i < ARRAY_SIZE(gen_out) && r == 0; i++)
-		r = pattern_add(&p->rules.include, gen_out[i]);
-	if (kube && r == 0)
+	p->workdir = xstrdup(kube ? KUBE_WORKDIR : "/src");
+	p->home = xstrdup(kube ? KUBE_WORKDIR : user_host ? "/src" : "/root");
+	set_from(&p->workdir_from, BUILT_IN);
+	set_from(&p->home_from, BUILT_IN);
+	/* As the classic kube-build image sets them on top of kube-cross. */
+	if (kube)
 		r = add_str(&p->env, &p->n_env, "KUBE_OUTPUT_SUBPATH=_output/dockerized");
 	if (kube && r == 0)
 		r = add_str(&p->env, &p->n_env, "TMPDIR=/tmp.k8s");
-	if (!p->workdir || !p->home)
-		r = -ENOMEM;
 	return r;
 }
+
+/* ---- kbuild-ns.conf ---- */
 
 static char *trim(char *s)
 {
@@ -93,12 +149,10 @@ static char *trim(char *s)
 }
 
 /* Split "key = value" lines; calls fn for each.  Returns fn's error. */
-typedef int (*line_fn)(kb_profile *p, const char *key, const char *val, bool *replaced, kb_error *e,
-		       unsigned line);
+typedef int (*line_fn)(kb_profile *p, const char *key, const char *val, kb_error *e, unsigned line);
 
 static int each_line(char *text, kb_profile *p, line_fn fn, kb_error *e)
 {
-	bool replaced[3] = { false, false, false };
 	unsigned ln = 0;
 	for (char *line = text, *next; line; line = next) {
 		next = strchr(line, '\n');
@@ -113,7 +167,7 @@ static int each_line(char *text, kb_profile *p, line_fn fn, kb_error *e)
 			return kb_errx(e, EINVAL, CONF_NAME ":%u: expected \"key = value\"", ln);
 		*eq = 0;
 		char *key = trim(s), *val = trim(eq + 1);
-		int r = fn(p, key, val, replaced, e, ln);
+		int r = fn(p, key, val, e, ln);
 		*eq = '=';
 		if (r < 0)
 			return r;
@@ -121,9 +175,8 @@ static int each_line(char *text, kb_profile *p, line_fn fn, kb_error *e)
 	return 0;
 }
 
-static int first_pass(kb_profile *p, const char *key, const char *val, bool *replaced, kb_error *e, unsigned ln)
+static int first_pass(kb_profile *p, const char *key, const char *val, kb_error *e, unsigned ln)
 {
-	(void)replaced;
 	if (strcmp(key, "profile"))
 		return 0;
 	if (strcmp(val, "kube") && strcmp(val, "generic"))
@@ -132,27 +185,35 @@ static int first_pass(kb_profile *p, const char *key, const char *val, bool *rep
 	return 0;
 }
 
-static int set_path(char **dst, const char *key, const char *val, kb_error *e, unsigned ln)
+static int set_path(char **dst, char **from, const char *key, const char *val, kb_error *e, unsigned ln)
 {
 	if (val[0] != '/' || strstr(val, "/../") || !strcmp(val, "/") ||
 	    (strlen(val) >= 3 && !strcmp(val + strlen(val) - 3, "/..")))
 		return kb_errx(e, EINVAL, CONF_NAME ":%u: %s %s: must be an absolute path below /", ln, key, val);
 	free(*dst);
-	return (*dst = strdup(val)) ? 0 : -ENOMEM;
-}
-
-static int list_key(pattern_list *l, bool *replaced, const char *key, const char *val, kb_error *e, unsigned ln)
-{
-	if (!*replaced) {    /* the file's list replaces the profile's */
-		pattern_list_free(l);
-		*replaced = true;
-	}
-	if (pattern_add(l, val) < 0)
-		return kb_errx(e, EINVAL, CONF_NAME ":%u: %s: empty pattern", ln, key);
+	*dst = xstrdup(val);
+	set_from(from, CONF_NAME ":%u", ln);
 	return 0;
 }
 
-static int second_pass(kb_profile *p, const char *key, const char *val, bool *replaced, kb_error *e, unsigned ln)
+static int list_key(conf_list *l, const char *key, const char *val, kb_error *e, unsigned ln)
+{
+	if (!*val)
+		return kb_errx(e, EINVAL, CONF_NAME ":%u: %s: empty pattern", ln, key);
+	char **v = realloc(l->v, (l->n + 1) * sizeof *v);
+	if (v)
+		l->v = v;
+	unsigned *lines = v ? realloc(l->line, (l->n + 1) * sizeof *lines) : NULL;
+	if (!lines)
+		return -ENOMEM;
+	l->line = lines;
+	l->v[l->n] = xstrdup(val);
+	l->line[l->n++] = ln;
+	l->set = true;
+	return 0;
+}
+
+static int second_pass(kb_profile *p, const char *key, const char *val, kb_error *e, unsigned ln)
 {
 	if (!strcmp(key, "profile"))
 		return 0;
@@ -161,15 +222,15 @@ static int second_pass(kb_profile *p, const char *key, const char *val, bool *re
 		return (p->image = strdup(val)) ? 0 : -ENOMEM;
 	}
 	if (!strcmp(key, "workdir"))
-		return set_path(&p->workdir, key, val, e, ln);
+		return set_path(&p->workdir, &p->workdir_from, key, val, e, ln);
 	if (!strcmp(key, "home"))
-		return set_path(&p->home, key, val, e, ln);
+		return set_path(&p->home, &p->home_from, key, val, e, ln);
 	if (!strcmp(key, "exclude"))
-		return list_key(&p->rules.exclude, &replaced[0], key, val, e, ln);
+		return list_key(&p->exclude, key, val, e, ln);
 	if (!strcmp(key, "copy-out"))
-		return list_key(&p->rules.include, &replaced[1], key, val, e, ln);
+		return list_key(&p->copy_out, key, val, e, ln);
 	if (!strcmp(key, "copy-out-exclude"))
-		return list_key(&p->rules.out_exclude, &replaced[2], key, val, e, ln);
+		return list_key(&p->copy_out_exclude, key, val, e, ln);
 	if (!strcmp(key, "env")) {
 		const char *q = strchr(val, '=');
 		if (!q || q == val)
@@ -182,6 +243,239 @@ static int second_pass(kb_profile *p, const char *key, const char *val, bool *re
 		return add_str(&p->pass, &p->n_pass, val);
 	}
 	return kb_errx(e, EINVAL, CONF_NAME ":%u: unknown key \"%s\"", ln, key);
+}
+
+/* ---- the rules ---- */
+
+/* "KIND PATTERN" for each pattern: the conf's list (with its lines) or
+ * the built-in one. */
+static int add_patterns(filter_list *l, const char *kind, const conf_list *conf, const char *key,
+			const char *const *builtin, size_t n_builtin, kb_error *e)
+{
+	size_t n = conf->set ? conf->n : n_builtin;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *rule = xasprintf("%s %s", kind, conf->set ? conf->v[i] : builtin[i]);
+		_cleanup_free_ char *origin = conf->set ? xasprintf(CONF_NAME ":%u", conf->line[i]) : xstrdup(BUILT_IN);
+		if (filter_add(l, rule, origin, e) < 0) {
+			if (conf->set)
+				kb_err_prefix(e, "%s: %s", origin, key);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Copy-out as kbuild-ns.conf(5) describes it: the copy-out-exclude
+ * patterns, then the copy-out ones, then every directory entered and
+ * nothing else sent. */
+static int patterns_out(kb_profile *p, kb_error *e)
+{
+	filter_list *l = &p->rules.out;
+	int r = p->kube ? add_patterns(l, "-", &p->copy_out_exclude, "copy-out-exclude", kube_copy_out_exclude,
+				       ARRAY_SIZE(kube_copy_out_exclude), e)
+			: add_patterns(l, "-", &p->copy_out_exclude, "copy-out-exclude", NULL, 0, e);
+	if (r == 0)
+		r = p->kube ? add_patterns(l, "+", &p->copy_out, "copy-out", kube_copy_out, ARRAY_SIZE(kube_copy_out), e)
+			    : add_patterns(l, "+", &p->copy_out, "copy-out", generic_copy_out, ARRAY_SIZE(generic_copy_out), e);
+	if (r == 0 && (filter_add(l, "+ */", BUILT_IN, e) < 0 || filter_add(l, "- /**", BUILT_IN, e) < 0))
+		r = -ENOMEM;
+	return r;
+}
+
+/* What the tree's scripts say, for one direction. */
+typedef struct tree_rules {
+	filter_list l;
+	char *from;
+	kb_error err;               /* the tree's rules could not be read */
+	bool ok;
+} tree_rules;
+
+static void tree_rules_free(tree_rules *t)
+{
+	filter_list_free(&t->l);
+	free(t->from);
+}
+
+/* One function of build/common.sh, after the daemon's and
+ * kube::build::rsync's rules. */
+static void tree_direction(kb_profile *p, const char *common, const filter_list *first, const char *fn, tree_rules *t)
+{
+	filter_list own = { 0 };
+	unsigned line = 0;
+	int r = shell_function_filters(common, COMMON_SH, fn, &own, &line, &t->err);
+	if (r == 0)
+		note(p, COMMON_SH " has no function %s: built-in rules for it", fn);
+	else if (r > 0 && own.n == 0 && first->n == 0)
+		note(p, COMMON_SH ":%u: %s has no literal --filter: built-in rules for it", line, fn);
+	else if (r > 0 && filter_append(&t->l, first, &t->err) == 0 && filter_append(&t->l, &own, &t->err) == 0) {
+		t->ok = true;
+		set_from(&t->from, COMMON_SH ":%u (%s)", line, fn);
+	}
+	filter_list_free(&own);
+}
+
+static void read_tree_rules(kb_profile *p, int cfd, tree_rules *in, tree_rules *out)
+{
+	_cleanup_free_ char *common = NULL, *rsyncd = NULL;
+	filter_list first = { 0 };
+	unsigned line = 0;
+	kb_error err = { 0 };
+	int r = read_file_at(cfd, COMMON_SH, MAX_TREE_FILE, &common, NULL);
+
+	if (r < 0) {
+		note(p, "no readable " COMMON_SH ": built-in sync rules");
+		return;
+	}
+	/* The daemon's filter comes first on its side of both transfers. */
+	if (read_file_at(cfd, RSYNCD_SH, MAX_TREE_FILE, &rsyncd, NULL) == 0 &&
+	    rsyncd_filters(rsyncd, RSYNCD_SH, &first, &err) < 0) {
+		in->err = out->err = err;
+		filter_list_free(&first);
+		return;
+	}
+	r = shell_function_filters(common, COMMON_SH, "kube::build::rsync", &first, &line, &err);
+	if (r < 0) {
+		in->err = out->err = err;
+	} else {
+		tree_direction(p, common, &first, "kube::build::sync_to_container", in);
+		tree_direction(p, common, &first, "kube::build::copy_output", out);
+	}
+	filter_list_free(&first);
+}
+
+/* The rules of both directions: kbuild-ns.conf's keys, else the tree's,
+ * else the built-in ones.  A tree whose rules cannot be read is refused
+ * unless kbuild-ns.conf gives that direction's rules. */
+static int compile_rules(kb_profile *p, int cfd, kb_error *e)
+{
+	tree_rules in = { 0 }, out = { 0 };
+	int r = 0;
+
+	if (p->kube && !(p->exclude.set && (p->copy_out.set || p->copy_out_exclude.set)))
+		read_tree_rules(p, cfd, &in, &out);
+	/* The version file kbuild-ns writes into the snapshot (version.h)
+	 * is the receiving side's: never deleted by sync-in. */
+	if (p->kube && filter_add(&p->rules.in, "P /.dockerized-kube-version-defs", BUILT_IN, e) < 0)
+		r = -ENOMEM;
+	if (r == 0 && p->exclude.set) {
+		r = add_patterns(&p->rules.in, "-", &p->exclude, "exclude", NULL, 0, e);
+		set_from(&p->rules_from[0], CONF_NAME " (exclude)");
+	} else if (r == 0 && in.ok) {
+		r = filter_append(&p->rules.in, &in.l, e);
+		p->rules_from[0] = steal_ptr(in.from);
+	} else if (r == 0) {
+		r = add_patterns(&p->rules.in, "-", &p->exclude, "exclude", builtin_exclude, ARRAY_SIZE(builtin_exclude), e);
+		set_from(&p->rules_from[0], BUILT_IN);
+		if (kb_err_set(&in.err) && !kb_err_set(&p->refusal))
+			p->refusal = in.err;
+	}
+	if (r == 0 && !(p->copy_out.set || p->copy_out_exclude.set) && out.ok) {
+		r = filter_append(&p->rules.out, &out.l, e);
+		p->rules_from[1] = steal_ptr(out.from);
+	} else if (r == 0) {
+		r = patterns_out(p, e);
+		set_from(&p->rules_from[1], p->copy_out.set || p->copy_out_exclude.set ? CONF_NAME " (copy-out)" : BUILT_IN);
+		if (!(p->copy_out.set || p->copy_out_exclude.set) && kb_err_set(&out.err) && !kb_err_set(&p->refusal))
+			p->refusal = out.err;
+	}
+	tree_rules_free(&in);
+	tree_rules_free(&out);
+	return r;
+}
+
+/* ---- build/build-image/Dockerfile, hack/lib/version.sh ---- */
+
+/* sed "s/KUBE_BUILD_IMAGE_CROSS_TAG/TAG/" on each line, as upstream's
+ * kube::build::update_dockerfile does in 2017. */
+static char *fill_placeholder(const char *text, const char *tag)
+{
+	size_t pl = strlen(CROSS_TAG_PLACEHOLDER), n = 0;
+	for (const char *s = strstr(text, CROSS_TAG_PLACEHOLDER); s; s = strstr(s + pl, CROSS_TAG_PLACEHOLDER))
+		n++;
+	char *out = malloc(strlen(text) + n * (strlen(tag) + 1) + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (const char *line = text; *line;) {
+		size_t len = strcspn(line, "\n") + (line[strcspn(line, "\n")] ? 1 : 0);
+		const char *hit = strstr(line, CROSS_TAG_PLACEHOLDER);
+		if (hit && (size_t)(hit - line) < len) {
+			o = mempcpy(o, line, (size_t)(hit - line));
+			o = stpcpy(o, tag);
+			o = mempcpy(o, hit + pl, len - (size_t)(hit - line) - pl);
+		} else {
+			o = mempcpy(o, line, len);
+		}
+		line += len;
+	}
+	*o = 0;
+	return out;
+}
+
+/* "a/b/kube-cross:TAG" -> "kube-cross:TAG"; NULL when the same. */
+static char *short_ref(const char *ref)
+{
+	const char *slash = strrchr(ref, '/');
+	if (!slash || strchr(ref, '@'))
+		return NULL;
+	return xstrdup(slash + 1);
+}
+
+static void use_plan(kb_profile *p)
+{
+	unsigned line;
+	const char *home = buildimage_getenv(p->plan, "HOME", &line);
+	if (p->plan->workdir) {
+		free(p->workdir);
+		p->workdir = xstrdup(p->plan->workdir);
+		set_from(&p->workdir_from, DOCKERFILE ":%u", p->plan->workdir_line);
+	}
+	if (home && home[0] == '/') {
+		free(p->home);
+		p->home = xstrdup(home);
+		set_from(&p->home_from, DOCKERFILE ":%u", line);
+	}
+	if (p->plan->from) {
+		p->from_ref = xstrdup(p->plan->from);
+		p->from_short = short_ref(p->from_ref);
+	}
+	/* Its ENV replaces the built-in variables that imitate it. */
+	strs_free(p->env, p->n_env);
+	p->env = NULL;
+	p->n_env = 0;
+	for (size_t i = 0; i < p->plan->n_notes; i++)
+		note(p, "%s", p->plan->notes[i]);
+}
+
+static void read_dockerfile(kb_profile *p, int cfd)
+{
+	_cleanup_free_ char *text = NULL, *filled = NULL;
+	size_t len = 0;
+	int r = read_file_at(cfd, DOCKERFILE, MAX_TREE_FILE, &text, &len);
+
+	if (r < 0) {
+		note(p, "no readable " DOCKERFILE ": the built-in kube-build steps for the data sandbox");
+		return;
+	}
+	if (!(filled = fill_placeholder(text, p->cross_tag ? p->cross_tag : ""))) {
+		kb_err_oom(&p->refusal, DOCKERFILE);
+		return;
+	}
+	buildimage_args a = { .file = DOCKERFILE, .cross_tag = p->cross_tag ? p->cross_tag : "" };
+	if (dockerfile_parse(filled, strlen(filled), DOCKERFILE, &p->dockerfile, &p->refusal) < 0 ||
+	    buildimage_plan(p->dockerfile, &a, &p->plan, &p->refusal) < 0)
+		return;
+	use_plan(p);
+}
+
+static void read_version(kb_profile *p, int cfd)
+{
+	_cleanup_free_ char *text = NULL;
+	if (read_file_at(cfd, VERSION_SH, MAX_TREE_FILE, &text, NULL) < 0 ||
+	    !strstr(text, "kube::version::save_version_vars") || !strstr(text, "kube::version::get_version_vars")) {
+		note(p, "no " VERSION_SH " with kube::version::save_version_vars: no version step");
+		return;
+	}
+	p->version_step = true;
 }
 
 /* ---- the checkout's facts ---- */
@@ -346,8 +640,14 @@ int profile_load(const char *dir, bool user_host, kb_profile **ret, kb_error *e)
 		return r;
 	if ((r = set_defaults(p, !strcmp(p->name, "kube"), user_host)) < 0)
 		return kb_err_oom(e, "profile");
+	if (p->kube) {
+		read_dockerfile(p, cfd);
+		read_version(p, cfd);
+	}
 	if (text && (r = each_line(text, p, second_pass, e)) < 0)
 		return r == -ENOMEM ? kb_err_oom(e, CONF_NAME) : r;
+	if ((r = compile_rules(p, cfd, e)) < 0)
+		return r == -ENOMEM ? kb_err_oom(e, "profile") : r;
 	p->from_file = text != NULL;
 	*ret = steal_ptr(p);
 	return 0;
@@ -360,7 +660,7 @@ int profile_builtin(const char *name, bool user_host, kb_profile **ret, kb_error
 		return kb_err_oom(e, "profile");
 	if (strcmp(name, "kube") && strcmp(name, "generic"))
 		return kb_errx(e, EINVAL, "profile %s: must be kube or generic", name);
-	if (set_defaults(p, !strcmp(name, "kube"), user_host) < 0)
+	if (set_defaults(p, !strcmp(name, "kube"), user_host) < 0 || compile_rules(p, -1, e) < 0)
 		return kb_err_oom(e, "profile");
 	*ret = steal_ptr(p);
 	return 0;
@@ -375,5 +675,7 @@ char *profile_image_ref(const kb_profile *p, const char *opt)
 		return xstrdup(env);
 	if (p->image)
 		return xstrdup(p->image);
+	if (p->from_ref)
+		return xstrdup(p->from_ref);
 	return p->cross_tag ? xasprintf("kube-cross:%s", p->cross_tag) : NULL;
 }

@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -56,83 +55,14 @@ typedef struct walk {
 	atomic_int held;            /* fds held by queued jobs */
 } walk;
 
-/* ---- filters (sync.h) ---- */
+/* ---- filters (filter.h) ---- */
 
-int pattern_add(pattern_list *l, const char *pat)
+/* A snapshot entry the checkout does not send is kept: hidden or
+ * excluded on the sending side (the tree's generators decide what is
+ * stale), or protected on the receiving side. */
+static bool kept(const sync_rules *r, const char *path, bool is_dir)
 {
-	if (!pat[0] || !strcmp(pat, "/"))
-		return -EINVAL;
-	char **v = realloc(l->v, (l->n + 1) * sizeof *v);
-	if (!v)
-		return -ENOMEM;
-	l->v = v;
-	if (!(v[l->n] = strdup(pat)))
-		return -ENOMEM;
-	l->n++;
-	return 0;
-}
-
-void pattern_list_free(pattern_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
-/* fnmatch where "*" stops at "/" unless the pattern has a "**" (then every
- * "*" crosses: rsync's rule is finer, but the filters we ship need no more). */
-static bool fnm(const char *pat, size_t len, const char *s)
-{
-	char buf[4096];
-	if (len >= sizeof buf)
-		return false;
-	memcpy(buf, pat, len);
-	buf[len] = 0;
-	return fnmatch(buf, s, strstr(buf, "**") ? 0 : FNM_PATHNAME) == 0;
-}
-
-bool pattern_match(const char *pat, const char *path, bool is_dir)
-{
-	size_t len = strlen(pat);
-	if (pat[len - 1] == '/') {
-		if (!is_dir)
-			return false;
-		len--;
-	}
-	if (pat[0] == '/')
-		return fnm(pat + 1, len - 1, path);
-	/* Unanchored: try the whole path, then each tail after a "/". */
-	bool has_slash = memchr(pat, '/', len) != NULL;
-	for (const char *s = path; s; s = strchr(s, '/') ? strchr(s, '/') + 1 : NULL) {
-		if (fnm(pat, len, s))
-			return true;
-		if (!has_slash) {    /* only the last component can match */
-			const char *last = strrchr(s, '/');
-			return last && fnm(pat, len, last + 1);
-		}
-	}
-	return false;
-}
-
-bool pattern_any(const pattern_list *l, const char *path, bool is_dir)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (pattern_match(l->v[i], path, is_dir))
-			return true;
-	return false;
-}
-
-bool pattern_covers_below(const pattern_list *l, const char *dirpath)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		size_t len = strlen(l->v[i]);
-		if (len > 3 && !strcmp(l->v[i] + len - 3, "/**") && l->v[i][0] == '/' &&
-		    fnm(l->v[i] + 1, len - 4, dirpath))
-			return true;
-	}
-	return false;
+	return filter_hides(&r->in, path, is_dir) || filter_protects(&r->in, path, is_dir);
 }
 
 /* ---- small helpers ---- */
@@ -436,7 +366,7 @@ static void mirror_entry(walk *w, int sfd, int dfd, const char *rel, const entry
 			return;    /* gone since the listing: the next sync sees it */
 		return fail(w, errno, "sync: read", path);
 	}
-	if (pattern_any(&w->o->rules->exclude, path, S_ISDIR(ss.st_mode)))
+	if (filter_hides(&w->o->rules->in, path, S_ISDIR(ss.st_mode)))
 		return;
 	atomic_fetch_add(&w->checked, 1);
 	if (have && S_ISDIR(ss.st_mode) && de->type == DT_DIR) {
@@ -526,12 +456,12 @@ static void mirror_job(walk *w, job *j)
 				fail_long(w, "sync:", j->rel);
 				break;
 			}
-			if (pattern_any(&w->o->rules->exclude, path, de->type == DT_DIR))
+			if (kept(w->o->rules, path, de->type == DT_DIR))
 				continue;
 			if (de->type == DT_UNKNOWN) {
 				struct stat st;
 				if (fstatat(dfd, de->name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
-				    pattern_any(&w->o->rules->exclude, path, true))
+				    kept(w->o->rules, path, true))
 					continue;
 			}
 			if ((r = rm_rf_at(dfd, de->name)) < 0) {
@@ -678,14 +608,13 @@ static void out_job(walk *w, job *j)
 			break;
 		}
 		if (se->type == DT_DIR) {
-			if (!pattern_any(&ru->out_exclude, path, true) && !pattern_covers_below(&ru->out_exclude, path) &&
-			    (r = push(w, path, NULL)) < 0)
+			if (!filter_hides(&ru->out, path, true) && (r = push(w, path, NULL)) < 0)
 				fail(w, -r, "copy-out", path);
 			continue;
 		}
 		if (se->type != DT_REG && se->type != DT_LNK && se->type != DT_UNKNOWN)
 			continue;
-		if (!pattern_any(&ru->include, path, false) || pattern_any(&ru->out_exclude, path, false))
+		if (filter_hides(&ru->out, path, false))
 			continue;
 		if (fstatat(sfd, se->name, &ss, AT_SYMLINK_NOFOLLOW) < 0 || !(S_ISREG(ss.st_mode) || S_ISLNK(ss.st_mode)))
 			continue;
@@ -734,7 +663,6 @@ int sync_copy_out(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_e
 
 void sync_rules_free(sync_rules *r)
 {
-	pattern_list_free(&r->exclude);
-	pattern_list_free(&r->include);
-	pattern_list_free(&r->out_exclude);
+	filter_list_free(&r->in);
+	filter_list_free(&r->out);
 }

@@ -3,17 +3,20 @@
  * sync_mirror: make dst an exact copy of src (sync-in): quick check by
  * size and mtime (and, with opts->resend_since, ctime), files copied with
  * copy_file_range, symlinks verbatim, modes and mtimes kept, what src
- * lacks deleted; paths matched by rules->exclude are neither sent nor
- * deleted.
+ * lacks deleted.  rules->in decides as rsync's filter rules do
+ * (filter.h), with one difference: what the sending side does not send
+ * (an exclude or a hide rule) is also kept in the snapshot, where rsync
+ * --delete would delete what is only hidden; what the receiving side
+ * protects (exclude, protect) is kept too.
  *
- * sync_copy_out: bring back from src the files matched by rules->include
- * and not by rules->out_exclude (copy-out): nothing in dst is deleted,
- * no empty directory is made, files land 0755 when any x bit is set and
- * 0644 otherwise, whatever the umask.  A host directory where the build
- * has a file, or a file or symlink where it has a directory, is left
- * alone and counted in skipped; a write that fails (a read-only mount, a
- * directory of another owner or whose owner bits forbid writing, a full
- * disk) fails the copy-out, naming the host path.
+ * sync_copy_out: bring back from src what rules->out lets the sending
+ * side send (copy-out): nothing in dst is deleted, no empty directory is
+ * made (rsync's --prune-empty-dirs), files land 0755 when any x bit is
+ * set and 0644 otherwise, whatever the umask.  A host directory where the
+ * build has a file, or a file or symlink where it has a directory, is
+ * left alone and counted in skipped; a write that fails (a read-only
+ * mount, a directory of another owner or whose owner bits forbid
+ * writing, a full disk) fails the copy-out, naming the host path.
  *
  * Files are written unnamed (O_TMPFILE) and linked in whole, at their
  * name or over the old file through a temporary name ".~kbsync.*": a kill
@@ -28,36 +31,14 @@
 #pragma once
 #include "base/util.h"
 #include "runtime/error.h"
-
-/* ---- filters ----
- *
- * Path patterns for the sync filters, a small subset of rsync's:
- *   "/x/y"  anchored at the tree's top;  "name"  the last component, anywhere;
- *   "a/b"   (a slash inside, none in front) the tail of the path, anywhere;
- *   "*" and "?" stay inside one component, "**" crosses "/";
- *   a trailing "/" matches directories only.
- * Paths handed in are relative to the top, without a leading "/". */
-typedef struct pattern_list {
-	char **v;
-	size_t n;
-} pattern_list;
-
-/* Add one pattern (copied).  -EINVAL for an empty one, -ENOMEM. */
-int pattern_add(pattern_list *l, const char *pat);
-void pattern_list_free(pattern_list *l);
-bool pattern_match(const char *pat, const char *path, bool is_dir);
-/* True when some pattern of l matches. */
-bool pattern_any(const pattern_list *l, const char *path, bool is_dir);
-/* True when everything below directory path is matched by an anchored
- * pattern that ends in slash-star-star (a walk need not go in at all). */
-bool pattern_covers_below(const pattern_list *l, const char *dirpath);
+#include "build/filter.h"
 
 /* ---- the sync ---- */
 
+/* rsync filter rules (filter.h), one list per direction. */
 typedef struct sync_rules {
-	pattern_list exclude;       /* sync-in: never sent, never deleted */
-	pattern_list include;       /* copy-out: what comes back */
-	pattern_list out_exclude;   /* copy-out: never, even if included */
+	filter_list in;             /* sync-in: the checkout sends, the snapshot keeps */
+	filter_list out;            /* copy-out: the snapshot sends */
 } sync_rules;
 
 typedef struct sync_stats {

@@ -1,9 +1,11 @@
-/* sync-tree [--out] [--profile kube|generic] [--threads N] [--mark DIR] [-v] SRC DST
+/* sync-tree [--out] [--profile kube|generic] [--threads N] [--mark DIR] [--filter RULE]... [-v] SRC DST
  * Runs the tree sync that kbuild-ns make uses (src/build/sync.c), in this
  * process and without the sync sandbox's namespaces, for tests and for
  * bench/sync.sh.  Prints "checked N copied N deleted N bytes N".  With
  * --mark, sync-in applies the ctime rule as make does, with the sync mark
- * kept in DIR (data_sync_mark). */
+ * kept in DIR (data_sync_mark).  --filter RULE (repeatable): rsync filter
+ * rules (build/filter.h) in place of the profile's for the direction run,
+ * for comparisons with rsync. */
 #include "build/data.h"
 #include "build/profile.h"
 #include "build/sync.h"
@@ -21,6 +23,9 @@ int main(int argc, char **argv)
 	bool out = false, kube = true, verbose = false;
 	int i = 1, threads = 0;
 	const char *mark = NULL;
+	filter_list own = { 0 };
+	bool have_own = false;
+	kb_error e = { 0 };
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--out"))
 			out = true;
@@ -32,11 +37,18 @@ int main(int argc, char **argv)
 			threads = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--mark") && i + 1 < argc)
 			mark = argv[++i];
+		else if (!strcmp(argv[i], "--filter") && i + 1 < argc) {
+			have_own = true;
+			if (filter_add(&own, argv[++i], "--filter", &e) < 0) {
+				fprintf(stderr, "sync-tree: %s\n", e.msg);
+				return 2;
+			}
+		}
 		else
 			break;
 	}
 	if (argc - i != 2) {
-		fprintf(stderr, "usage: sync-tree [--out] [--profile kube|generic] [--threads N] [--mark DIR] [-v] SRC DST\n");
+		fprintf(stderr, "usage: sync-tree [--out] [--profile kube|generic] [--threads N] [--mark DIR] [--filter RULE]... [-v] SRC DST\n");
 		return 2;
 	}
 	int sfd = open(argv[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -46,10 +58,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	kb_profile *p = NULL;
-	kb_error e = { 0 };
 	if (profile_builtin(kube ? "kube" : "generic", false, &p, &e) < 0) {
 		fprintf(stderr, "sync-tree: %s\n", e.msg);
 		return 1;
+	}
+	if (have_own) {
+		filter_list *l = out ? &p->rules.out : &p->rules.in;
+		filter_list_free(l);
+		*l = own;
 	}
 	kb_data d = { .dir = (char *)mark, .dirfd = mark ? open(mark, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1,
 		      .lock_fd = -1 };

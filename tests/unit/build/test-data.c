@@ -95,8 +95,16 @@ static void test_prepare_and_ready(void **state)
 	assert_string_equal(idmap, "single");
 	free(idmap);
 	assert_false(data_ready(d));
+	assert_false(data_ready_for(d, "kube"));
 	assert_int_equal(data_mark_ready(d, "kube", &e), 0);
 	assert_true(data_ready(d));
+	/* Ready for what the mark says only: a Dockerfile's steps changed. */
+	assert_true(data_ready_for(d, "kube"));
+	assert_false(data_ready_for(d, "kube dockerfile 0123"));
+	assert_int_equal(data_mark_ready(d, "kube dockerfile 0123", &e), 0);
+	assert_true(data_ready_for(d, "kube dockerfile 0123"));
+	assert_false(data_ready_for(d, "kube"));
+	assert_int_equal(data_mark_ready(d, "kube", &e), 0);
 
 	/* The same mapping again: nothing is reset. */
 	write_at(d->dirfd, "upper/kept", "x", 0);

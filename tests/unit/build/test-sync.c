@@ -1,4 +1,4 @@
-/* The sync filters (pattern.c) and the tree sync (sync.c): sync-in
+/* The tree sync (sync.c; its filter engine is test-filter.c's): sync-in
  * mirrors exactly, keeps excluded paths, replaces changed kinds; copy-out
  * brings back only what the rules name, with fixed modes, and deletes
  * nothing. */
@@ -8,31 +8,6 @@
 #include "build/data.h"
 
 #include <sys/time.h>
-
-static void test_patterns(void **state)
-{
-	(void)state;
-	assert_true(pattern_match("/_output/", "_output", true));
-	assert_false(pattern_match("/_output/", "_output", false));      /* dirs only */
-	assert_false(pattern_match("/_output/", "a/_output", true));     /* anchored */
-	assert_true(pattern_match("zz_generated.*", "pkg/apis/zz_generated.deepcopy.go", false));
-	assert_true(pattern_match("zz_generated.*", "zz_generated.x", false));
-	assert_false(pattern_match("zz_generated.*", "pkg/zz_generated.d/x.go", false));
-	assert_true(pattern_match("*.pb.go", "a/b/c/api.pb.go", false));
-	assert_true(pattern_match("/_output/dockerized/bin/**", "_output/dockerized/bin/linux/amd64/kubectl", false));
-	assert_false(pattern_match("/_output/dockerized/bin/**", "_output/dockerized/go/bin/x", false));
-	assert_true(pattern_match("/src/*.c", "src/a.c", false));
-	assert_false(pattern_match("/src/*.c", "src/x/a.c", false));       /* "*" stays in one component */
-	assert_true(pattern_match("apis/types.go", "pkg/apis/types.go", false));  /* a tail, anywhere */
-	assert_false(pattern_match("apis/types.go", "pkg/xapis/types.go", false));
-
-	pattern_list l = { 0 };
-	assert_int_equal(pattern_add(&l, "/_output/dockerized/go/**"), 0);
-	assert_int_equal(pattern_add(&l, ""), -EINVAL);
-	assert_true(pattern_covers_below(&l, "_output/dockerized/go"));
-	assert_false(pattern_covers_below(&l, "_output/dockerized"));
-	pattern_list_free(&l);
-}
 
 /* A small tree: files of two modes, a symlink, a deep dir, a read-only
  * dir, and top-level _output/_tmp that must be filtered. */
@@ -301,7 +276,6 @@ static void test_deep(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_mirror),
 		cmocka_unit_test(test_copy_out),
 		cmocka_unit_test(test_mirror_ctime),
