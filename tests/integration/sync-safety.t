@@ -178,7 +178,7 @@ is "... the next sync-in restores the checkout's content" "$(kr -C "$CO" run --i
 	"a generic checkout"
 as_user "$KBUILD_NS" -v --state-dir "$STATE" -C "$CO" run --image "$IMG" -- true </dev/null >"$WORK/v.out" 2>&1
 ok "... and a sync with no change sends nothing (not the files it wrote itself)" \
-	grep -q 'sync-in: [0-9]* entries checked, 0 copied' "$WORK/v.out"
+	grep -q 'sync-in: [0-9]* entr[a-z]* checked, 0 copied' "$WORK/v.out"
 
 # =============================================================================
 # Copy-out that cannot write (Robustness 13)
