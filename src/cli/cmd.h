@@ -21,9 +21,12 @@ int cmd_make(kb_ctx *c, int argc, char **argv);
 int cmd_copy_output(kb_ctx *c, int argc, char **argv);
 int cmd_clean(kb_ctx *c, int argc, char **argv);
 int cmd_status(kb_ctx *c, int argc, char **argv);
-/* `image import`, in kbuild-ns-image (image-main.c); kbuild-ns execs that
- * program for it (cmd-image.c). */
+/* `image import` and `image pull`, in kbuild-ns-image (image-main.c);
+ * kbuild-ns execs that program for them (cmd-image.c). */
 int cmd_image_import(kb_ctx *c, int argc, char **argv);
+int cmd_image_pull(kb_ctx *c, int argc, char **argv);
+/* Where kbuild-ns-image is (cmd-image.c). */
+char *image_helper_path(void);
 extern const char usage_image[];
 /* `provenance verify` and `cache`, also in kbuild-ns-image (libcrypto,
  * libzstd, libarchive). */
