@@ -2,6 +2,7 @@
  * environment, and the sync sandbox around build/sync.c. */
 #include "build/build.h"
 #include "build/data.h"
+#include "build/ondemand.h"
 #include "build/profile.h"
 #include "build/sync.h"
 #include "base/progress.h"
@@ -268,15 +269,26 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
 
 static int find_image(kb_build *b, kb_error *e)
 {
+	pull_policy pol;
 	int r;
 	b->ref = profile_image_ref(b->prof, b->o->image);
 	if (!b->ref)
 		return kb_errx(e, EINVAL, "no image: this checkout has no build/build-image/cross/VERSION; "
 			       "give --image REF, set KBUILD_NS_IMAGE, or put image = REF in kbuild-ns.conf");
+	if ((r = ondemand_policy(b->o, &pol, e)) < 0)
+		return r;
 	/* Shared: layers stay while we use them (image rm waits). */
 	if ((r = store_open(b->state_dir, LOCK_SH, out_notify, &b->store, e)) < 0)
 		return r;
-	if ((r = image_find(b->store, b->ref, &b->img, e)) < 0) {
+	if (pol == PULL_ALWAYS && (r = ondemand_pull(b->state_dir, b->o, b->prof, b->ref, e)) < 0)
+		return r;
+	if ((r = image_find(b->store, b->ref, &b->img, e)) < 0 && e->errnum == ENOENT && pol == PULL_MISSING) {
+		*e = (kb_error){ 0 };
+		if ((r = ondemand_pull(b->state_dir, b->o, b->prof, b->ref, e)) < 0)
+			return r;
+		r = image_find(b->store, b->ref, &b->img, e);
+	}
+	if (r < 0) {
 		if (e->errnum == ENOENT) {
 			*e = (kb_error){ 0 };
 			return kb_errx(e, ENOENT, "image %s: not found; import it first: "
