@@ -474,6 +474,9 @@ static int transport_error(xfer *x, const char *what, kb_error *e)
 	if (x->too_big)
 		return kb_errx(e, EFBIG, "%s: GET %s: more than the %zu bytes allowed", what, url_msg(x->url, ub, sizeof ub),
 			       x->max);
+	if (x->result == CURLE_PARTIAL_FILE && !(x->got && x->stream))
+		return kb_errx(e, EIO, "%s: GET %s: ends early (truncated: %s)", what, url_msg(x->url, ub, sizeof ub),
+			       detail);
 	if (x->got && x->stream)
 		return kb_errx(e, EIO, "%s: GET %s: transfer failed after %llu of %llu bytes (%s)", what,
 			       url_msg(x->url, ub, sizeof ub), (unsigned long long)x->got, (unsigned long long)x->expect,
@@ -501,10 +504,28 @@ static void error_code(const xfer *x, char *out, size_t n)
 	json_decref(j);
 }
 
+/* HTTP/2 has no reason phrase: the usual ones. */
+static const char *reason_of(long status)
+{
+	static const struct { long s; const char *r; } t[] = {
+		{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" }, { 404, "Not Found" },
+		{ 405, "Method Not Allowed" }, { 406, "Not Acceptable" }, { 408, "Request Timeout" },
+		{ 410, "Gone" }, { 413, "Content Too Large" }, { 416, "Range Not Satisfiable" },
+		{ 429, "Too Many Requests" }, { 500, "Internal Server Error" }, { 502, "Bad Gateway" },
+		{ 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+		if (t[i].s == status)
+			return t[i].r;
+	return "";
+}
+
 static int http_error(xfer *x, const char *what, kb_error *e)
 {
 	char code[160], ub[300];
 	error_code(x, code, sizeof code);
+	if (!x->reason[0])
+		snprintf(x->reason, sizeof x->reason, "%s", reason_of(x->status));
 	int err = x->status == 404 ? ENOENT : x->status == 401 || x->status == 403 ? EACCES
 		: x->status == 429 ? EBUSY : EIO;
 	return kb_errx(e, err, "%s: GET %s: %ld%s%s%s%s%s", what, url_msg(x->url, ub, sizeof ub), x->status,
