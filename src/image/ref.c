@@ -33,6 +33,8 @@ static bool path_component_valid(const char *s, size_t n)
 		while (k < n && (s[k] == '.' || s[k] == '_' || s[k] == '-'))
 			k++;
 		size_t run = k - i;
+		if (run == 0)
+			return false;    /* neither a letter, a digit nor a separator */
 		bool dashes = strspn(s + i, "-") >= run;
 		if (!(run == 1 || (run == 2 && s[i] == '_' && s[i + 1] == '_') || dashes))
 			return false;
