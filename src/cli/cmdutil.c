@@ -9,9 +9,7 @@
 #include <string.h>
 
 const char usage_image[] =
-	"usage: kbuild-ns image import PATH [--name NAME:TAG] [--platform OS/ARCH] "
-	"[--max-layer-size SIZE] [--jobs N]\n"
-	"       kbuild-ns image pull REF [--platform OS/ARCH] [--name NAME:TAG] [--cert-dir DIR] [--tls-verify=false]\n"
+	"usage: kbuild-ns image import PATH | pull REF [--name NAME:TAG] [--platform OS/ARCH] [--jobs N] [...]\n"
 	"       kbuild-ns image ls [--json] | inspect REF | rm REF... | prune";
 
 /* Each line of text, prefixed. */

@@ -17,6 +17,7 @@ static void help(void)
 	       "Build Kubernetes (or any project shaped like it) without Docker and without root.\n\n"
 	       "Commands:\n"
 	       "  image import PATH [--name NAME:TAG] [--platform OS/ARCH]   import an image archive\n"
+	       "  image pull REF [--platform OS/ARCH]                      pull an image from a registry\n"
 	       "  image ls | inspect REF | rm REF... | prune               manage imported images\n"
 	       "  make [RUN-OPTS] [MAKE-ARGS...]                           sync in, make in the build sandbox, copy out\n"
 	       "  run [RUN-OPTS] [--] CMD...                               the same for any command\n"
