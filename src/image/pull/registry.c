@@ -329,7 +329,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
 
 static void xfer_reset(xfer *x)
 {
-	if (x->attached)
+	if (x->attached && x->cn)
 		(void)curl_multi_remove_handle(x->cn->m, x->cn->h);
 	x->attached = false;
 	curl_slist_free_all(x->hdrs);
@@ -839,9 +839,9 @@ static int get_whole(reg_client *c, int w, const char *path, const char *accept,
 		     xfer *x, kb_error *e)
 {
 	conn *cn = conn_get(c, w, e);
+	*x = (xfer){ .c = c, .cn = cn, .max = max };
 	if (!cn)
 		return -ENOMEM;
-	*x = (xfer){ .c = c, .cn = cn, .max = max };
 	return request(c, x, path, accept, false, what, e);
 }
 
