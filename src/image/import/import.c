@@ -28,6 +28,7 @@ typedef struct pool {
 	job *jobs;
 	size_t n;
 	atomic_size_t next;
+	size_t *order;               /* job indexes, largest layer first */
 	atomic_int cancel;
 	pthread_mutex_t lock;
 	kb_error err;
@@ -149,9 +150,10 @@ static void *worker(void *arg)
 	pool *p = ((worker_arg *)arg)->p;
 	int w = ((worker_arg *)arg)->w;
 	for (;;) {
-		size_t i = atomic_fetch_add(&p->next, 1);
-		if (i >= p->n || atomic_load(&p->cancel))
+		size_t k = atomic_fetch_add(&p->next, 1);
+		if (k >= p->n || atomic_load(&p->cancel))
 			break;
+		size_t i = p->order[k];
 		if (p->jobs[i].present)
 			continue;
 		kb_error e = { 0 };
@@ -168,6 +170,31 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static pool *sort_pool;    /* qsort has no context argument */
+
+static int by_size_desc(const void *a, const void *b)
+{
+	const layer_plan *x = sort_pool->jobs[*(const size_t *)a].lp, *y = sort_pool->jobs[*(const size_t *)b].lp;
+	uint64_t sx = x->has_digest ? x->size : 0, sy = y->has_digest ? y->size : 0;
+	return sx < sy ? 1 : sx > sy ? -1 : 0;
+}
+
+/* Largest layer first: the last layer to start then is a small one, so
+ * the workers end together instead of one unpacking the biggest layer
+ * alone at the end (the longest-processing-time rule).  Called before
+ * any worker starts. */
+static int order_jobs(pool *p, kb_error *e)
+{
+	if (!(p->order = calloc(p->n + 1, sizeof *p->order)))
+		return kb_err_oom(e, "import");
+	for (size_t i = 0; i < p->n; i++)
+		p->order[i] = i;
+	sort_pool = p;
+	qsort(p->order, p->n, sizeof *p->order, by_size_desc);
+	sort_pool = NULL;
+	return 0;
+}
+
 static int run_pool(pool *p, int jobs, kb_error *e)
 {
 	size_t todo = 0;
@@ -175,6 +202,8 @@ static int run_pool(pool *p, int jobs, kb_error *e)
 		todo += !p->jobs[i].present;
 	if (todo == 0)
 		return 0;
+	if (order_jobs(p, e) < 0)
+		return -ENOMEM;
 	if (jobs < 1)
 		jobs = 1;
 	if ((size_t)jobs > todo)
@@ -429,6 +458,7 @@ int import_plans(kb_store *s, image_plan **plans, size_t n_plans, image_format f
 		rollback(&p, &a);
 	free(a.blobs);
 	bars_free(p.bars);
+	free(p.order);
 	free(p.jobs);
 	return r;
 }
