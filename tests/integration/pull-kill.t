@@ -22,7 +22,7 @@ SCR=$WORK/scratch
 REF=$WORK/ref-state
 mkdir -p "$SCR/ref"
 L=$SCR/layout
-"$PYTHON" "$FX/ocilib.py" image "$L" --dir --ref 1 --describe \
+"$PYTHON" "$FX/ocilib.py" image oci-dir "$L" --name 1 --meta - \
 	--layer name=p1,files=1500,bytes=5000 --layer name=p2,files=1500,bytes=5000,comp=zstd \
 	--layer name=p3,files=1500,bytes=5000 --layer name=p4,files=1500,bytes=5000 \
 	>"$SCR/img.json" 2>"$SCR/gen.log" ||

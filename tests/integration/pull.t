@@ -94,9 +94,9 @@ ref=$(reg_push_index demo/multi:1)
 ok "index: pull (the host's platform, amd64)" kb image pull "$ref" --platform linux/amd64
 like_import "index amd64" "$ref" "$(reg_src demo/multi:1)" --platform linux/amd64
 ok "index: --platform linux/arm64" kb image pull "$ref" --platform linux/arm64 --name demo/multi:arm64
-is "index: ... is the arm64 image" "$(inspect_get demo/multi:arm64 'd["platform"]["architecture"] + " " + str(len(d["layers"]))')" "arm64 1"
+is "index: ... is the arm64 image" "$(inspect_get demo/multi:arm64 'd["platform"]["architecture"]')" "arm64"
 fail1 "index: no image for s390x: one line naming the platforms there" \
-	"no image for platform linux/s390x (available: linux/amd64, linux/arm64)" kb image pull "$ref" --platform linux/s390x
+	"no image for platform linux/s390x (available: linux/amd64, linux/arm64/v8)" kb image pull "$ref" --platform linux/s390x
 
 ref=$(reg_push_manifest_list demo/list:1)
 ok "manifest list: pull" kb image pull "$ref" --platform linux/amd64
@@ -154,7 +154,7 @@ ok "no password, token or Authorization value in any output" sh -c '
 # ---- a lying registry ------------------------------------------------------------
 echo "# $(date +%T) a lying registry"
 L=$REG_DIR/src/fake
-as_user "$PYTHON" "$REG_FX/ocilib.py" image "$L" --dir --ref 1 --describe --layer name=f1,files=20 \
+as_user "$PYTHON" "$REG_FX/ocilib.py" image oci-dir "$L" --name 1 --meta - --layer name=f1,files=20 \
 	--layer name=f2,files=20 >"$WORK/fake.json" 2>/dev/null
 # the faults hit the layers (the streamed path), not the config
 LB=/blobs/$("$PYTHON" "$REG_FX/ocilib.py" jget 'layers.1.digest' <"$WORK/fake.json")

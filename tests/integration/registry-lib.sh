@@ -79,7 +79,7 @@
 # $(reg_src NAME:TAG), mkimage's --meta beside it as .meta.json, the digest
 # the registry got as .digest)
 #   reg_push_oci NAME:TAG [CONTENT]     one platform, OCI manifest, gzip
-#                                       layers (mkimage.py --content CONTENT,
+#                                       layers (ocilib.py image --content CONTENT,
 #                                       default base), digests preserved
 #   reg_push_zstd NAME:TAG [CONTENT]    the same with zstd layers
 #   reg_push_docker NAME:TAG [CONTENT]  Docker schema 2 manifest, gzip: the
@@ -434,7 +434,7 @@ reg_push() {   # SRC NAME:TAG [COPY-ARGS]
 _reg_mkimage() {
 	_out=$(reg_src "$1"); _t=${1##*:}; shift
 	as_user rm -rf "$_out"
-	as_user "$PYTHON" "$REG_FX/mkimage.py" oci-dir "$_out" --name "$_t" --meta "$_out.meta.json" "$@" \
+	as_user "$PYTHON" "$REG_FX/ocilib.py" image oci-dir "$_out" --name "$_t" --meta "$_out.meta.json" "$@" \
 		>"$_out.mk.log" 2>&1 || { sed 's/^/# mkimage: /' "$_out.mk.log" >&2; return 1; }
 }
 
@@ -458,10 +458,8 @@ _reg_index() {
 	_out=$(reg_src "$1")
 	as_user rm -rf "$_out" "$_out.amd64" "$_out.arm64"
 	{
-		as_user "$PYTHON" "$REG_FX/ocilib.py" image "$_out.amd64" --dir --ref p --arch amd64 \
-			--layer name=idx-base,files=8 --layer name=idx-amd64,files=4 &&
-		as_user "$PYTHON" "$REG_FX/ocilib.py" image "$_out.arm64" --dir --ref p --arch arm64 \
-			--layer name=idx-arm64,files=6 &&
+		as_user "$PYTHON" "$REG_FX/ocilib.py" image oci-dir "$_out.amd64" --name p --content platform:linux/amd64 &&
+		as_user "$PYTHON" "$REG_FX/ocilib.py" image oci-dir "$_out.arm64" --name p --content platform:linux/arm64/v8 &&
 		as_user "$PYTHON" "$REG_FX/regtool.py" index "$_out" --tag "${1##*:}" "$_out.amd64" "$_out.arm64"
 	} >"$_out.mk.log" 2>&1 || { sed 's/^/# index: /' "$_out.mk.log" >&2; return 1; }
 }

@@ -132,7 +132,7 @@ is "token: a token signed by another key gets 401" "$(tokcode "$(mint --key "$WO
 
 # ---- the fake registry ---------------------------------------------------------
 L=$REG_DIR/src/fake
-as_user "$PYTHON" "$REG_FX/mkimage.py" oci-dir "$L" --name 1 --meta "$L.meta.json" >/dev/null 2>&1
+as_user "$PYTHON" "$REG_FX/ocilib.py" image oci-dir "$L" --name 1 --meta "$L.meta.json" >/dev/null 2>&1
 want=$(jget manifest <"$L.meta.json")
 blob=$(jget 'layers.0.digest' <"$L.meta.json")
 bsize=$(jget 'layers.0.size' <"$L.meta.json")
