@@ -82,17 +82,19 @@ typedef struct bar {
 
 struct bars {
 	pthread_mutex_t lock;
+	const char *cmd;         /* "import", "pull": the plain lines' prefix */
 	size_t n;
 	size_t drawn;            /* lines currently on screen (tty mode) */
 	struct timespec last;
 	bar *b;
 };
 
-bars *bars_new(size_t n)
+bars *bars_new(size_t n, const char *cmd)
 {
 	bars *b = calloc(1, sizeof *b);
 	if (!b)
 		return NULL;
+	b->cmd = cmd;
 	b->b = calloc(n + 1, sizeof *b->b);
 	if (!b->b) {
 		free(b);
@@ -196,7 +198,7 @@ void bars_start(bars *b, size_t i, const char *label, uint64_t total)
 	if (mode == OUT_TTY)
 		draw(b, true);
 	else if (mode == OUT_PLAIN && verbosity >= 1)
-		out_status("import: %s: unpacking", label);
+		out_status("%s: %s: unpacking", b->cmd, label);
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -229,7 +231,7 @@ void bars_finish(bars *b, size_t i, const char *result)
 	if (mode == OUT_TTY)
 		draw(b, true);
 	else if (mode == OUT_PLAIN)
-		out_status("import: %s: %s", b->b[i].label, result);
+		out_status("%s: %s: %s", b->cmd, b->b[i].label, result);
 	pthread_mutex_unlock(&b->lock);
 }
 

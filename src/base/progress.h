@@ -20,7 +20,8 @@ void out_change(const char *kind, const char *path);
 
 /* Per-layer progress.  Thread-safe; redraws at most ten times a second. */
 typedef struct bars bars;
-bars *bars_new(size_t n);
+/* cmd ("import", "pull") starts the plain lines; a static string. */
+bars *bars_new(size_t n, const char *cmd);
 void bars_label(bars *b, size_t i, const char *label);
 void bars_start(bars *b, size_t i, const char *label, uint64_t total);
 void bars_update(bars *b, size_t i, uint64_t done);

@@ -3,6 +3,7 @@
 #include "build/build.h"
 #include "build/buildimage.h"
 #include "build/data.h"
+#include "build/ondemand.h"
 #include "build/profile.h"
 #include "build/sync.h"
 #include "build/version.h"
@@ -363,15 +364,20 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
  * images/kube-cross/build.sh gives it). */
 static int find_image(kb_build *b, kb_error *e)
 {
+	pull_policy pol;
 	int r;
 	b->ref = profile_image_ref(b->prof, b->o->image);
 	if (!b->ref)
 		return kb_errx(e, EINVAL, "no image: this checkout has no build/build-image/cross/VERSION; "
 			       "give --image REF, set KBUILD_NS_IMAGE, or put image = REF in kbuild-ns.conf");
+	if ((r = ondemand_policy(b->o, &pol, e)) < 0)
+		return r;
 	/* The store lock only while we find the image; the image's own lock
 	 * for the whole build: its layers stay while the overlay uses them
 	 * (`image rm` of it waits), and nothing else waits for us. */
 	if ((r = store_open(b->state_dir, LOCK_SH, out_notify, &b->store, e)) < 0)
+		return r;
+	if (pol == PULL_ALWAYS && (r = ondemand_pull(b->state_dir, b->o, b->prof, b->ref, e)) < 0)
 		return r;
 	r = image_find(b->store, b->ref, &b->img, e);
 	const char *alt = b->prof->from_ref && !strcmp(b->ref, b->prof->from_ref) ? b->prof->from_short : NULL;
@@ -381,6 +387,12 @@ static int find_image(kb_build *b, kb_error *e)
 			free(b->ref);
 			b->ref = xstrdup(alt);
 		}
+	}
+	if (r < 0 && e->errnum == ENOENT && pol == PULL_MISSING) {
+		*e = (kb_error){ 0 };
+		if ((r = ondemand_pull(b->state_dir, b->o, b->prof, b->ref, e)) < 0)
+			return r;
+		r = image_find(b->store, b->ref, &b->img, e);
 	}
 	if (r < 0) {
 		if (e->errnum == ENOENT) {

@@ -35,6 +35,9 @@ typedef struct build_opts {
 	const rt_bind *binds;        /* --bind SRC:DST[:ro] */
 	size_t n_binds;
 	char *const *argv;           /* the command, unless shell */
+	int pull;                    /* --pull: 1 + a pull_policy, 0 unset (image/regconf.h) */
+	const char *image_helper;    /* kbuild-ns-image, which pulls a missing image */
+	int verbosity;               /* passed on to it */
 } build_opts;
 
 typedef struct kb_build kb_build;

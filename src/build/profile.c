@@ -679,3 +679,58 @@ char *profile_image_ref(const kb_profile *p, const char *opt)
 		return xstrdup(p->from_ref);
 	return p->cross_tag ? xasprintf("kube-cross:%s", p->cross_tag) : NULL;
 }
+
+/* The default of `NAME="${NAME:-VALUE}"` in a shell script's text. */
+static char *shell_default(const char *text, const char *name)
+{
+	_cleanup_free_ char *pat = xasprintf("%s=\"${%s:-", name, name);
+	const char *p = strstr(text, pat);
+	if (!p)
+		return NULL;
+	p += strlen(pat);
+	size_t n = strcspn(p, "}\"\n");
+	if (n == 0 || p[n] != '}' || memchr(p, '$', n))
+		return NULL;
+	return strndup(p, n);
+}
+
+/* The kube-cross repository the tree's own build names. */
+static char *tree_cross_repo(const kb_profile *p)
+{
+	_cleanup_close_ int cfd = open(p->checkout, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *common = NULL, *docker = NULL;
+	char *v = NULL;
+	if (cfd < 0)
+		return NULL;
+	if (read_file_at(cfd, "build/common.sh", MAX_CONF * 4, &common, NULL) == 0 &&
+	    (v = shell_default(common, "KUBE_BASE_IMAGE_REGISTRY"))) {
+		char *r = xasprintf("%s/kube-cross", v);
+		free(v);
+		return r;
+	}
+	/* 2017: FROM gcr.io/google_containers/kube-cross:KUBE_BUILD_IMAGE_CROSS_TAG */
+	if (read_file_at(cfd, "build/build-image/Dockerfile", MAX_CONF, &docker, NULL) == 0) {
+		const char *f = strstr(docker, "\nFROM ");
+		const char *t = f ? strstr(f, ":KUBE_BUILD_IMAGE_CROSS_TAG") : NULL;
+		if (t && !memchr(f + 6, '\n', (size_t)(t - f - 6)))
+			return strndup(f + 6, (size_t)(t - f - 6));
+	}
+	return NULL;
+}
+
+char *profile_pull_ref(const kb_profile *p, const char *opt)
+{
+	const char *env = getenv("KBUILD_NS_IMAGE");
+	if (opt || (env && *env) || p->image || !p->cross_tag)
+		return profile_image_ref(p, opt);
+	const char *img = getenv("KUBE_CROSS_IMAGE"), *ver = getenv("KUBE_CROSS_VERSION");
+	const char *base = getenv("KUBE_BASE_IMAGE_REGISTRY");
+	_cleanup_free_ char *repo = NULL;
+	if (img && *img)
+		repo = xstrdup(img);
+	else if (base && *base)
+		repo = xasprintf("%s/kube-cross", base);
+	else if (!(repo = tree_cross_repo(p)))
+		repo = xstrdup("registry.k8s.io/build-image/kube-cross");
+	return xasprintf("%s:%s", repo, ver && *ver ? ver : p->cross_tag);
+}

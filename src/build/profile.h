@@ -91,5 +91,14 @@ int profile_builtin(const char *name, bool user_host, kb_profile **ret, kb_error
  * names (FROM), then kube-cross:<cross tag>.  NULL when none applies (a
  * generic checkout without any of them). */
 char *profile_image_ref(const kb_profile *p, const char *opt);
+/* Where to pull the image from when it is missing: the reference as
+ * given (opt, $KBUILD_NS_IMAGE, image = ), or for kube-cross:<cross tag>
+ * the one upstream's build/common.sh names for the tree's era:
+ * $KUBE_CROSS_IMAGE:$KUBE_CROSS_VERSION, each defaulting as upstream does
+ * ($KUBE_BASE_IMAGE_REGISTRY/kube-cross, the cross tag), the registry
+ * defaulting to the tree's own (build/common.sh, or the FROM line of a
+ * 2017-era build/build-image/Dockerfile), else registry.k8s.io/build-image.
+ * NULL when there is no image at all. */
+char *profile_pull_ref(const kb_profile *p, const char *opt);
 void profile_free(kb_profile *p);
 static inline void profile_freep(kb_profile **p) { profile_free(*p); }

@@ -1,4 +1,4 @@
-/* kbuild-ns image import | ls | inspect | rm | prune */
+/* kbuild-ns image import | pull | ls | inspect | rm | prune */
 #include "cli/cmd.h"
 #include "image/image.h"
 #include "base/progress.h"
@@ -9,12 +9,13 @@
 #include <string.h>
 
 /* `image import` reads archives with libarchive, libzstd, ISA-L and
- * OpenSSL.  Loading those (21 shared libraries with their dependencies)
- * took 3 ms of every start of kbuild-ns, so they live in a second program,
- * kbuild-ns-image, which this one execs for import alone.  It is looked
- * for in $KBUILD_NS_LIBEXEC_DIR, then next to this program (a build
- * tree), then where `make install` puts it. */
-static char *helper_path(void)
+ * OpenSSL, `image pull` registries with libcurl.  Loading those (21
+ * shared libraries with their dependencies, before libcurl) took 3 ms of
+ * every start of kbuild-ns, so they live in a second program,
+ * kbuild-ns-image, which this one execs for import and pull alone.  It is
+ * looked for in $KBUILD_NS_LIBEXEC_DIR, then next to this program (a
+ * build tree), then where `make install` puts it. */
+char *image_helper_path(void)
 {
 	const char *dir = getenv("KBUILD_NS_LIBEXEC_DIR");
 	if (dir && *dir)
@@ -37,7 +38,7 @@ static char *helper_path(void)
  * exit status are the helper's own, as if this process had made them. */
 int cmd_exec_image_program(kb_ctx *c, int argc, char **argv)
 {
-	_cleanup_free_ char *path = helper_path();
+	_cleanup_free_ char *path = image_helper_path();
 	_cleanup_free_ char **args = calloc((size_t)argc + 16, sizeof *args);
 	const char *what = !strcmp(argv[0], "import") ? "image import" : argv[0];    /* as errors name it */
 	size_t n = 0;
@@ -222,7 +223,7 @@ int cmd_image(kb_ctx *c, int argc, char **argv)
 		       "       kbuild-ns image rm REF...\n       kbuild-ns image prune\n", usage_image_import);
 		return cmd_help_text("Every subcommand takes --help.", "image");
 	}
-	if (!strcmp(sub, "import"))
+	if (!strcmp(sub, "import") || !strcmp(sub, "pull"))
 		return cmd_exec_image_program(c, argc - 1, argv + 1);
 	if (!strcmp(sub, "ls") || !strcmp(sub, "list"))
 		return do_ls(c, argc - 1, argv + 1);

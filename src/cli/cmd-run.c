@@ -3,6 +3,7 @@
  * build (build/build.h) from open to close. */
 #include "cli/cmd.h"
 #include "base/words.h"
+#include "image/regconf.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -11,7 +12,7 @@
 static const char run_opts_help[] =
 	"RUN-OPTS: --image REF  --network none|host  -e VAR[=VAL]  --bind SRC:DST[:ro]\n"
 	"          --source snapshot|bind  --user root|host  --no-copy-output  --no-wait\n"
-	"          --seccomp=unconfined";
+	"          --seccomp=unconfined  --pull=missing|never|always";
 
 const char *run_usage(const char *cmd)
 {
@@ -30,6 +31,7 @@ static const struct option run_options[] = {
 	{ "source", required_argument, NULL, 'S' },
 	{ "no-wait", no_argument, NULL, 'w' },
 	{ "no-copy-output", no_argument, NULL, 'c' },
+	{ "pull", required_argument, NULL, 'p' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -80,6 +82,13 @@ static int take_option(run_opts *o, int ch, char *arg, kb_error *e)
 	case 'w': b->no_wait = true; return 0;
 	case 'c': b->no_copy = true; return 0;
 	case 'h': o->help = true; return 0;
+	case 'p': {
+		pull_policy pp;
+		if (pull_policy_parse(arg, &pp) < 0)
+			return kb_errx(e, EINVAL, "%s: --pull %s: must be missing, never or always", o->cmd, arg);
+		b->pull = 1 + (int)pp;
+		return 0;
+	}
 	case 'e':
 		if (b->n_envs >= RUN_MAX_ENVS)
 			return kb_errx(e, EINVAL, "%s: too many -e options", o->cmd);
@@ -309,10 +318,14 @@ void run_opts_free(run_opts *o)
 static int build(kb_ctx *c, const run_opts *o)
 {
 	_cleanup_(build_closep) kb_build *b = NULL;
+	_cleanup_free_ char *helper = image_helper_path();
+	build_opts bo = o->b;
 	kb_error e = { 0 };
 	int status = 0, r;
 
-	if ((r = build_open(c->state_dir, &o->b, &b, &e)) < 0 || (r = build_prepare(b, &e)) < 0 ||
+	bo.image_helper = helper;
+	bo.verbosity = c->verbosity;
+	if ((r = build_open(c->state_dir, &bo, &b, &e)) < 0 || (r = build_prepare(b, &e)) < 0 ||
 	    (r = build_sync_in(b, &e)) < 0)
 		return cmd_fail(o->cmd, &e);
 	if ((r = build_run(b, &status, &e)) < 0) {

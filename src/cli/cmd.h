@@ -21,12 +21,15 @@ int cmd_make(kb_ctx *c, int argc, char **argv);
 int cmd_copy_output(kb_ctx *c, int argc, char **argv);
 int cmd_clean(kb_ctx *c, int argc, char **argv);
 int cmd_status(kb_ctx *c, int argc, char **argv);
-/* `image import`, in kbuild-ns-image (image-main.c); kbuild-ns execs that
- * program for it (cmd-image.c). */
+/* `image import` and `image pull`, in kbuild-ns-image (image-main.c);
+ * kbuild-ns execs that program for them (cmd-image.c). */
 int cmd_image_import(kb_ctx *c, int argc, char **argv);
+int cmd_image_pull(kb_ctx *c, int argc, char **argv);
+/* Where kbuild-ns-image is (cmd-image.c). */
+char *image_helper_path(void);
 /* The usage of `image` as a whole and of each subcommand. */
-extern const char usage_image[], usage_image_import[], usage_image_ls[], usage_image_inspect[],
-	usage_image_rm[], usage_image_prune[];
+extern const char usage_image[], usage_image_import[], usage_image_pull[], usage_image_ls[],
+	usage_image_inspect[], usage_image_rm[], usage_image_prune[];
 /* `provenance verify` and `cache`, also in kbuild-ns-image (libcrypto,
  * libzstd, libarchive). */
 int cmd_provenance(kb_ctx *c, int argc, char **argv);

@@ -13,12 +13,17 @@
 const char usage_image_import[] =
 	"usage: kbuild-ns image import PATH [--name NAME:TAG]... [--platform OS/ARCH]\n"
 	"                              [--max-layer-size SIZE] [--jobs N]";
+const char usage_image_pull[] =
+	"usage: kbuild-ns image pull REF [--name NAME:TAG] [--platform OS/ARCH]\n"
+	"                            [--cert-dir DIR] [--tls-verify=false]\n"
+	"                            [--max-layer-size SIZE] [--jobs N]";
 const char usage_image_ls[] = "usage: kbuild-ns image ls [--json]";
 const char usage_image_inspect[] = "usage: kbuild-ns image inspect REF";
 const char usage_image_rm[] = "usage: kbuild-ns image rm REF...";
 const char usage_image_prune[] = "usage: kbuild-ns image prune";
 const char usage_image[] =
 	"usage: kbuild-ns image import PATH [--name NAME:TAG]... [IMPORT-OPTIONS]\n"
+	"       kbuild-ns image pull REF [--name NAME:TAG] [PULL-OPTIONS]\n"
 	"       kbuild-ns image ls [--json] | inspect REF | rm REF... | prune";
 
 bool cmd_is_help(const char *arg)

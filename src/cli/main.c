@@ -18,6 +18,7 @@ static void help(void)
 	       "Build Kubernetes (or any project shaped like it) without Docker and root.\n\n"
 	       "Commands:\n"
 	       "  image import PATH [--name NAME:TAG]    import an image archive\n"
+	       "  image pull REF [--platform OS/ARCH]    pull an image from a registry\n"
 	       "  image ls | inspect REF | rm REF...     list, show, remove imported images\n"
 	       "  image prune                            remove layers no image uses\n"
 	       "  make [RUN-OPTS] [MAKE-ARGS...]         sync in, make in the sandbox, copy out\n"

@@ -22,7 +22,59 @@ void image_rec_free(image_rec *r)
 		free(r->layers[i].media_type);
 	free(r->layers);
 	free(r->created);
+	image_source_clear(&r->source);
 	free(r);
+}
+
+void image_source_clear(image_source *s)
+{
+	free(s->location);
+	free(s->via);
+	memset(s, 0, sizeof *s);
+}
+
+int image_source_copy(image_source *dst, const image_source *src)
+{
+	*dst = *src;
+	dst->location = src->location ? strdup(src->location) : NULL;
+	dst->via = src->via ? strdup(src->via) : NULL;
+	if ((src->location && !dst->location) || (src->via && !dst->via)) {
+		image_source_clear(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static json_t *source_json(const image_source *s)
+{
+	json_t *j = json_pack("{s:s, s:s}", "type", s->kind == SRC_REGISTRY ? "registry" : "archive",
+			      s->kind == SRC_REGISTRY ? "reference" : "path", s->location ? s->location : "");
+	char buf[80];
+	if (j && s->has_digest) {
+		snprintf(buf, sizeof buf, "sha256:%s", s->digest.hex);
+		json_object_set_new(j, s->kind == SRC_REGISTRY ? "digest" : "sha256", json_string(buf));
+	}
+	if (j && s->via)
+		json_object_set_new(j, "via", json_string(s->via));
+	return j;
+}
+
+/* Optional, and only informative: an odd "source" is left out. */
+static void parse_source(json_t *j, image_source *s)
+{
+	const char *type = json_string_value(json_object_get(j, "type"));
+	bool reg = type && !strcmp(type, "registry");
+	const char *loc = json_string_value(json_object_get(j, reg ? "reference" : "path"));
+	const char *dg = json_string_value(json_object_get(j, reg ? "digest" : "sha256"));
+	const char *via = json_string_value(json_object_get(j, "via"));
+	kb_error ignored = { 0 };
+
+	if (!type || (!reg && strcmp(type, "archive")) || !loc)
+		return;
+	s->kind = reg ? SRC_REGISTRY : SRC_ARCHIVE;
+	s->location = strdup(loc);
+	s->via = via ? strdup(via) : NULL;
+	s->has_digest = dg && digest_parse(dg, &s->digest, &ignored) == 0;
 }
 
 void image_list_free(image_rec **l, size_t n)
@@ -67,6 +119,8 @@ static json_t *record_json(const image_rec *r)
 		json_object_set_new(j, "manifest", digest_json(&r->manifest));
 	if (r->created)
 		json_object_set_new(j, "created", json_string(r->created));
+	if (r->source.kind != SRC_NONE)
+		json_object_set_new(j, "source", source_json(&r->source));
 	for (size_t i = 0; i < r->n_layers; i++) {
 		const layer_rec *l = &r->layers[i];
 		json_t *lj = json_object();
@@ -128,6 +182,8 @@ static int parse_record(const char *txt, size_t len, const char *hex, image_rec 
 	}
 	if (json_is_string(json_object_get(j, "created")))
 		r->created = strdup(json_string_value(json_object_get(j, "created")));
+	if (json_is_object(json_object_get(j, "source")))
+		parse_source(json_object_get(j, "source"), &r->source);
 	a = json_object_get(j, "layers");
 	if (!json_is_array(a))
 		goto bad;

@@ -11,6 +11,17 @@ typedef struct layer_rec {
 	uint64_t size, unpacked_size;
 } layer_rec;
 
+/* Where an image came from, for `image inspect` ("source" in the record;
+ * records written before it have none). */
+typedef enum { SRC_NONE, SRC_ARCHIVE, SRC_REGISTRY } image_source_kind;
+typedef struct image_source {
+	image_source_kind kind;
+	char *location;              /* the archive's absolute path, or the reference pulled */
+	char *via;                   /* registry: the mirror that served it, or NULL */
+	bool has_digest;
+	kb_digest digest;            /* the archive's sha256, or the digest the reference resolved to */
+} image_source;
+
 typedef struct image_rec {
 	kb_digest id;                /* = config digest */
 	char **names;
@@ -21,7 +32,11 @@ typedef struct image_rec {
 	char *created;
 	layer_rec *layers;
 	size_t n_layers;
+	image_source source;
 } image_rec;
+
+int image_source_copy(image_source *dst, const image_source *src);
+void image_source_clear(image_source *s);
 
 int image_load(kb_store *s, const char *hex, image_rec **ret, kb_error *e);
 int image_save(kb_store *s, const image_rec *r, kb_error *e);

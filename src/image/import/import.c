@@ -1,5 +1,6 @@
 /* `image import` (import.h): plan, unpack the missing layers in parallel,
- * check every digest, publish. */
+ * check every digest, publish.  import_plans is the part `image pull`
+ * shares; kb_import feeds it from an archive or layout. */
 #include "image/import/import.h"
 #include "base/progress.h"
 
@@ -14,6 +15,8 @@ typedef struct job {
 	layer_plan *lp;              /* first plan layer with this content */
 	bool present;                /* already in the store: nothing to do */
 	bool published;              /* moved into layers/ by this import */
+	bool kept;                   /* published early: stays if the import fails */
+	zs_kind kind;
 	char dir[32];                /* work directory name */
 	char label[40];
 	kb_digest digest, diff_id;
@@ -25,14 +28,22 @@ typedef struct pool {
 	job *jobs;
 	size_t n;
 	atomic_size_t next;
+	size_t *order;               /* job indexes, largest layer first */
 	atomic_int cancel;
 	pthread_mutex_t lock;
 	kb_error err;
 	kb_store *s;
-	kb_source *src;
+	const layer_feed *feed;
 	const import_opts *o;
 	bars *bars;
 } pool;
+
+/* One worker thread: its number goes to the feed (a registry keeps a
+ * connection per worker). */
+typedef struct worker_arg {
+	pool *p;
+	int w;
+} worker_arg;
 
 void import_result_clear(import_result *r)
 {
@@ -47,26 +58,17 @@ static void on_progress(void *ctx, uint64_t bytes)
 	bars_update(p->bars, i, bytes);
 }
 
-static int run_job(pool *p, size_t i, kb_error *e)
+/* Unpack the opened layer into a new work directory and check it. */
+static int unpack_job(pool *p, size_t i, layer_input *in, kb_error *e)
 {
 	job *j = &p->jobs[i];
 	layer_plan *lp = j->lp;
-	kb_span sp;
 	int r;
 
-	if (lp->member) {
-		if ((r = source_find(p->src, lp->member, &sp, e)) < 0) {
-			kb_err_prefix(e, "%s", j->label);
-			return r;
-		}
-	} else {
-		sp = (kb_span){ .fd = p->src->fd, .off = 0, .len = p->src->size };
-	}
-	_cleanup_(span_close) kb_span span = sp;
-	if (lp->has_digest && span.len != lp->size)
+	if (lp->has_digest && in->len != lp->size)
 		return kb_errx(e, EINVAL, "%s: size mismatch (expected %llu, got %llu)", j->label,
-			       (unsigned long long)lp->size, (unsigned long long)span.len);
-	bars_start(p->bars, i, j->label, span.len);
+			       (unsigned long long)lp->size, (unsigned long long)in->len);
+	bars_start(p->bars, i, j->label, in->len);
 
 	snprintf(j->dir, sizeof j->dir, "L%zu", i);
 	if (mkdirat(p->s->work_fd, j->dir, 0755) < 0)
@@ -76,8 +78,10 @@ static int run_job(pool *p, size_t i, kb_error *e)
 		return kb_err(e, errno, "%s: work directory", j->label);
 
 	_cleanup_(zstream_freep) zstream *z = NULL;
-	if ((r = zstream_open(&z, span.fd, span.off, span.len, ZS_DETECT | ZS_HASH_IN | ZS_HASH_OUT,
-			      p->o->max_layer_size, j->label, e)) < 0)
+	unsigned zf = ZS_DETECT | ZS_HASH_IN | ZS_HASH_OUT;
+	r = in->read ? zstream_open_reader(&z, in->read, in->read_ctx, in->len, zf, p->o->max_layer_size, j->label, e)
+		     : zstream_open(&z, in->fd, in->off, in->len, zf, p->o->max_layer_size, j->label, e);
+	if (r < 0)
 		return r;
 	extract_opts xo = { .relax_modes = p->o->relax_modes, .cancel = &p->cancel };
 	void *ctx[2] = { p, (void *)(uintptr_t)i };
@@ -88,30 +92,72 @@ static int run_job(pool *p, size_t i, kb_error *e)
 	zstream_digest_out(z, &j->diff_id);
 	j->size = zstream_in_bytes(z);
 	j->unpacked = zstream_out_bytes(z);
+	j->kind = zstream_kind(z);
+	return 0;
+}
+
+static int check_job(pool *p, size_t i, kb_error *e)
+{
+	job *j = &p->jobs[i];
+	layer_plan *lp = j->lp;
+
 	if (lp->has_digest && strcmp(j->digest.hex, lp->digest.hex))
 		return kb_errx(e, EINVAL, "%s: digest mismatch (expected sha256:%s, got sha256:%s)",
 			       j->label, lp->digest.hex, j->digest.hex);
 	if (lp->has_diff_id && strcmp(j->diff_id.hex, lp->diff_id.hex))
 		return kb_errx(e, EINVAL, "%s: diff_id mismatch (expected sha256:%s, got sha256:%s)",
 			       j->label, lp->diff_id.hex, j->diff_id.hex);
+	return 0;
+}
+
+static int run_job(pool *p, int w, size_t i, kb_error *e)
+{
+	job *j = &p->jobs[i];
+	layer_input in = { .fd = -1 };
+	int r;
+
+	if ((r = p->feed->open(p->feed->ctx, w, j->lp, j->label, &in, e)) < 0)
+		return r;
+	r = unpack_job(p, i, &in, e);
+	/* The feed's end check comes before the digests: a transfer that
+	 * went on past its size says more than "digest mismatch". */
+	kb_error ce = { 0 };
+	int rc = p->feed->close(p->feed->ctx, w, &in, r == 0, &ce);
+	if (r == 0 && rc < 0) {
+		*e = ce;
+		r = rc;
+	}
+	if (r == 0)
+		r = check_job(p, i, e);
+	if (r < 0)
+		return r;
+	/* Checked: a pull may publish it now, so that an interrupted pull
+	 * does not fetch it again. */
+	if (p->feed->publish_early) {
+		if ((r = store_publish_layer(p->s, j->dir, &j->diff_id, e)) < 0)
+			return r;
+		j->published = j->kept = true;
+	}
 	char hb[2][24], res[80];
 	snprintf(res, sizeof res, "%s %s, %s unpacked", human_size(j->size, hb[0], sizeof hb[0]),
-		 zs_kind_name(zstream_kind(z)), human_size(j->unpacked, hb[1], sizeof hb[1]));
+		 zs_kind_name(j->kind), human_size(j->unpacked, hb[1], sizeof hb[1]));
 	bars_finish(p->bars, i, res);
 	return 0;
 }
 
 static void *worker(void *arg)
 {
-	pool *p = arg;
+	pool *p = ((worker_arg *)arg)->p;
+	int w = ((worker_arg *)arg)->w;
 	for (;;) {
-		size_t i = atomic_fetch_add(&p->next, 1);
-		if (i >= p->n || atomic_load(&p->cancel))
+		size_t k = atomic_fetch_add(&p->next, 1);
+		if (k >= p->n || atomic_load(&p->cancel))
 			break;
+		size_t i = p->order[k];
 		if (p->jobs[i].present)
 			continue;
 		kb_error e = { 0 };
-		if (run_job(p, i, &e) < 0) {
+		if (run_job(p, w, i, &e) < 0) {
 			/* The first failure is the one to report; the others are
 			 * mostly "cancelled" echoes of it. */
 			pthread_mutex_lock(&p->lock);
@@ -124,6 +170,31 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static pool *sort_pool;    /* qsort has no context argument */
+
+static int by_size_desc(const void *a, const void *b)
+{
+	const layer_plan *x = sort_pool->jobs[*(const size_t *)a].lp, *y = sort_pool->jobs[*(const size_t *)b].lp;
+	uint64_t sx = x->has_digest ? x->size : 0, sy = y->has_digest ? y->size : 0;
+	return sx < sy ? 1 : sx > sy ? -1 : 0;
+}
+
+/* Largest layer first: the last layer to start then is a small one, so
+ * the workers end together instead of one unpacking the biggest layer
+ * alone at the end (the longest-processing-time rule).  Called before
+ * any worker starts. */
+static int order_jobs(pool *p, kb_error *e)
+{
+	if (!(p->order = calloc(p->n + 1, sizeof *p->order)))
+		return kb_err_oom(e, "import");
+	for (size_t i = 0; i < p->n; i++)
+		p->order[i] = i;
+	sort_pool = p;
+	qsort(p->order, p->n, sizeof *p->order, by_size_desc);
+	sort_pool = NULL;
+	return 0;
+}
+
 static int run_pool(pool *p, int jobs, kb_error *e)
 {
 	size_t todo = 0;
@@ -131,26 +202,35 @@ static int run_pool(pool *p, int jobs, kb_error *e)
 		todo += !p->jobs[i].present;
 	if (todo == 0)
 		return 0;
+	if (order_jobs(p, e) < 0)
+		return -ENOMEM;
 	if (jobs < 1)
 		jobs = 1;
 	if ((size_t)jobs > todo)
 		jobs = (int)todo;
 	pthread_t *t = calloc((size_t)jobs, sizeof *t);
+	worker_arg *wa = calloc((size_t)jobs, sizeof *wa);
 	int started = 0;
-	if (!t)
+	if (!t || !wa) {
+		free(t);
+		free(wa);
 		return kb_err_oom(e, "import");
+	}
+	for (int k = 0; k < jobs; k++)
+		wa[k] = (worker_arg){ p, k };
 	pthread_mutex_init(&p->lock, NULL);
 	/* Worker 0 is this thread; the rest are new ones.  Each keeps a few
 	 * MB of buffers, whatever the layer size. */
 	for (int k = 1; k < jobs; k++)
-		if (pthread_create(&t[k], NULL, worker, p) == 0)
+		if (pthread_create(&t[k], NULL, worker, &wa[k]) == 0)
 			started = k;
 		else
 			break;
-	worker(p);
+	worker(&wa[0]);
 	for (int k = 1; k <= started; k++)
 		pthread_join(t[k], NULL);
 	free(t);
+	free(wa);
 	pthread_mutex_destroy(&p->lock);
 	if (kb_err_set(&p->err)) {
 		*e = p->err;
@@ -181,7 +261,7 @@ static job *job_for(pool *p, const layer_plan *lp)
 	return NULL;
 }
 
-static int make_record(image_plan *ip, pool *p, image_rec **old, size_t n_old,
+static int make_record(image_plan *ip, pool *p, image_rec **old, size_t n_old, const image_source *src,
 		       image_rec **ret, kb_error *e)
 {
 	_cleanup_(image_rec_freep) image_rec *r = calloc(1, sizeof *r);
@@ -192,6 +272,8 @@ static int make_record(image_plan *ip, pool *p, image_rec **old, size_t n_old,
 	r->platform = ip->platform;
 	r->has_manifest = ip->has_manifest;
 	r->manifest = ip->manifest_digest;
+	if (src && image_source_copy(&r->source, src) < 0)
+		return kb_err_oom(e, "import");
 	for (size_t i = 0; i < ip->n_names; i++)
 		r->names[r->n_names++] = strdup(ip->names[i]);
 	json_t *cfg = json_loadb(ip->config, ip->config_len, 0, NULL);
@@ -272,7 +354,7 @@ static int make_jobs(pool *p, image_plan **plans, size_t n_plans, import_result 
 				snprintf(j->label, sizeof j->label, "root filesystem");
 			ret->layers_present += j->present;
 		}
-	p->bars = p->o->progress ? bars_new(p->n) : NULL;
+	p->bars = p->o->progress ? bars_new(p->n, p->o->cmd ? p->o->cmd : "import") : NULL;
 	for (size_t i = 0; i < p->n && p->bars; i++) {
 		bars_label(p->bars, i, p->jobs[i].label);
 		if (p->jobs[i].present) {
@@ -301,7 +383,8 @@ static int put_blob(kb_store *s, const kb_digest *d, const void *data, size_t le
 
 /* The image records, last: once one is written, the layers are the
  * store's (no rollback). */
-static int publish_records(pool *p, image_plan **plans, size_t n_plans, import_result *ret, added *a, kb_error *e)
+static int publish_records(pool *p, image_plan **plans, size_t n_plans, const image_source *src,
+			   import_result *ret, added *a, kb_error *e)
 {
 	image_rec **old = NULL;
 	size_t n_old = 0;
@@ -311,7 +394,7 @@ static int publish_records(pool *p, image_plan **plans, size_t n_plans, import_r
 		return r;
 	for (size_t i = 0; i < n_plans && r == 0; i++) {
 		image_rec *rec = NULL;
-		if ((r = make_record(plans[i], p, old, n_old, &rec, e)) < 0)
+		if ((r = make_record(plans[i], p, old, n_old, src, &rec, e)) < 0)
 			break;
 		ret->images[ret->n_images++] = rec;
 		if ((r = image_commit(p->s, rec, e)) == 0)
@@ -323,7 +406,8 @@ static int publish_records(pool *p, image_plan **plans, size_t n_plans, import_r
 
 /* All layers check out: only now does anything become visible, blobs,
  * then layers, then the records that refer to them. */
-static int publish(pool *p, image_plan **plans, size_t n_plans, import_result *ret, added *a, kb_error *e)
+static int publish(pool *p, image_plan **plans, size_t n_plans, const image_source *src, import_result *ret,
+		   added *a, kb_error *e)
 {
 	int r;
 
@@ -349,13 +433,16 @@ static int publish(pool *p, image_plan **plans, size_t n_plans, import_result *r
 		if (j->present)
 			continue;
 		ret->layers_unpacked++;
+		ret->bytes_read += j->size;
 		ret->skipped_devices += j->st.skipped_devices;
 		ret->skipped_sockets += j->st.skipped_sockets;
+		if (j->published)
+			continue;
 		if ((r = store_publish_layer(p->s, j->dir, &j->diff_id, e)) < 0)
 			return r;
 		j->published = true;
 	}
-	return publish_records(p, plans, n_plans, ret, a, e);
+	return publish_records(p, plans, n_plans, src, ret, a, e);
 }
 
 /* Take back what a failed import added, unless a record refers to it. */
@@ -365,10 +452,75 @@ static void rollback(pool *p, const added *a)
 	if (a->committed)
 		return;
 	for (size_t i = 0; i < p->n; i++)
-		if (p->jobs[i].published)
+		if (p->jobs[i].published && !p->jobs[i].kept)
 			(void)store_remove_layer(p->s, p->jobs[i].diff_id.hex, &ignored);
 	for (size_t i = 0; i < a->n_blobs; i++)
 		(void)unlinkat(p->s->blobs_fd, a->blobs[i].hex, 0);
+}
+
+int import_plans(kb_store *s, image_plan **plans, size_t n_plans, image_format fmt, const layer_feed *f,
+		 const import_opts *o, const image_source *src, import_result *ret, kb_error *e)
+{
+	pool p = { .s = s, .o = o, .feed = f };
+	added a = { 0 };
+	int r;
+
+	ret->format = fmt;
+	if ((r = make_jobs(&p, plans, n_plans, ret, e)) == 0 && (r = run_pool(&p, o->jobs, e)) == 0 &&
+	    (!f->ready || (r = f->ready(f->ctx, e)) == 0) && (r = publish(&p, plans, n_plans, src, ret, &a, e)) < 0)
+		rollback(&p, &a);
+	free(a.blobs);
+	bars_free(p.bars);
+	free(p.order);
+	free(p.jobs);
+	return r;
+}
+
+/* ---- import: layers from the archive's members ---- */
+
+typedef struct import_feed {
+	kb_source *src;
+	image_source is;             /* the records' source: path and sha256 */
+} import_feed;
+
+static int source_open_layer(void *ctx, int w, const layer_plan *lp, const char *label, layer_input *in,
+			     kb_error *e)
+{
+	kb_source *src = ((import_feed *)ctx)->src;
+	kb_span sp;
+	int r;
+
+	(void)w;
+	if (lp->member) {
+		if ((r = source_find(src, lp->member, &sp, e)) < 0) {
+			kb_err_prefix(e, "%s", label);
+			return r;
+		}
+	} else {
+		sp = (kb_span){ .fd = src->fd, .off = 0, .len = src->size };
+	}
+	*in = (layer_input){ .fd = sp.fd, .own_fd = sp.own_fd, .off = sp.off, .len = sp.len };
+	return 0;
+}
+
+static int source_close_layer(void *ctx, int w, layer_input *in, bool ok, kb_error *e)
+{
+	(void)ctx, (void)w, (void)ok, (void)e;
+	if (in->own_fd && in->fd >= 0)
+		close(in->fd);
+	in->fd = -1;
+	return 0;
+}
+
+/* The archive's sha256, hashed beside the unpacking (source.h). */
+static int source_ready(void *ctx, kb_error *e)
+{
+	import_feed *f = ctx;
+	int r = source_hash_wait(f->src, &f->is.digest, e);
+	if (r < 0)
+		return r;
+	f->is.has_digest = r > 0;
+	return 0;
 }
 
 int kb_import(kb_store *s, const import_opts *o, import_result *ret, kb_error *e)
@@ -376,31 +528,29 @@ int kb_import(kb_store *s, const import_opts *o, import_result *ret, kb_error *e
 	_cleanup_(source_freep) kb_source *src = NULL;
 	image_plan **plans = NULL;
 	size_t n_plans = 0;
-	pool p = { .s = s, .o = o };
-	added a = { 0 };
+	image_format fmt;
 	int r;
 
 	memset(ret, 0, sizeof *ret);
 	if ((r = store_lock_import(s, e)) < 0 || (r = store_workdir(s, e)) < 0 ||
 	    (r = source_open(o->path, s->work_fd, &src, e)) < 0)
 		return r;
-	p.src = src;
-	if ((r = oci_plan(src, &o->plat, &ret->format, &plans, &n_plans, e)) < 0) {
+	if ((r = oci_plan(src, &o->plat, &fmt, &plans, &n_plans, e)) < 0) {
 		if (!strstr(e->msg, o->path))
 			kb_err_prefix(e, "%s", o->path);
 		return r;
 	}
-	if (ret->format == FMT_ROOTFS && !o->n_names)
+	if (fmt == FMT_ROOTFS && !o->n_names)
 		r = kb_errx(e, EINVAL, "%s: not an image archive (no index.json or manifest.json); "
 			    "to import it as a root filesystem, give it a --name", o->path);
 	else if (o->n_names)
 		r = apply_names(plans, n_plans, o, e);
-	if (r == 0 && (r = make_jobs(&p, plans, n_plans, ret, e)) == 0 && (r = run_pool(&p, o->jobs, e)) == 0 &&
-	    (r = publish(&p, plans, n_plans, ret, &a, e)) < 0)
-		rollback(&p, &a);
-	free(a.blobs);
-	bars_free(p.bars);
-	free(p.jobs);
+	import_feed f = { .src = src, .is = { .kind = SRC_ARCHIVE, .location = src->real_path } };
+	layer_feed feed = { .open = source_open_layer, .close = source_close_layer, .ready = source_ready, .ctx = &f };
+	if (r == 0) {
+		source_hash_start(src);
+		r = import_plans(s, plans, n_plans, fmt, &feed, o, &f.is, ret, e);
+	}
 	for (size_t i = 0; i < n_plans; i++)
 		image_plan_free(plans[i]);
 	free(plans);

@@ -15,6 +15,7 @@
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_V1 "application/vnd.docker.distribution.manifest.v1"    /* +json, +prettyjws */
 
 /* ---- small JSON helpers: every field is type-checked, and a wrong
  * type is reported with the field's name and the document's name. ---- */
@@ -267,25 +268,34 @@ int oci_config_check(image_plan *p, const char *cfg, size_t len, kb_error *e)
 	return 0;
 }
 
-static int load_config(kb_source *src, image_plan *p, const char *member, const kb_digest *d,
-		       uint64_t size, kb_error *e)
+/* A docker-save config, named by its member. */
+static int load_config_member(kb_source *src, image_plan *p, const char *member, const kb_digest *d, kb_error *e)
 {
-	int r;
-	if (member) {
-		r = source_read(src, member, MAX_CONFIG_SIZE, &p->config, &p->config_len, e);
-		if (r < 0)
-			return r;
-		sha256_buf(p->config, p->config_len, &p->config_digest);
-		if (d && strcmp(d->hex, p->config_digest.hex))
-			return kb_errx(e, EINVAL, "config %s: digest mismatch (expected sha256:%s, got sha256:%s)",
-				       member, d->hex, p->config_digest.hex);
-	} else {
-		r = source_read_blob(src, d, size, MAX_CONFIG_SIZE, &p->config, &p->config_len, e);
-		if (r < 0)
-			return r;
-		p->config_digest = *d;
-	}
+	int r = source_read(src, member, MAX_CONFIG_SIZE, &p->config, &p->config_len, e);
+	if (r < 0)
+		return r;
+	sha256_buf(p->config, p->config_len, &p->config_digest);
+	if (d && strcmp(d->hex, p->config_digest.hex))
+		return kb_errx(e, EINVAL, "config %s: digest mismatch (expected sha256:%s, got sha256:%s)",
+			       member, d->hex, p->config_digest.hex);
 	return oci_config_check(p, p->config, p->config_len, e);
+}
+
+static int load_config(const blob_reader *br, image_plan *p, const kb_digest *d, uint64_t size, kb_error *e)
+{
+	int r = br->read(br->ctx, BLOB_CONFIG, d, size, MAX_CONFIG_SIZE, &p->config, &p->config_len, e);
+	if (r < 0)
+		return r;
+	p->config_digest = *d;
+	return oci_config_check(p, p->config, p->config_len, e);
+}
+
+/* An archive's blobs/sha256/<hex>, as a blob_reader. */
+static int source_blob(void *ctx, blob_kind kind, const kb_digest *d, uint64_t size, size_t max, char **ret,
+		       size_t *ret_len, kb_error *e)
+{
+	(void)kind;
+	return source_read_blob(ctx, d, size, max, ret, ret_len, e);
 }
 
 /* ---- OCI ---- */
@@ -300,7 +310,7 @@ typedef struct cands {
 	size_t n;
 } cands;
 
-static int walk_index(kb_source *src, json_t *idx, const char *what, const char *inherited,
+static int walk_index(const blob_reader *br, json_t *idx, const char *what, const char *inherited,
 		      int depth, cands *out, kb_error *e)
 {
 	json_t *ms, *d;
@@ -323,12 +333,12 @@ static int walk_index(kb_source *src, json_t *idx, const char *what, const char 
 			size_t len;
 			char sub[48];
 			snprintf(sub, sizeof sub, "index sha256:%.12s", de.digest.hex);
-			if ((r = source_read_blob(src, &de.digest, de.size, MAX_INDEX_SIZE, &buf, &len, e)) < 0)
+			if ((r = br->read(br->ctx, BLOB_MANIFEST, &de.digest, de.size, MAX_INDEX_SIZE, &buf, &len, e)) < 0)
 				return r;
 			json_t *j = parse_json(buf, len, sub, JSON_OBJECT, e);
 			if (!j)
 				return -EINVAL;
-			r = walk_index(src, j, sub, name, depth + 1, out, e);
+			r = walk_index(br, j, sub, name, depth + 1, out, e);
 			json_decref(j);    /* candidates keep copies, not pointers */
 			if (r < 0)
 				return r;
@@ -352,19 +362,16 @@ static int walk_index(kb_source *src, json_t *idx, const char *what, const char 
 	return 0;
 }
 
-static int load_manifest(kb_source *src, const desc *d, image_plan *p, kb_error *e)
+/* The image manifest in p->manifest: its layers and its config. */
+static int parse_manifest(const blob_reader *br, image_plan *p, kb_error *e)
 {
 	char what[48];
-	snprintf(what, sizeof what, "manifest sha256:%.12s", d->digest.hex);
-	int r = source_read_blob(src, &d->digest, d->size, MAX_MANIFEST_SIZE, &p->manifest, &p->manifest_len, e);
-	if (r < 0)
-		return r;
-	p->has_manifest = true;
-	p->manifest_digest = d->digest;
+	snprintf(what, sizeof what, "manifest sha256:%.12s", p->manifest_digest.hex);
 	_cleanup_json_ json_t *j = parse_json(p->manifest, p->manifest_len, what, JSON_OBJECT, e);
 	json_t *cfg, *layers, *l;
 	const char *mt;
 	size_t i;
+	int r;
 
 	if (!j)
 		return -EINVAL;
@@ -394,7 +401,18 @@ static int load_manifest(kb_source *src, const desc *d, image_plan *p, kb_error 
 	desc cd;
 	if ((r = parse_desc(cfg, what, &cd, e)) < 0)
 		return r;
-	return load_config(src, p, NULL, &cd.digest, cd.size, e);
+	return load_config(br, p, &cd.digest, cd.size, e);
+}
+
+static int load_manifest(const blob_reader *br, const desc *d, image_plan *p, kb_error *e)
+{
+	int r = br->read(br->ctx, BLOB_MANIFEST, &d->digest, d->size, MAX_MANIFEST_SIZE, &p->manifest,
+			 &p->manifest_len, e);
+	if (r < 0)
+		return r;
+	p->has_manifest = true;
+	p->manifest_digest = d->digest;
+	return parse_manifest(br, p, e);
 }
 
 /* Docker 25+ archives also carry manifest.json; its RepoTags name the
@@ -473,8 +491,8 @@ static int check_layout(kb_source *src, kb_error *e)
 
 /* Among the manifests named like cs->c[i] (all marked done), the first
  * for the wanted platform; *members counts them. */
-static int pick_manifest(const cands *cs, size_t i, bool *done, const plan_opts *o, size_t *ret, size_t *members,
-			 kb_error *e)
+static int pick_manifest(const cands *cs, size_t i, bool *done, const plan_opts *o, const char *what, size_t *ret,
+			 size_t *members, kb_error *e)
 {
 	const char *name = cs->c[i].name;
 	size_t pick = SIZE_MAX;
@@ -499,7 +517,7 @@ static int pick_manifest(const cands *cs, size_t i, bool *done, const plan_opts 
 	}
 	if (pick == SIZE_MAX) {
 		char wb[100];
-		return kb_errx(e, ENOENT, "index.json: no image for platform %s (available: %s)",
+		return kb_errx(e, ENOENT, "%s: no image for platform %s (available: %s)", what,
 			       platform_str(&o->want, wb, sizeof wb), avail);
 	}
 	*ret = pick;
@@ -507,7 +525,7 @@ static int pick_manifest(const cands *cs, size_t i, bool *done, const plan_opts 
 }
 
 /* The plan of the manifest picked for one name. */
-static int plan_manifest(kb_source *src, const cands *cs, size_t pick, size_t members, const plan_opts *o,
+static int plan_manifest(kb_source *src, const blob_reader *br, const cands *cs, size_t pick, size_t members, const plan_opts *o,
 			 plan_list *l, kb_error *e)
 {
 	_cleanup_(image_plan_freep) image_plan *p = calloc(1, sizeof *p);
@@ -515,7 +533,7 @@ static int plan_manifest(kb_source *src, const cands *cs, size_t pick, size_t me
 
 	if (!p)
 		return kb_err_oom(e, "index.json");
-	if ((r = load_manifest(src, &cs->c[pick].d, p, e)) < 0)
+	if ((r = load_manifest(br, &cs->c[pick].d, p, e)) < 0)
 		return r;
 	/* A manifest picked without platform information must still be for
 	 * the wanted platform when the user asked for one, or when the index
@@ -527,7 +545,7 @@ static int plan_manifest(kb_source *src, const cands *cs, size_t pick, size_t me
 	}
 	if ((cs->c[pick].name && add_name(p, cs->c[pick].name) < 0))
 		return kb_err_oom(e, "image names");
-	if ((r = add_repotags(src, p, e)) < 0)
+	if (src && (r = add_repotags(src, p, e)) < 0)
 		return r;
 	return plan_list_add(l, &p, "index.json", e);
 }
@@ -546,7 +564,8 @@ static int plan_oci(kb_source *src, const plan_opts *o, image_plan ***ret, size_
 	json_t *idx = parse_json(buf, len, "index.json", JSON_OBJECT, e);
 	if (!idx)
 		return -EINVAL;
-	r = walk_index(src, idx, "index.json", NULL, 0, &cs, e);
+	blob_reader br = { source_blob, src };
+	r = walk_index(&br, idx, "index.json", NULL, 0, &cs, e);
 	json_decref(idx);
 	if (r == 0 && !(done = calloc(cs.n + 1, sizeof *done)))
 		r = kb_err_oom(e, "index.json");
@@ -554,8 +573,8 @@ static int plan_oci(kb_source *src, const plan_opts *o, image_plan ***ret, size_
 	 * for the wanted platform. */
 	for (size_t i = 0; i < cs.n && r == 0; i++) {
 		size_t pick = 0, members = 0;
-		if (!done[i] && (r = pick_manifest(&cs, i, done, o, &pick, &members, e)) == 0)
-			r = plan_manifest(src, &cs, pick, members, o, &l, e);
+		if (!done[i] && (r = pick_manifest(&cs, i, done, o, "index.json", &pick, &members, e)) == 0)
+			r = plan_manifest(src, &br, &cs, pick, members, o, &l, e);
 	}
 	cands_free(&cs);
 	if (r < 0) {
@@ -564,6 +583,91 @@ static int plan_oci(kb_source *src, const plan_opts *o, image_plan ***ret, size_
 	}
 	*ret = l.v;
 	*ret_n = l.n;
+	return 0;
+}
+
+/* ---- a registry's answer ---- */
+
+static bool is_schema1(const char *mt, json_t *doc)
+{
+	json_t *v = json_object_get(doc, "schemaVersion");
+	return (mt && !strncmp(mt, MT_DOCKER_V1, strlen(MT_DOCKER_V1))) ||
+	       (json_is_integer(v) && json_integer_value(v) == 1);
+}
+
+/* The manifest for the wanted platform among an index's. */
+static int plan_remote_index(const blob_reader *br, json_t *idx, const char *what, const plan_opts *o,
+			     plan_list *l, kb_error *e)
+{
+	cands cs = { 0 };
+	_cleanup_free_ bool *done = NULL;
+	size_t pick = 0, members = 0;
+	int r = walk_index(br, idx, what, NULL, 0, &cs, e);
+
+	/* A registry's index names one image: annotations name nothing. */
+	for (size_t i = 0; i < cs.n; i++) {
+		free(cs.c[i].name);
+		cs.c[i].name = NULL;
+	}
+	if (r == 0 && cs.n == 0)
+		r = kb_errx(e, ENOENT, "%s: no image manifest in the index (only other artifacts)", what);
+	if (r == 0 && !(done = calloc(cs.n, sizeof *done)))
+		r = kb_err_oom(e, what);
+	if (r == 0 && (r = pick_manifest(&cs, 0, done, o, what, &pick, &members, e)) == 0)
+		r = plan_manifest(NULL, br, &cs, pick, members, o, l, e);
+	cands_free(&cs);
+	return r;
+}
+
+int oci_plan_remote(const blob_reader *br, const remote_root *root, const char *name, const plan_opts *o,
+		    image_plan **ret, kb_error *e)
+{
+	char what[48];
+	const char *mt = NULL;
+	plan_list l = { 0 };
+	int r;
+
+	snprintf(what, sizeof what, "manifest sha256:%.12s", root->digest.hex);
+	_cleanup_json_ json_t *j = parse_json(root->data, root->len, what, JSON_OBJECT, e);
+	if (!j)
+		return -EINVAL;
+	if ((r = get_str(j, "mediaType", false, &mt, what, e)) < 0)
+		return r;
+	if (!mt)
+		mt = root->media_type;
+	if (is_schema1(mt, j))
+		return kb_errx(e, ENOTSUP, "%s: a Docker schema 1 manifest: not supported (it is what Docker before 1.10 "
+			       "pushed; push the image again with a current tool)", what);
+	if (is_index_type(mt) || (!json_object_get(j, "layers") && json_object_get(j, "manifests"))) {
+		snprintf(what, sizeof what, "index sha256:%.12s", root->digest.hex);
+		r = plan_remote_index(br, j, what, o, &l, e);
+	} else {
+		image_plan *p = calloc(1, sizeof *p);
+		if (!p || !(p->manifest = malloc(root->len + 1))) {
+			free(p);
+			return kb_err_oom(e, what);
+		}
+		memcpy(p->manifest, root->data, root->len);
+		p->manifest[root->len] = 0;
+		p->manifest_len = root->len;
+		p->has_manifest = true;
+		p->manifest_digest = root->digest;
+		char wb[100], gb[100];
+		if ((r = parse_manifest(br, p, e)) == 0 && o->want_explicit && !platform_match(&o->want, &p->platform))
+			r = kb_errx(e, ENOENT, "%s: image is for %s, not %s", what,
+				    platform_str(&p->platform, gb, sizeof gb), platform_str(&o->want, wb, sizeof wb));
+		if (r == 0)
+			r = plan_list_add(&l, &p, what, e);
+		image_plan_free(p);
+	}
+	if (r == 0 && add_name(l.v[0], name) < 0)
+		r = kb_err_oom(e, what);
+	if (r < 0) {
+		plan_list_free(&l);
+		return r;
+	}
+	*ret = l.v[0];
+	free(l.v);
 	return 0;
 }
 
@@ -619,7 +723,7 @@ static int plan_docker_entry(kb_source *src, json_t *ent, size_t i, const plan_o
 	}
 	kb_digest want;
 	bool named = digest_from_name(cfg, &want);
-	if ((r = load_config(src, p, cfg, named ? &want : NULL, UINT64_MAX, e)) < 0)
+	if ((r = load_config_member(src, p, cfg, named ? &want : NULL, e)) < 0)
 		return r;
 	if (o->want_explicit && !platform_match(&o->want, &p->platform)) {
 		char pb[100];

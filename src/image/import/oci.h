@@ -46,9 +46,35 @@ typedef struct plan_opts {
 	bool want_explicit;      /* --platform given: a mismatch is an error */
 } plan_opts;
 
+/* Where the documents named by digest (indexes, manifests, configs) are
+ * read from: an archive's blobs/sha256/, or a registry.  read checks
+ * the digest and, unless size is UINT64_MAX, the size, and refuses more
+ * than max bytes. */
+typedef enum { BLOB_MANIFEST, BLOB_CONFIG } blob_kind;
+typedef struct blob_reader {
+	int (*read)(void *ctx, blob_kind kind, const kb_digest *d, uint64_t size, size_t max, char **ret,
+		    size_t *ret_len, kb_error *e);
+	void *ctx;
+} blob_reader;
+
+/* The document a registry returned for a reference: its bytes, its
+ * Content-Type (may be NULL) and digest. */
+typedef struct remote_root {
+	const char *data;
+	size_t len;
+	const char *media_type;
+	kb_digest digest;
+} remote_root;
+
 /* Work out which images the source holds. */
 int oci_plan(kb_source *src, const plan_opts *o, image_format *ret_fmt,
 	     image_plan ***ret, size_t *ret_n, kb_error *e);
+/* The one image a registry reference names: root is an image manifest,
+ * or an index or manifest list to pick the platform's manifest from
+ * (other documents through br); the plan is named name.  A schema 1
+ * manifest is refused. */
+int oci_plan_remote(const blob_reader *br, const remote_root *root, const char *name, const plan_opts *o,
+		    image_plan **ret, kb_error *e);
 /* For a root filesystem tarball: the config of a one-layer image. */
 int oci_rootfs_config(image_plan *p, kb_error *e);
 /* Check an image config: rootfs.diff_ids, os, architecture and the

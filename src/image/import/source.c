@@ -1,9 +1,13 @@
 /* What `image import PATH` reads from (source.h): a layout directory or
  * a (possibly compressed) tar file, member by member. */
 #include "image/import/source.h"
+#include "image/import/sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -21,16 +25,115 @@ void span_close(kb_span *sp)
 	sp->own_fd = false;
 }
 
+struct kb_hash_job {
+	pthread_t thread;
+	int fd;
+	atomic_int cancel;
+	int err;
+	kb_digest digest;
+};
+
+static void *hash_thread(void *arg)
+{
+	kb_hash_job *h = arg;
+	sha256_ctx *c = sha256_new();
+	unsigned char *buf = malloc(1 << 20);
+	off_t off = 0;
+	ssize_t n = 0;
+
+	if (!c || !buf)
+		h->err = ENOMEM;
+	while (!h->err && !atomic_load(&h->cancel) && (n = pread(h->fd, buf, 1 << 20, off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			h->err = errno;
+			break;
+		}
+		sha256_update(c, buf, (size_t)n);
+		off += n;
+	}
+	if (c && !h->err)
+		sha256_final(c, &h->digest);
+	sha256_free(c);
+	free(buf);
+	return NULL;
+}
+
+void source_hash_start(kb_source *s)
+{
+	if (s->file_fd < 0 || s->hash)
+		return;
+	kb_hash_job *h = calloc(1, sizeof *h);
+	if (!h)
+		return;
+	h->fd = s->file_fd;
+	/* SCHED_IDLE from its first instruction (a policy Linux applies to
+	 * one thread): it runs only on a core nothing else wants. */
+	pthread_attr_t at;
+	struct sched_param sp = { 0 };
+	pthread_attr_init(&at);
+	(void)pthread_attr_setinheritsched(&at, PTHREAD_EXPLICIT_SCHED);
+	(void)pthread_attr_setschedpolicy(&at, SCHED_IDLE);
+	(void)pthread_attr_setschedparam(&at, &sp);
+	int r = pthread_create(&h->thread, &at, hash_thread, h);
+	if (r != 0)    /* explicit scheduling refused: an ordinary thread */
+		r = pthread_create(&h->thread, NULL, hash_thread, h);
+	pthread_attr_destroy(&at);
+	if (r != 0) {
+		free(h);
+		return;
+	}
+	s->hash = h;
+}
+
+/* The thread's result: 0 and the digest, or a negative errno. */
+static int hash_join(kb_source *s, kb_digest *ret)
+{
+	kb_hash_job *h = s->hash;
+	if (!h)
+		return -ENOMEM;
+	/* Now its result is waited for: an ordinary thread again, or on a
+	 * busy machine it would wait for an idle core that never comes. */
+	struct sched_param sp = { 0 };
+	(void)pthread_setschedparam(h->thread, SCHED_OTHER, &sp);
+	pthread_join(h->thread, NULL);
+	s->hash = NULL;
+	int err = h->err;
+	if (ret)
+		*ret = h->digest;
+	free(h);
+	return -err;
+}
+
+int source_hash_wait(kb_source *s, kb_digest *ret, kb_error *e)
+{
+	if (s->file_fd < 0)
+		return 0;
+	source_hash_start(s);
+	int r = hash_join(s, ret);
+	if (r < 0)
+		return kb_err(e, -r, "%s: hashing the archive", s->path);
+	return 1;
+}
+
 void source_free(kb_source *s)
 {
 	if (!s)
 		return;
+	if (s->hash) {
+		atomic_store(&s->hash->cancel, 1);
+		(void)hash_join(s, NULL);
+	}
+	if (s->file_fd >= 0)
+		close(s->file_fd);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	if (s->fd >= 0)
 		close(s->fd);
 	tar_index_free(s->idx);
 	free(s->path);
+	free(s->real_path);
 	free(s);
 }
 
@@ -68,7 +171,7 @@ int source_open(const char *path, int tmpfd, kb_source **ret, kb_error *e)
 
 	if (!s)
 		return kb_err_oom(e, path);
-	s->dirfd = s->fd = -1;
+	s->dirfd = s->fd = s->file_fd = -1;
 	s->path = strdup(path);
 	if (!s->path)
 		return kb_err_oom(e, path);
@@ -77,6 +180,8 @@ int source_open(const char *path, int tmpfd, kb_source **ret, kb_error *e)
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return kb_err(e, errno, "%s", path);
+	if (!(s->real_path = realpath(path, NULL)))
+		return kb_err(e, errno, "%s", path);
 	if (S_ISDIR(st.st_mode)) {
 		s->dirfd = steal_fd(fd);
 		*ret = steal_ptr(s);
@@ -84,6 +189,8 @@ int source_open(const char *path, int tmpfd, kb_source **ret, kb_error *e)
 	}
 	if (!S_ISREG(st.st_mode))
 		return kb_errx(e, EINVAL, "%s: not a regular file or directory", path);
+	if ((s->file_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		return kb_err(e, errno, "%s", path);
 
 	ssize_t n = pread(fd, head, sizeof head, 0);
 	if (n < 0)

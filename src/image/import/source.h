@@ -7,8 +7,13 @@
 #include "image/import/tarindex.h"
 #include "image/import/zstream.h"
 
+typedef struct kb_hash_job kb_hash_job;
+
 typedef struct kb_source {
 	char *path;
+	char *real_path;      /* absolute, for the image records */
+	int file_fd;          /* the archive file as given (also when inflated), or -1 */
+	kb_hash_job *hash;
 	int dirfd;            /* layout directory, or -1 */
 	int fd;               /* tar file (original or inflated copy), or -1 */
 	uint64_t size;        /* size of the tar file */
@@ -36,6 +41,12 @@ int source_read(kb_source *s, const char *name, size_t max, char **ret, size_t *
  * UINT64_MAX, its size. */
 int source_read_blob(kb_source *s, const kb_digest *d, uint64_t size, size_t max,
 		     char **ret, size_t *ret_len, kb_error *e);
+/* The sha256 of the archive file, for the image records: hashed by a
+ * thread at SCHED_IDLE, so it takes a core only when unpacking leaves one
+ * idle.  wait returns 1 with the digest, 0 for a directory (no single
+ * file to hash), or a negative errno. */
+void source_hash_start(kb_source *s);
+int source_hash_wait(kb_source *s, kb_digest *ret, kb_error *e);
 void span_close(kb_span *sp);
 void source_free(kb_source *s);
 static inline void source_freep(kb_source **s) { source_free(*s); }

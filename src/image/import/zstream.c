@@ -11,7 +11,9 @@
 #define OUT_SIZE (1024 * 1024)
 
 struct zstream {
-	int fd;
+	int fd;                     /* pread from here, unless rd is set */
+	zs_read_fn rd;
+	void *rd_ctx;
 	uint64_t pos, end;          /* next file offset to read, end of range */
 	unsigned flags;
 	zs_kind kind;
@@ -45,11 +47,16 @@ static ssize_t src_read(zstream *z, void *buf, size_t n, kb_error *e)
 	if (n > z->end - z->pos)
 		n = (size_t)(z->end - z->pos);
 	for (;;) {
-		ssize_t r = pread(z->fd, buf, n, (off_t)z->pos);
+		ssize_t r = z->rd ? z->rd(z->rd_ctx, buf, n, e) : pread(z->fd, buf, n, (off_t)z->pos);
+		if (r < 0 && z->rd)
+			return r;
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
 			return kb_err(e, errno, "%s: read", z->what);
+		if (r == 0 && z->rd)
+			return kb_errx(e, EIO, "%s: ends early (truncated): %llu of %llu bytes", z->what,
+				       (unsigned long long)z->pos, (unsigned long long)z->end);
 		if (r == 0)
 			return kb_errx(e, EIO, "%s: file ends early (truncated)", z->what);
 		z->pos += (uint64_t)r;
@@ -72,6 +79,9 @@ static int fill_in(zstream *z, kb_error *e)
 	return n > 0;
 }
 
+static int zs_init(zstream *z, uint64_t off, uint64_t len, unsigned flags, uint64_t cap, const char *what,
+		   kb_error *e);
+
 int zstream_open(zstream **ret, int fd, uint64_t off, uint64_t len, unsigned flags,
 		 uint64_t cap, const char *what, kb_error *e)
 {
@@ -79,6 +89,31 @@ int zstream_open(zstream **ret, int fd, uint64_t off, uint64_t len, unsigned fla
 	if (!z)
 		return kb_err_oom(e, what);
 	z->fd = fd;
+	int r = zs_init(z, off, len, flags, cap, what, e);
+	if (r == 0)
+		*ret = z;
+	return r;
+}
+
+int zstream_open_reader(zstream **ret, zs_read_fn rd, void *rd_ctx, uint64_t len, unsigned flags,
+			uint64_t cap, const char *what, kb_error *e)
+{
+	zstream *z = calloc(1, sizeof *z);
+	if (!z)
+		return kb_err_oom(e, what);
+	z->fd = -1;
+	z->rd = rd;
+	z->rd_ctx = rd_ctx;
+	int r = zs_init(z, 0, len, flags, cap, what, e);
+	if (r == 0)
+		*ret = z;
+	return r;
+}
+
+/* Buffers, digests and the decompressor; frees z on failure. */
+static int zs_init(zstream *z, uint64_t off, uint64_t len, unsigned flags, uint64_t cap, const char *what,
+		   kb_error *e)
+{
 	z->pos = off;
 	z->end = off + len;
 	z->flags = flags;
@@ -121,7 +156,6 @@ int zstream_open(zstream **ret, int fd, uint64_t off, uint64_t len, unsigned fla
 		ZSTD_DCtx_setParameter(z->zs, ZSTD_d_windowLogMax, 27);
 		z->zs_last = 1;
 	}
-	*ret = z;
 	return 0;
 nomem:
 	zstream_free(z);

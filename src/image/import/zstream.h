@@ -1,4 +1,5 @@
-/* A decompressing, digesting reader over a byte range of a file.
+/* A decompressing, digesting reader over a byte range of a file, or over
+ * a stream of known length that a callback delivers (a registry's blob).
  *
  * Every blob is read through one of these: it hashes the stored bytes
  * (the blob digest), detects gzip or zstd by magic bytes (never by media
@@ -18,10 +19,18 @@ enum {
 
 typedef struct zstream zstream;
 
+/* A source of stored bytes: up to n bytes into buf; the count, 0 at its
+ * end, or a negative errno with e filled. */
+typedef ssize_t (*zs_read_fn)(void *ctx, void *buf, size_t n, kb_error *e);
+
 /* Read len bytes of fd starting at off.  cap limits the decompressed
  * size (0 = no limit).  what names the stream in error messages. */
 int zstream_open(zstream **ret, int fd, uint64_t off, uint64_t len, unsigned flags,
 		 uint64_t cap, const char *what, kb_error *e);
+/* The same over len bytes that rd delivers in order (never asked for more
+ * than len; an end before len is "truncated"). */
+int zstream_open_reader(zstream **ret, zs_read_fn rd, void *rd_ctx, uint64_t len, unsigned flags,
+			uint64_t cap, const char *what, kb_error *e);
 /* Next chunk of decompressed data in *ret_buf: returns its length, 0 at
  * the end of the stream, negative errno on error. */
 ssize_t zstream_read(zstream *z, const void **ret_buf, kb_error *e);
