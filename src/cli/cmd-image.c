@@ -219,7 +219,8 @@ int cmd_image(kb_ctx *c, int argc, char **argv)
 		return cmd_usage(usage_image, "image: no subcommand given");
 	const char *sub = argv[1];
 	if (cmd_is_help(sub)) {
-		printf("%s\n       kbuild-ns image ls [--json]\n       kbuild-ns image inspect REF\n"
+		printf("%s\n       kbuild-ns image pull REF [--name NAME:TAG] [PULL-OPTIONS]\n"
+		       "       kbuild-ns image ls [--json]\n       kbuild-ns image inspect REF\n"
 		       "       kbuild-ns image rm REF...\n       kbuild-ns image prune\n", usage_image_import);
 		return cmd_help_text("Every subcommand takes --help.", "image");
 	}

@@ -22,8 +22,7 @@ const char usage_image_inspect[] = "usage: kbuild-ns image inspect REF";
 const char usage_image_rm[] = "usage: kbuild-ns image rm REF...";
 const char usage_image_prune[] = "usage: kbuild-ns image prune";
 const char usage_image[] =
-	"usage: kbuild-ns image import PATH [--name NAME:TAG]... [IMPORT-OPTIONS]\n"
-	"       kbuild-ns image pull REF [--name NAME:TAG] [PULL-OPTIONS]\n"
+	"usage: kbuild-ns image import PATH | pull REF [--name NAME:TAG]... [OPTIONS]\n"
 	"       kbuild-ns image ls [--json] | inspect REF | rm REF... | prune";
 
 bool cmd_is_help(const char *arg)
