@@ -10,7 +10,7 @@
 
 const char usage_image[] =
 	"usage: kbuild-ns image import PATH [--name NAME:TAG] [--platform OS/ARCH] "
-	"[--max-layer-size SIZE] [--jobs N]\n"
+	"[--max-layer-size SIZE] [--jobs N] [--[no-]keep-blobs]\n"
 	"       kbuild-ns image ls [--json] | inspect REF | rm REF... | prune";
 
 /* Each line of text, prefixed. */

@@ -20,6 +20,9 @@
 #include <time.h>
 
 #define DEFAULT_MAX_LAYER_SIZE (64ull << 30)
+/* Layer blobs are kept when an archive's layers total at most this
+ * (base images of release builds; see import.h). */
+#define DEFAULT_KEEP_BLOBS_MAX (256ull << 20)
 
 static const char *format_name(image_format f)
 {
@@ -42,6 +45,8 @@ static int parse_import(int argc, char **argv, import_opts *o)
 		{ "platform", required_argument, NULL, 'p' },
 		{ "max-layer-size", required_argument, NULL, 'm' },
 		{ "jobs", required_argument, NULL, 'j' },
+		{ "keep-blobs", no_argument, NULL, 'K' },
+		{ "no-keep-blobs", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -73,6 +78,10 @@ static int parse_import(int argc, char **argv, import_opts *o)
 			if (*end || n < 1 || n > 256)
 				return -cmd_usage(usage_image, "import: --jobs %s: not a number from 1 to 256", optarg);
 			o->jobs = (int)n;
+			break;
+		case 'K':
+		case 'N':
+			o->keep_blobs = ch == 'K' ? KEEP_BLOBS_YES : KEEP_BLOBS_NO;
 			break;
 		case 'h':
 			printf("%s\nSee kbuild-ns help image.\n", usage_image);
@@ -112,6 +121,8 @@ static void report(const import_result *res, double secs)
 			 (unsigned long long)res->skipped_devices, (unsigned long long)res->skipped_sockets);
 	out_status("import: %s, %zu image(s): %zu layer(s) unpacked, %zu already present, in %.2f s",
 		   format_name(res->format), res->n_images, res->layers_unpacked, res->layers_present, secs);
+	if (res->blobs_kept)
+		out_verbose("import: %zu layer blob(s) kept as the archive holds them", res->blobs_kept);
 	for (size_t i = 0; i < res->n_images; i++) {
 		printf("sha256:%s", res->images[i]->id.hex);
 		for (size_t k = 0; k < res->images[i]->n_names; k++)
@@ -122,7 +133,8 @@ static void report(const import_result *res, double secs)
 
 int cmd_image_import(kb_ctx *c, int argc, char **argv)
 {
-	import_opts o = { .max_layer_size = DEFAULT_MAX_LAYER_SIZE, .jobs = cpu_count() };
+	import_opts o = { .max_layer_size = DEFAULT_MAX_LAYER_SIZE, .jobs = cpu_count(),
+			  .keep_blobs_max = DEFAULT_KEEP_BLOBS_MAX };
 	_cleanup_(store_closep) kb_store *s = NULL;
 	const char *env = getenv("KBUILD_NS_MAX_LAYER_SIZE");
 	kb_error e = { 0 };
@@ -131,6 +143,9 @@ int cmd_image_import(kb_ctx *c, int argc, char **argv)
 
 	if (env && *env && parse_size(env, &o.max_layer_size) < 0)
 		return cmd_failx("import", "KBUILD_NS_MAX_LAYER_SIZE=%s: not a size (e.g. 64G)", env);
+	env = getenv("KBUILD_NS_KEEP_BLOBS_MAX");
+	if (env && *env && parse_size(env, &o.keep_blobs_max) < 0)
+		return cmd_failx("import", "KBUILD_NS_KEEP_BLOBS_MAX=%s: not a size (e.g. 256M)", env);
 	platform_host(&o.plat.want);
 	if ((r = parse_import(argc, argv, &o)) != 0)
 		return r > 0 ? 0 : -r;

@@ -14,6 +14,12 @@ typedef struct import_opts {
 	int jobs;                    /* parallel layer workers */
 	bool relax_modes;            /* see extract_opts */
 	bool progress;               /* show per-layer progress */
+	/* Keep each layer's blob as the archive holds it (compressed or
+	 * not) in blobs/sha256/ too, so that an image built on this one can
+	 * carry its layers byte for byte (kbuild-ns release).  Auto: when
+	 * the layers of the archive's images total at most keep_blobs_max. */
+	enum { KEEP_BLOBS_AUTO, KEEP_BLOBS_YES, KEEP_BLOBS_NO } keep_blobs;
+	uint64_t keep_blobs_max;
 } import_opts;
 
 typedef struct import_result {
@@ -21,6 +27,7 @@ typedef struct import_result {
 	image_rec **images;
 	size_t n_images;
 	size_t layers_unpacked, layers_present;
+	size_t blobs_kept;           /* layer blobs added to blobs/sha256/ */
 	uint64_t skipped_devices, skipped_sockets;
 } import_result;
 
