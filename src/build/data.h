@@ -24,6 +24,10 @@
 #include <jansson.h>
 
 #define DATA_FORMAT "s1"
+/* kbuild-ns release's data sandboxes: apart from make's, so that a
+ * release (which starts from an empty data layer) and a make of the same
+ * checkout never remove each other's state. */
+#define DATA_FORMAT_RELEASE "r1"
 
 typedef struct kb_data {
 	char *state_dir;
@@ -39,6 +43,10 @@ typedef struct kb_data {
  * dropped (a version change means a cold build, as upstream deletes its
  * old data containers); without, dirfd is -1 when there is no state yet. */
 int data_open(const char *state_dir, const kb_profile *p, bool create, kb_data **ret, kb_error *e);
+/* The same with another state format (DATA_FORMAT_RELEASE); only the
+ * other versions of that format are dropped. */
+int data_open_as(const char *state_dir, const kb_profile *p, const char *format, bool create, kb_data **ret,
+		 kb_error *e);
 /* Take the checkout's lock; with wait, block (after notify); else fail. */
 int data_lock(kb_data *d, bool wait, void (*notify)(const char *), kb_error *e);
 /* The pid of the kbuild-ns holding the lock, 0 when free, -1 when held
@@ -68,6 +76,9 @@ void data_done(kb_data *d);
  * is reset and the init runs again. */
 bool data_ready(const kb_data *d);
 int data_reset(kb_data *d, kb_error *e);
+/* Empty the data layer and the snapshot (the lock held): a release
+ * starts from nothing, and leaves nothing behind after a success. */
+int data_clear(kb_data *d, kb_error *e);
 int data_mark_ready(kb_data *d, const char *profile, kb_error *e);
 
 /* meta.json: what ran last.  Written through a temporary name. */

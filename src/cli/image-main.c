@@ -181,14 +181,15 @@ int main(int argc, char **argv)
 	}
 	static const struct { const char *name; int (*fn)(kb_ctx *, int, char **); } commands[] = {
 		{ "import", cmd_image_import }, { "provenance", cmd_provenance }, { "cache", cmd_cache },
+		{ "release", cmd_release },
 	};
 	int (*fn)(kb_ctx *, int, char **) = NULL;
 	for (size_t k = 0; i < argc && k < ARRAY_SIZE(commands); k++)
 		if (!strcmp(argv[i], commands[k].name))
 			fn = commands[k].fn;
 	if (!c.state_dir || c.state_dir[0] != '/' || !fn) {
-		fputs("kbuild-ns-image: a part of kbuild-ns; use `kbuild-ns image import`, `provenance` or `cache`\n",
-		      stderr);
+		fputs("kbuild-ns-image: a part of kbuild-ns; use `kbuild-ns image import`, `release`, `provenance` or "
+		      "`cache`\n", stderr);
 		return KB_EXIT_FAIL;
 	}
 	out_init(c.verbosity);
