@@ -478,12 +478,18 @@ int build_prepare(kb_build *b, kb_error *e)
 		out_warn("--seccomp=unconfined: the sandbox has no system call filter");
 	else if ((b->bpf = seccomp_blob(b->state_dir, &b->spec.seccomp_len)))
 		b->spec.seccomp_bpf = b->bpf;
-	/* A release starts from an empty data layer and snapshot. */
-	if (b->o->release && (r = data_clear(b->data, e)) < 0)
-		return r;
+	/* A release starts from an empty data layer and snapshot, and runs
+	 * the init itself (build_init) after its preflight. */
+	if (b->o->release)
+		return data_clear(b->data, e);
 	if (b->snap && !data_ready(b->data))
 		return init_data(b, e);
 	return 0;
+}
+
+int build_init(kb_build *b, kb_error *e)
+{
+	return b->snap && !data_ready(b->data) ? init_data(b, e) : 0;
 }
 
 /* ---- sync in, run, copy out, record ---- */

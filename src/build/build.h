@@ -81,6 +81,9 @@ typedef struct build_facts {
 } build_facts;
 void build_get_facts(const kb_build *b, build_facts *ret);
 int build_discard(kb_build *b, kb_error *e);
+/* A release's data sandbox is prepared empty; its init runs here, when
+ * the release has checked its inputs. */
+int build_init(kb_build *b, kb_error *e);
 
 /* `kbuild-ns copy-output`: the checkout's existing state, locked, for
  * build_copy_out alone (which then always copies). */

@@ -23,19 +23,22 @@ say() {
 	printf '%s\n' "$*"
 }
 
-# git in a user namespace, on a tree whose files may belong to another
-# id: no "dubious ownership" refusal, no index refresh written.
-export GIT_OPTIONAL_LOCKS=0 GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*'
-
 git_facts() {
+	# The checkout itself, read-only, whose files may belong to an id
+	# that is not root here: no "dubious ownership" refusal, no index
+	# refresh written.  (Only here: the packaging works on the snapshot,
+	# whose files are root's, and gets no variable of ours.)
+	local GIT_OPTIONAL_LOCKS=0 GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*'
+	export GIT_OPTIONAL_LOCKS GIT_CONFIG_COUNT GIT_CONFIG_KEY_0 GIT_CONFIG_VALUE_0
 	if ! command -v git >/dev/null 2>&1; then
 		say git no
 		return
 	fi
 	say git yes
-	git rev-parse --git-dir >/dev/null 2>&1 || return
-	say head "$(git rev-parse HEAD 2>/dev/null)"
-	say commit_time "$(git log -1 --format=%ct HEAD 2>/dev/null)"
+	local head
+	head=$(git log -1 --format='%H%x09%ct' HEAD 2>/dev/null) || return
+	say head "${head%%$'\t'*}"
+	say commit_time "${head##*$'\t'}"
 	# As hack/lib/version.sh asks: a tag reachable from HEAD.
 	say describe "$(git describe --tags --abbrev=14 HEAD 2>/dev/null)"
 	say shallow "$(git rev-parse --is-shallow-repository 2>/dev/null)"

@@ -278,8 +278,13 @@ static int fill_parameters(rel *r, provenance *p)
 	char sde[32];
 	snprintf(sde, sizeof sde, "%lld", r->sde);
 	json_array_append_new(cmd, json_string("kbuild-ns"));
+	/* Not --sign-key: signing is not part of the build (and the key's
+	 * path is the host's). */
 	for (size_t i = 0; i < r->o->argc; i++)
-		json_array_append_new(cmd, json_string(r->o->argv[i]));
+		if (!strcmp(r->o->argv[i], "--sign-key"))
+			i++;
+		else if (strncmp(r->o->argv[i], "--sign-key=", 11))
+			json_array_append_new(cmd, json_string(r->o->argv[i]));
 	for (size_t i = 0; i < r->o->n_make_args; i++)
 		json_array_append_new(margs, json_string(r->o->make_args[i]));
 	for (size_t i = 0; i < ARRAY_SIZE(recorded_env); i++) {
@@ -351,10 +356,14 @@ static int run(rel *r, const char *state_dir)
 	if ((rc = build_prepare(r->b, r->e)) < 0 || (rc = set_env(r)) < 0)
 		return rc;
 	build_get_facts(r->b, &r->f);
+	/* The preflight on the empty data layer: it needs only the image's
+	 * tools, and a missing input is reported before the init's run. */
 	if ((rc = rel_preflight(r)) < 0)
 		return rc;
 	if (r->res->n_problems)
 		return -EINVAL;
+	if ((rc = build_init(r->b, r->e)) < 0)
+		return rc;
 	snprintf(sde, sizeof sde, "%lld", r->sde);
 	if ((rc = build_setenv(r->b, "SOURCE_DATE_EPOCH", sde, r->e)) < 0 || (rc = build_sync_in(r->b, r->e)) < 0 ||
 	    (rc = rel_snapshot_modes(r)) < 0 ||
