@@ -35,7 +35,7 @@ aarch64) ARCH=arm64 ;;
 *) skip_all "the release-bases fixtures are for amd64 and arm64 hosts" ;;
 esac
 
-plan 47
+plan 53
 
 umask 022
 unset KUBE_RUN_COPY_OUTPUT KUBE_VERBOSE KBUILD_NS_IMAGE KUBE_GIT_VERSION_FILE FOO GOLDFLAGS GOFLAGS \
@@ -82,7 +82,32 @@ pre() {
 }
 pre "a missing build image" "image nope:1: not found; import it first" rel "$KCO" --quick --image nope:1
 pre "missing base images" "base image $GORUNNER: not in the store; import it" rel "$KCO" --quick
-ok "the base images import (their layer blobs kept)" import_bases "$STATE" "$GORUNNER" "$IPTABLES" "$STATIC"
+ok "the base images import" import_bases "$STATE" "$GORUNNER" "$IPTABLES" "$STATIC"
+# kept STATE_DIR: "NAME PLATFORM blob_kept..." of every image, sorted.
+kept() {
+	as_user "$KBUILD_NS" -q --state-dir "$1" image ls --json | "$PYTHON" -c '
+import json, sys
+for i in json.load(sys.stdin):
+    print(" ".join(i["names"]), i["platform"]["architecture"], *(l["blob_kept"] for l in i["layers"]))' | sort | paste -sd,
+}
+is "... with their layer blobs kept (small images: kept by default)" "$(kept "$STATE" | tr ',' '\n' | grep -v kube-cross | cut -d' ' -f3 | sort -u)" True
+KS=$WORK/keep-state
+as_user mkdir "$KS"
+ks() { as_user "$KBUILD_NS" --state-dir "$KS" "$@"; }
+ks -q image import --no-keep-blobs "$BASES/$(base_archive "$GORUNNER")" >/dev/null
+is "image import --no-keep-blobs: unpacked, its blob not kept" "$(kept "$KS")" "$GORUNNER $ARCH False"
+ks -v image import --keep-blobs "$BASES/$(base_archive "$GORUNNER")" >"$WORK/keep.out" 2>&1
+is "--keep-blobs again adds the blob alone (nothing unpacked)" \
+	"$(grep -c '0 layer(s) unpacked, 1 already present' "$WORK/keep.out") $(kept "$KS")" "1 $GORUNNER $ARCH True"
+if [ "$ARCH" = amd64 ]; then OTHER=arm64; else OTHER=amd64; fi
+ks -q image import --platform "linux/$OTHER" "$BASES/oci/gcr.io_distroless_static-debian12_latest.tar" >/dev/null
+ks -q image import "$BASES/oci/gcr.io_distroless_static-debian12_latest.tar" >/dev/null
+other_id=$(ks image ls --json | "$PYTHON" -c '
+import json, sys
+print(next(i["id"] for i in json.load(sys.stdin) if i["platform"]["architecture"] == sys.argv[1]))' "$OTHER")
+ks -q image rm "$other_id" >/dev/null
+is "one name for two platforms: both images keep it; rm of one leaves the other and its blob" \
+	"$(kept "$KS")" "$STATIC $ARCH True,$GORUNNER $ARCH True"
 pre "a moved base registry" "base image example.invalid/bi/go-runner:" \
 	as_user env KUBE_BASE_IMAGE_REGISTRY=example.invalid/bi "$KBUILD_NS" --state-dir "$STATE" -C "$KCO" release --quick
 hu 'echo x >"$1/untracked.txt"' "$KCO"
@@ -284,11 +309,25 @@ for n in $B17; do
 	as_user "$KBUILD_NS" -q --state-dir "$STATE" image import \
 		"$BASES/$(awk -F'\t' -v n="$n" '$1 == n { print $3 }' "$BASES/bases.tsv")" >/dev/null
 done
+# Dirty, with --allow-dirty: the record says so and hashes the sources.
+hu 'echo "not committed" >"$1/NOTES"' "$K17"
 as_user env KUBE_DOCKER_REGISTRY=example.test/kube-mini KUBE_DOCKER_IMAGE_TAG=v1.0.1 \
-	timeout -k 5 "$MAKE_TIMEOUT" "$KBUILD_NS" --state-dir "$STATE" -C "$K17" release --quick </dev/null >"$WORK/rel17.out" 2>&1
+	timeout -k 5 "$MAKE_TIMEOUT" "$KBUILD_NS" --state-dir "$STATE" -C "$K17" release --quick --allow-dirty \
+	</dev/null >"$WORK/rel17.out" 2>&1
 rc=$?
 [ "$rc" = 0 ] || tail -30 "$WORK/rel17.out" | sed 's/^/# /'
-is "the 2017 flow (docker build -q, save, rmi, and tag for an official release) succeeds" "$rc" 0
+is "the 2017 flow (docker build -q, save, rmi, and tag for an official release), dirty, --allow-dirty, succeeds" "$rc" 0
+REC17=$K17/_output/release-tars/kbuild-ns.provenance.json
+is "... the record says the tree was dirty, and allowed" "$("$PYTHON" -c '
+import json, sys
+b = json.load(open(sys.argv[1]))["predicate"]["buildDefinition"]
+print(b["internalParameters"]["kubeGit"]["treeState"], b["externalParameters"]["allowDirty"])' "$REC17")" "dirty True"
+is "... with the sources' dirHash, as coreutils computes it" "$("$PYTHON" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["predicate"]["buildDefinition"]["resolvedDependencies"]
+print(next(x["digest"]["dirHash"] for x in d if x.get("name") == "source-snapshot"))' "$REC17")" \
+	"$(cd "$K17" && find . \( -path ./.git -o -path ./_output -o -path ./_tmp \) -prune -o -type f -print | cut -c3- |
+		LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)"
 "$PYTHON" "$CHECK" image "$K17/_output/release-images/$ARCH/kube-mini-apiserver.tar" >"$WORK/img17.out" 2>&1
 if [ "$ARCH" = amd64 ]; then want17=gcr.io/google_containers/kube-mini-apiserver; else want17=gcr.io/google_containers/kube-mini-apiserver-$ARCH; fi
 is "... its image is named as in 2017, on the busybox base's layer (uncompressed, unchanged), for $ARCH" \
