@@ -30,8 +30,9 @@ static int take_value(release_opts *o, const char *name, const char *v)
 	return 0;
 }
 
-/* Our leading options; the first other word (or make's own long
- * options) starts make's arguments, as for kbuild-ns make. */
+/* Our leading options; the first other word starts make's arguments.
+ * An unknown long option is an error (a mistyped --quick must not start
+ * a full release); make's own go after "--". */
 static int parse(int argc, char **argv, release_opts *o, bool *help)
 {
 	static const char *const flags[] = { "--quick", "--allow-dirty", "--no-wait", "--help", "-h" };
@@ -51,6 +52,8 @@ static int parse(int argc, char **argv, release_opts *o, bool *help)
 		for (int k = 0; k < (int)ARRAY_SIZE(valued); k++)
 			if (strlen(valued[k]) == nl && !strncmp(a, valued[k], nl))
 				v = k;
+		if (f < 0 && v < 0 && !strncmp(a, "--", 2))
+			return cmd_usage(usage_release, "release: unknown option %s (make's own options go after --)", a);
 		if (f < 0 && v < 0)
 			break;
 		if (f == 0)
