@@ -22,7 +22,7 @@
 #include <sys/syscall.h>
 
 #define MAX_ENV 1024
-#define MAX_BINDS 66                 /* the tree, the caller's 64, the end */
+#define MAX_BINDS 74                 /* the tree, the caller's 64, a release's 8, the end */
 /* Image configs are at most this big (image import refuses larger). */
 #define MAX_CONFIG (16u << 20)
 
@@ -186,6 +186,17 @@ static int user_env(kb_build *b, kb_error *e)
 	return r;
 }
 
+/* A release's own tools first on PATH (its docker, its tar). */
+static int release_path(kb_build *b, kb_error *e)
+{
+	for (size_t i = 0; i < b->env.n; i++)
+		if (!strncmp(b->env.v[i], "PATH=", 5)) {
+			_cleanup_free_ char *p = xasprintf("%s:%s", b->o->release->path_prefix, b->env.v[i] + 5);
+			return env_set(&b->env, "PATH", p, e);
+		}
+	return env_set(&b->env, "PATH", b->o->release->path_prefix, e);
+}
+
 /* Where the build's KUBE_GIT_VERSION_FILE points: the tree's Dockerfile
  * sets it (ENV); the built-in kube steps set it as every era's kube-build
  * image did, when there is a version to put there.  Not with --source
@@ -202,7 +213,8 @@ static const char *version_file(const kb_build *b)
  * Dockerfile's ENV (or, without one, the profile's built-in variables:
  * kube: KUBE_OUTPUT_SUBPATH, TMPDIR, as the kube-build image sets them on
  * top of kube-cross), kbuild-ns.conf's env lines, git's stat settings on
- * a snapshot, the allow-list, HOME, HOSTNAME, TERM on a terminal, -e. */
+ * a snapshot, the allow-list, HOME, HOSTNAME, TERM on a terminal, -e; a
+ * release's tools first on PATH. */
 static int build_env(kb_build *b, kb_error *e)
 {
 	const kb_profile *p = b->prof;
@@ -230,7 +242,11 @@ static int build_env(kb_build *b, kb_error *e)
 		r = env_set(&b->env, "KUBE_GIT_VERSION_FILE", f, e);
 	}
 	(void)gethostname(host, sizeof host - 1);
+	if (b->o->release)
+		snprintf(host, sizeof host, "%s", b->o->release->hostname);
 	if (r == 0 && ((r = env_set(&b->env, "HOME", p->home, e)) < 0 || (r = env_set(&b->env, "HOSTNAME", host, e)) < 0))
+		return r;
+	if (r == 0 && b->o->release && (r = release_path(b, e)) < 0)
 		return r;
 	if (r == 0 && b->spec.tty) {
 		const char *t = getenv("TERM");
@@ -451,15 +467,16 @@ static char *literal_pattern(const char *rel)
 	return out;
 }
 
-/* Put "- PATTERN" before every rule of l: the first matching rule
- * decides, so nothing the tree's own rules say can bring it back. */
-static int exclude_first(filter_list *l, const char *pattern, kb_error *e)
+/* Put rules before every rule of l: the first matching rule decides, so
+ * nothing the tree's own rules say can override them. */
+static int rules_first(filter_list *l, const char *const *rules, size_t n, const char *origin, kb_error *e)
 {
 	filter_list nl = { 0 };
-	_cleanup_free_ char *rule = xasprintf("- %s", pattern);
-	int r;
+	int r = 0;
 
-	if ((r = filter_add(&nl, rule, "the state directory", e)) < 0 || (r = filter_append(&nl, l, e)) < 0) {
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = filter_add(&nl, rules[i], origin, e);
+	if (r < 0 || (r = filter_append(&nl, l, e)) < 0) {
 		filter_list_free(&nl);
 		return r;
 	}
@@ -524,7 +541,10 @@ static int keep_state_out(kb_build *b, kb_error *e)
 	_cleanup_free_ char *pat = literal_pattern(rel);
 	if (!pat)
 		return kb_err_oom(e, "sync rules");
-	if ((r = exclude_first(&b->prof->rules.in, pat, e)) < 0 || (r = exclude_first(&b->prof->rules.out, pat, e)) < 0)
+	_cleanup_free_ char *rule = xasprintf("- %s", pat);
+	const char *const rules[] = { rule };
+	if ((r = rules_first(&b->prof->rules.in, rules, 1, "the state directory", e)) < 0 ||
+	    (r = rules_first(&b->prof->rules.out, rules, 1, "the state directory", e)) < 0)
 		return r;
 	out_verbose("state directory %s is inside the checkout: left out of sync-in and copy-out", sd);
 	return 0;
@@ -618,10 +638,14 @@ int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_er
 	}
 	say_profile(b->prof);
 	if ((r = read_version_file(b, e)) < 0 ||
-	    (r = data_open(state_dir, b->prof, false, &b->data, e)) < 0 || (r = keep_state_out(b, e)) < 0 ||
-	    (r = find_image(b, e)) < 0 || (r = plan_build_image(b, e)) < 0)
+	    (r = data_open_as(state_dir, b->prof, o->release ? o->release->data_format : DATA_FORMAT, false, &b->data,
+			      e)) < 0 ||
+	    (r = keep_state_out(b, e)) < 0 || (r = find_image(b, e)) < 0 || (r = plan_build_image(b, e)) < 0)
 		return r;
 	if (!b->plan && (r = load_image_env(b, e)) < 0)
+		return r;
+	if (o->release && (r = rules_first(&b->prof->rules.out, o->release->copy_out, o->release->n_copy_out,
+					   "kbuild-ns release", e)) < 0)
 		return r;
 	const char *kco = getenv("KUBE_RUN_COPY_OUTPUT");
 	if (!b->snap && kco && strcmp(kco, "y") && strcmp(kco, "Y"))    /* as the current build/run.sh says */
@@ -701,12 +725,14 @@ static int make_spec(kb_build *b, kb_error *e)
 	b->binds[0] = (rt_bind){ .src = b->snap ? b->data->snapshot : b->prof->checkout, .dst = b->prof->workdir };
 	memcpy(b->binds + 1, b->o->binds, b->o->n_binds * sizeof *b->binds);
 	(void)gethostname(b->hostname, sizeof b->hostname - 1);
+	if (b->o->release)
+		snprintf(b->hostname, sizeof b->hostname, "%s", b->o->release->hostname);
 	b->spec = (rt_spec){
 		.lowers = (const char *const *)b->lowers, .n_lowers = img->n_layers, .upper = b->data->upper,
 		.work = b->data->work, .rootdir = b->data->root, .binds = b->binds, .n_binds = b->o->n_binds + 1,
 		.argv = b->o->shell ? shell_argv : b->o->argv, .cwd = b->prof->workdir, .hostname = b->hostname,
 		.user_host = b->o->user_host, .net_host = b->o->net_host, .no_seccomp = b->o->no_seccomp,
-		.tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), .uid = getuid(), .gid = getgid(),
+		.tty = !b->o->release && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), .uid = getuid(), .gid = getgid(),
 		.volatile_upper = true, .range = b->use_range ? &b->range : NULL,
 	};
 	return 0;
@@ -734,7 +760,7 @@ static int init_data(kb_build *b, kb_error *e)
 		return r;
 	/* Timestamps in the build's logs in the host's zone (the classic
 	 * image copies /etc/localtime in). */
-	if (!b->plan && read_file_at(AT_FDCWD, "/etc/localtime", 1 << 20, &tz, &tz_len) < 0)
+	if (!b->plan && !b->o->release && read_file_at(AT_FDCWD, "/etc/localtime", 1 << 20, &tz, &tz_len) < 0)
 		tz = NULL;
 	data_init d = { .kube = b->prof->kube, .workdir = b->prof->workdir, .localtime = tz, .localtime_len = tz_len };
 	rt_spec spec = b->spec;
@@ -789,13 +815,22 @@ int build_prepare(kb_build *b, kb_error *e)
 		out_warn("--seccomp=unconfined: the sandbox has no system call filter");
 	else if ((b->bpf = seccomp_blob(b->state_dir, &b->spec.seccomp_len)))
 		b->spec.seccomp_bpf = b->bpf;
-	_cleanup_free_ char *mark = ready_mark(b);
-	if (b->snap && !data_ready_for(b->data, mark) && (r = init_data(b, e)) < 0) {
+	/* A release starts from an empty data layer and snapshot, and runs
+	 * the init itself (build_init) after its preflight. */
+	if (b->o->release)
+		return data_clear(b->data, e);
+	if ((r = build_init(b, e)) < 0) {
 		if (disk_write_error(e->errnum))
 			kb_err_prefix(e, "state directory %s", b->state_dir);
 		return r;
 	}
 	return 0;
+}
+
+int build_init(kb_build *b, kb_error *e)
+{
+	_cleanup_free_ char *mark = ready_mark(b);
+	return b->snap && !data_ready_for(b->data, mark) ? init_data(b, e) : 0;
 }
 
 /* ---- sync in, run, copy out, record ---- */
@@ -877,6 +912,45 @@ int build_run(kb_build *b, int *ret_status, kb_error *e)
 		out_warn("the state directory %s is full (no free %s): the build's writes there, to its data layer "
 			 "and snapshot, may have failed for that", b->state_dir, sv.f_bavail == 0 ? "space" : "inodes");
 	return 0;
+}
+
+int build_setenv(kb_build *b, const char *name, const char *value, kb_error *e)
+{
+	int r = env_set(&b->env, name, value, e);
+	b->spec.envp = b->env.v;
+	return r;
+}
+
+int build_run_argv(kb_build *b, char *const *argv, const rt_bind *extra, size_t n_extra, int *ret_status,
+		   kb_error *e)
+{
+	size_t n = b->spec.n_binds;
+	if (n + n_extra > ARRAY_SIZE(b->binds))
+		return kb_errx(e, E2BIG, "too many binds");
+	memcpy(b->binds + n, extra, n_extra * sizeof *extra);
+	rt_spec saved = b->spec;
+	rt_info info;
+	b->spec.argv = argv;
+	b->spec.n_binds = n + n_extra;
+	int r = rt_run(&b->spec, ret_status, &info, e);
+	b->spec = saved;
+	/* A volatile overlay leaves a mark that refuses the next mount
+	 * (data.h): the next step mounts the same layer. */
+	data_done(b->data);
+	if (r == 0 && info.range_failed)
+		out_warn("the subordinate id range was refused (%s); ran with the single-id mapping", info.range_err.msg);
+	return r;
+}
+
+void build_get_facts(const kb_build *b, build_facts *ret)
+{
+	*ret = (build_facts){ .checkout = b->prof->checkout, .workdir = b->prof->workdir, .snapshot = b->data->snapshot,
+			      .image_ref = b->ref, .image = b->img, .store = b->store, .env = b->env.v };
+}
+
+int build_discard(kb_build *b, kb_error *e)
+{
+	return data_clear(b->data, e);
 }
 
 int build_copy_out(kb_build *b, kb_error *e)

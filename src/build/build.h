@@ -19,6 +19,18 @@
 #include "runtime/error.h"
 #include "runtime/sandbox.h"
 
+/* What `kbuild-ns release` fixes for its builds (release/release.c holds
+ * the policy; this is how the pipeline applies it): its own data sandbox,
+ * emptied before the build, the host name, a PATH prefix (its docker and
+ * tar), no terminal, no host time zone, and more to copy out. */
+typedef struct build_release {
+	const char *data_format;     /* DATA_FORMAT_RELEASE */
+	const char *hostname;
+	const char *path_prefix;
+	const char *const *copy_out; /* copy-out rules (filter.h), before the tree's */
+	size_t n_copy_out;
+} build_release;
+
 typedef struct build_opts {
 	const char *image;           /* --image REF, or NULL */
 	bool shell;                  /* an interactive shell instead of argv */
@@ -38,6 +50,7 @@ typedef struct build_opts {
 	int pull;                    /* --pull: 1 + a pull_policy, 0 unset (image/regconf.h) */
 	const char *image_helper;    /* kbuild-ns-image, which pulls a missing image */
 	int verbosity;               /* passed on to it */
+	const build_release *release; /* kbuild-ns release, or NULL */
 } build_opts;
 
 typedef struct kb_build kb_build;
@@ -54,6 +67,28 @@ int build_copy_out(kb_build *b, kb_error *e);
 int build_record(kb_build *b, int status, kb_error *e);
 void build_close(kb_build *b);
 static inline void build_closep(kb_build **b) { build_close(*b); }
+
+/* For release/: set NAME=VALUE in the build's environment (after
+ * build_prepare); run another command in the build sandbox, with more
+ * binds after the usual ones (they may cover the snapshot's bind); what
+ * the build works on; and empty the data sandbox after a success. */
+int build_setenv(kb_build *b, const char *name, const char *value, kb_error *e);
+int build_run_argv(kb_build *b, char *const *argv, const rt_bind *extra, size_t n_extra, int *ret_status,
+		   kb_error *e);
+typedef struct build_facts {
+	const char *checkout;        /* the checkout's physical top */
+	const char *workdir;         /* where it is inside */
+	const char *snapshot;
+	const char *image_ref;       /* the build image as asked for */
+	const struct image_rec *image;
+	struct kb_store *store;
+	char *const *env;            /* the build's environment */
+} build_facts;
+void build_get_facts(const kb_build *b, build_facts *ret);
+int build_discard(kb_build *b, kb_error *e);
+/* A release's data sandbox is prepared empty; its init runs here, when
+ * the release has checked its inputs. */
+int build_init(kb_build *b, kb_error *e);
 
 /* `kbuild-ns copy-output`: the checkout's existing state, locked, for
  * build_copy_out alone (which then always copies). */

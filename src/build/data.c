@@ -211,7 +211,10 @@ static void drop_other_versions(const kb_data *d)
 	struct dirent *de;
 
 	while (dir && (de = readdir(dir))) {
-		if (!of_key(de->d_name, d->key) || !strcmp(de->d_name, mine))
+		/* Only the versions of our own kind of state, named by the
+		 * format's first letter ("s" make's, "r" a release's): the two
+		 * live side by side. */
+		if (!of_key(de->d_name, d->key) || !strcmp(de->d_name, mine) || de->d_name[11] != d->version[0])
 			continue;
 		kb_error ignored = { 0 };
 		(void)remove_state(pfd, pdir, de->d_name, &ignored);
@@ -221,6 +224,12 @@ static void drop_other_versions(const kb_data *d)
 }
 
 int data_open(const char *state_dir, const kb_profile *p, bool create, kb_data **ret, kb_error *e)
+{
+	return data_open_as(state_dir, p, DATA_FORMAT, create, ret, e);
+}
+
+int data_open_as(const char *state_dir, const kb_profile *p, const char *format, bool create, kb_data **ret,
+		 kb_error *e)
 {
 	_cleanup_(data_freep) kb_data *d = calloc(1, sizeof *d);
 	char hn[256] = "";
@@ -239,8 +248,8 @@ int data_open(const char *state_dir, const kb_profile *p, bool create, kb_data *
 	}
 	_cleanup_free_ char *in = xasprintf("%s:%s:%s", host, p->checkout, p->branch);
 	data_key(in, d->key, 10);
-	d->version = p->base_version ? xasprintf("%s-%s-%s", DATA_FORMAT, p->base_version, p->cross_tag)
-				     : xasprintf("%s-%s", DATA_FORMAT, p->cross_tag ? p->cross_tag : "generic");
+	d->version = p->base_version ? xasprintf("%s-%s-%s", format, p->base_version, p->cross_tag)
+				     : xasprintf("%s-%s", format, p->cross_tag ? p->cross_tag : "generic");
 	d->state_dir = xstrdup(state_dir);
 	d->dir = xasprintf("%s/projects/%s-%s", state_dir, d->key, d->version);
 	d->upper = xasprintf("%s/" DF_UPPER, d->dir);
@@ -486,6 +495,16 @@ int data_reset(kb_data *d, kb_error *e)
 	if (mkdirat(d->dirfd, DF_UPPER, 0755) < 0 || mkdirat(d->dirfd, DF_WORK, 0700) < 0)
 		return kb_err(e, errno, "state %s: reset the data layer", d->dir);
 	return 0;
+}
+
+int data_clear(kb_data *d, kb_error *e)
+{
+	int r = data_reset(d, e);
+	if (r == 0 && (r = data_rm_tree(d->dirfd, DF_SNAPSHOT, e)) < 0)
+		kb_err_prefix(e, "state %s", d->dir);
+	if (r == 0 && mkdirat(d->dirfd, DF_SNAPSHOT, 0755) < 0)
+		r = kb_err(e, errno, "state %s/" DF_SNAPSHOT, d->dir);
+	return r;
 }
 
 int data_mark_ready(kb_data *d, const char *profile, kb_error *e)

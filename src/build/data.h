@@ -26,6 +26,10 @@
 #include <jansson.h>
 
 #define DATA_FORMAT "s1"
+/* kbuild-ns release's data sandboxes: apart from make's, so that a
+ * release (which starts from an empty data layer) and a make of the same
+ * checkout never remove each other's state. */
+#define DATA_FORMAT_RELEASE "r1"
 
 typedef struct kb_data {
 	char *state_dir;
@@ -40,6 +44,10 @@ typedef struct kb_data {
 /* dirfd is -1 when there is no state yet; with create, data_create
  * follows. */
 int data_open(const char *state_dir, const kb_profile *p, bool create, kb_data **ret, kb_error *e);
+/* The same with another state format (DATA_FORMAT_RELEASE); only the
+ * other versions of that format are dropped. */
+int data_open_as(const char *state_dir, const kb_profile *p, const char *format, bool create, kb_data **ret,
+		 kb_error *e);
 /* Make the directory, when it is not there yet, and drop the other
  * versions of this key (a version change means a cold build, as upstream
  * deletes its old data containers).  A build calls it only once it is
@@ -87,6 +95,9 @@ int data_sync_mark(const kb_data *d, struct timespec *ret);
 /* After a sync-in that wrote files or modes: set the mark, with a ctime
  * strictly later than any the sync gave (a clock tick at most). */
 int data_set_sync_mark(kb_data *d, kb_error *e);
+/* Empty the data layer and the snapshot (the lock held): a release
+ * starts from nothing, and leaves nothing behind after a success. */
+int data_clear(kb_data *d, kb_error *e);
 
 /* meta.json: what ran last.  Written through a temporary name. */
 int data_write_meta(kb_data *d, const kb_profile *p, const char *image, const char *image_id,

@@ -34,6 +34,8 @@ extern const char usage_image[], usage_image_import[], usage_image_pull[], usage
  * libzstd, libarchive). */
 int cmd_provenance(kb_ctx *c, int argc, char **argv);
 int cmd_cache(kb_ctx *c, int argc, char **argv);
+/* `release`, also in kbuild-ns-image (libcrypto, libarchive). */
+int cmd_release(kb_ctx *c, int argc, char **argv);
 /* Exec kbuild-ns-image with argv (a command it runs) and this process's
  * options; returns only on failure (cmd-image.c). */
 int cmd_exec_image_program(kb_ctx *c, int argc, char **argv);

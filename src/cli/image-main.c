@@ -26,6 +26,9 @@
 
 #define DEFAULT_MAX_LAYER_SIZE (64ull << 30)
 #define MAX_NAMES 64
+/* Layer blobs are kept when an archive's layers total at most this
+ * (base images of release builds; see import.h). */
+#define DEFAULT_KEEP_BLOBS_MAX (256ull << 20)
 
 static const char *format_name(image_format f)
 {
@@ -49,6 +52,8 @@ static int parse_import(int argc, char **argv, import_opts *o)
 		{ "platform", required_argument, NULL, 'p' },
 		{ "max-layer-size", required_argument, NULL, 'm' },
 		{ "jobs", required_argument, NULL, 'j' },
+		{ "keep-blobs", no_argument, NULL, 'K' },
+		{ "no-keep-blobs", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -83,6 +88,10 @@ static int parse_import(int argc, char **argv, import_opts *o)
 			if (*end || n < 1 || n > 256)
 				return -cmd_usage(usage_image_import, "image import: --jobs %s: not a number from 1 to 256", optarg);
 			o->jobs = (int)n;
+			break;
+		case 'K':
+		case 'N':
+			o->keep_blobs = ch == 'K' ? KEEP_BLOBS_YES : KEEP_BLOBS_NO;
 			break;
 		case 'h':
 			cmd_help_text(usage_image_import, "image");
@@ -136,6 +145,9 @@ static void report(const import_result *res, double secs)
 	out_status("import: %s, %zu %s: %zu %s unpacked, %zu already present, in %.2f s", format_name(res->format),
 		   res->n_images, plural(res->n_images, "image", "images"), res->layers_unpacked,
 		   plural(res->layers_unpacked, "layer", "layers"), res->layers_present, secs);
+	if (res->blobs_kept)
+		out_verbose("image import: %zu layer %s kept as the archive holds them", res->blobs_kept,
+			    plural(res->blobs_kept, "blob", "blobs"));
 	for (size_t i = 0; i < res->n_images; i++) {
 		printf("sha256:%s", res->images[i]->id.hex);
 		for (size_t k = 0; k < res->images[i]->n_names; k++)
@@ -154,6 +166,10 @@ int cmd_image_import(kb_ctx *c, int argc, char **argv)
 
 	if ((r = common_defaults(&o, "image import")) != 0)
 		return r;
+	o.keep_blobs_max = DEFAULT_KEEP_BLOBS_MAX;
+	const char *env = getenv("KBUILD_NS_KEEP_BLOBS_MAX");
+	if (env && *env && parse_size(env, &o.keep_blobs_max) < 0)
+		return cmd_failx("image import", "KBUILD_NS_KEEP_BLOBS_MAX=%s: not a size (e.g. 256M)", env);
 	if ((r = parse_import(argc, argv, &o)) != 0)
 		return r > 0 ? 0 : -r;
 	enter_userns(&o, "image import");
@@ -333,15 +349,15 @@ int main(int argc, char **argv)
 	}
 	static const struct { const char *name; int (*fn)(kb_ctx *, int, char **); } commands[] = {
 		{ "import", cmd_image_import }, { "pull", cmd_image_pull }, { "provenance", cmd_provenance },
-		{ "cache", cmd_cache },
+		{ "cache", cmd_cache }, { "release", cmd_release },
 	};
 	int (*fn)(kb_ctx *, int, char **) = NULL;
 	for (size_t k = 0; i < argc && k < ARRAY_SIZE(commands); k++)
 		if (!strcmp(argv[i], commands[k].name))
 			fn = commands[k].fn;
 	if (!c.state_dir || c.state_dir[0] != '/' || !fn) {
-		fputs("kbuild-ns-image: a part of kbuild-ns; use `kbuild-ns image import`, `image pull`, `provenance` or `cache`\n",
-		      stderr);
+		fputs("kbuild-ns-image: a part of kbuild-ns; use `kbuild-ns image import`, `image pull`, `release`, "
+		      "`provenance` or `cache`\n", stderr);
 		return KB_EXIT_FAIL;
 	}
 	out_init(c.verbosity);

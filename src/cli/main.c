@@ -28,6 +28,7 @@ static void help(void)
 	       "  clean [--all]                          host _output and this checkout's state\n"
 	       "  status [--json]                        this checkout's state\n"
 	       "  doctor                                 check this host, with fixes\n"
+	       "  release [--quick] [MAKE-ARGS...]       release tarballs and images, offline\n"
 	       "  provenance verify FILE [--key PUB]     check a release's provenance\n"
 	       "  cache export FILE | import FILE | key  the build state for a CI cache\n"
 	       "  help [COMMAND]                         the manual page\n"
@@ -63,6 +64,7 @@ static const struct { const char *name; cmd_fn fn; } commands[] = {
 	{ "copy-output", cmd_copy_output }, { "clean", cmd_clean }, { "status", cmd_status },
 	{ "doctor", cmd_doctor }, { "image", cmd_image }, { "help", cmd_help },
 	{ "provenance", cmd_exec_image_program }, { "cache", cmd_exec_image_program },
+	{ "release", cmd_exec_image_program },
 };
 
 typedef struct global_opts {

@@ -422,7 +422,12 @@ int image_commit(kb_store *s, image_rec *rec, kb_error *e)
 			}
 			continue;
 		}
-		/* A name belongs to one image: the newest import takes it. */
+		/* A name belongs to one image per platform: the newest import
+		 * takes it from an image of the same platform, and the images
+		 * of a multi-platform base share it (release builds look them
+		 * up by name and platform). */
+		if (!platform_match(&o->platform, &rec->platform))
+			continue;
 		size_t keep = 0;
 		bool changed = false;
 		for (size_t k = 0; k < o->n_names; k++) {
@@ -479,8 +484,11 @@ static int collect_refs(kb_store *s, refs *layers, refs *blobs, kb_error *e)
 		r = refs_add(blobs, &l[i]->id);
 		if (r >= 0 && l[i]->has_manifest)
 			r = refs_add(blobs, &l[i]->manifest);
-		for (size_t k = 0; k < l[i]->n_layers && r >= 0; k++)
+		for (size_t k = 0; k < l[i]->n_layers && r >= 0; k++) {
 			r = refs_add(layers, &l[i]->layers[k].diff_id);
+			if (r >= 0)    /* its blob, when import kept it */
+				r = refs_add(blobs, &l[i]->layers[k].digest);
+		}
 	}
 	image_list_free(l, n);
 	if (r < 0)
@@ -558,9 +566,12 @@ int image_remove(kb_store *s, const image_rec *rec, kb_error *e)
 	store_drop_image_lock(s, &rec->id);
 	refs layers = { 0 }, blobs = { 0 };
 	r = collect_refs(s, &layers, &blobs, e);
-	for (size_t i = 0; i < rec->n_layers && r >= 0; i++)
+	for (size_t i = 0; i < rec->n_layers && r >= 0; i++) {
 		if (!refs_has(&layers, rec->layers[i].diff_id.hex))
 			r = store_remove_layer(s, rec->layers[i].diff_id.hex, e);
+		if (r >= 0 && !refs_has(&blobs, rec->layers[i].digest.hex))
+			(void)unlinkat(s->blobs_fd, rec->layers[i].digest.hex, 0);
+	}
 	if (r >= 0 && !refs_has(&blobs, rec->id.hex))
 		(void)unlinkat(s->blobs_fd, rec->id.hex, 0);
 	if (r >= 0 && rec->has_manifest && !refs_has(&blobs, rec->manifest.hex))
@@ -584,6 +595,8 @@ json_t *image_json(kb_store *s, const image_rec *r, bool with_config)
 		char *p = xasprintf("%s/layers/%s", s->root, r->layers[i].diff_id.hex);
 		json_object_set_new(lj, "path", json_text(p));    /* the state dir's path is bytes */
 		free(p);
+		json_object_set_new(lj, "blob_kept", json_boolean(faccessat(s->blobs_fd, r->layers[i].digest.hex, F_OK,
+									  AT_SYMLINK_NOFOLLOW) == 0));
 	}
 	if (!with_config)
 		return j;

@@ -2,6 +2,7 @@
  * check every digest, publish.  import_plans is the part `image pull`
  * shares; kb_import feeds it from an archive or layout. */
 #include "image/import/import.h"
+#include "image/import/sha256.h"
 #include "base/progress.h"
 
 #include <errno.h>
@@ -10,6 +11,8 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/fs.h>
 
 typedef struct job {
 	layer_plan *lp;              /* first plan layer with this content */
@@ -17,7 +20,11 @@ typedef struct job {
 	bool published;              /* moved into layers/ by this import */
 	bool kept;                   /* published early: stays if the import fails */
 	zs_kind kind;
+	bool want_blob;              /* keep the layer's blob, which the store lacks */
+	bool blob_done;              /* copied to the work file blob, as blob_digest */
 	char dir[32];                /* work directory name */
+	char blob[32];               /* work file name of the blob */
+	kb_digest blob_digest;
 	char label[40];
 	kb_digest digest, diff_id;
 	uint64_t size, unpacked;
@@ -34,7 +41,9 @@ typedef struct pool {
 	kb_error err;
 	kb_store *s;
 	const layer_feed *feed;
+	kb_source *src;              /* feed->src: the archive, or NULL */
 	const import_opts *o;
+	bool keep;                   /* keep the layers' blobs (import_opts.keep_blobs) */
 	bars *bars;
 } pool;
 
@@ -145,6 +154,49 @@ static int run_job(pool *p, int w, size_t i, kb_error *e)
 	return 0;
 }
 
+/* The layer's bytes as the archive holds them (compressed or not), into
+ * the work directory, hashed on the way: what gets published is what
+ * was hashed, whatever happens to the archive meanwhile. */
+static int copy_blob(pool *p, size_t i, kb_error *e)
+{
+	job *j = &p->jobs[i];
+	kb_span sp = { .fd = p->src->fd, .off = 0, .len = p->src->size };
+	int r;
+
+	if (j->lp->member && (r = source_find(p->src, j->lp->member, &sp, e)) < 0) {
+		kb_err_prefix(e, "%s", j->label);
+		return r;
+	}
+	_cleanup_(span_close) kb_span span = sp;
+	_cleanup_(sha256_freep) sha256_ctx *c = sha256_new();
+	_cleanup_free_ char *buf = malloc(1 << 20);
+	if (!c || !buf)
+		return kb_err_oom(e, j->label);
+	snprintf(j->blob, sizeof j->blob, "B%zu", i);
+	_cleanup_close_ int out = openat(p->s->work_fd, j->blob, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (out < 0)
+		return kb_err(e, errno, "%s: keep its blob", j->label);
+	for (uint64_t off = 0; off < span.len;) {
+		size_t want = span.len - off < (1u << 20) ? (size_t)(span.len - off) : 1u << 20;
+		ssize_t n = atomic_load(&p->cancel) ? (errno = ECANCELED, -1) : pread(span.fd, buf, want, (off_t)(span.off + off));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return kb_err(e, n < 0 ? errno : EIO, "%s: keep its blob", j->label);
+		sha256_update(c, buf, (size_t)n);
+		if ((r = write_all(out, buf, (size_t)n)) < 0)
+			return kb_err(e, -r, "%s: keep its blob", j->label);
+		off += (uint64_t)n;
+	}
+	sha256_final(c, &j->blob_digest);
+	const kb_digest *expect = j->lp->has_digest ? &j->lp->digest : !j->present ? &j->digest : NULL;
+	if (expect && strcmp(expect->hex, j->blob_digest.hex))
+		return kb_errx(e, EINVAL, "%s: digest mismatch on a second read (expected sha256:%s, got sha256:%s)",
+			       j->label, expect->hex, j->blob_digest.hex);
+	j->blob_done = true;
+	return 0;
+}
+
 static void *worker(void *arg)
 {
 	pool *p = ((worker_arg *)arg)->p;
@@ -154,10 +206,14 @@ static void *worker(void *arg)
 		if (k >= p->n || atomic_load(&p->cancel))
 			break;
 		size_t i = p->order[k];
-		if (p->jobs[i].present)
+		job *j = &p->jobs[i];
+		if (j->present && !j->want_blob)
 			continue;
 		kb_error e = { 0 };
-		if (run_job(p, w, i, &e) < 0) {
+		int r = j->present ? 0 : run_job(p, w, i, &e);
+		if (r == 0 && j->want_blob)
+			r = copy_blob(p, i, &e);
+		if (r < 0) {
 			/* The first failure is the one to report; the others are
 			 * mostly "cancelled" echoes of it. */
 			pthread_mutex_lock(&p->lock);
@@ -199,7 +255,7 @@ static int run_pool(pool *p, int jobs, kb_error *e)
 {
 	size_t todo = 0;
 	for (size_t i = 0; i < p->n; i++)
-		todo += !p->jobs[i].present;
+		todo += !p->jobs[i].present || p->jobs[i].want_blob;
 	if (todo == 0)
 		return 0;
 	if (order_jobs(p, e) < 0)
@@ -285,7 +341,7 @@ static int make_record(image_plan *ip, pool *p, image_rec **old, size_t n_old, c
 		job *j = job_for(p, lp);
 		layer_rec *l = &r->layers[r->n_layers++];
 		l->diff_id = lp->has_diff_id ? lp->diff_id : j->diff_id;
-		l->digest = lp->has_digest ? lp->digest : j->present ? lp->diff_id : j->digest;
+		l->digest = lp->has_digest ? lp->digest : j->blob_done ? j->blob_digest : j->present ? lp->diff_id : j->digest;
 		l->size = lp->has_digest ? lp->size : j->size;
 		l->unpacked_size = j->present ? known_unpacked(old, n_old, &l->diff_id) : j->unpacked;
 		l->media_type = lp->media_type ? strdup(lp->media_type) : NULL;
@@ -329,6 +385,36 @@ static int apply_names(image_plan **plans, size_t n_plans, const import_opts *o,
 	return 0;
 }
 
+/* Keep the layers' blobs?  Auto: when the archive's layers total at most
+ * keep_blobs_max (base images are small; a build image is not, and its
+ * blobs would double its size in the store for nothing). */
+static bool keep_wanted(pool *p, image_plan **plans, size_t n_plans)
+{
+	uint64_t total = 0;
+	if (p->o->keep_blobs != KEEP_BLOBS_AUTO)
+		return p->o->keep_blobs == KEEP_BLOBS_YES;
+	for (size_t i = 0; i < n_plans; i++)
+		for (size_t k = 0; k < plans[i]->n_layers; k++) {
+			const layer_plan *lp = &plans[i]->layers[k];
+			kb_span sp = { .fd = -1, .len = p->src->size };
+			kb_error ignored = { 0 };
+			if (lp->has_digest)
+				sp.len = lp->size;
+			else if (lp->member && source_find(p->src, lp->member, &sp, &ignored) < 0)
+				return false;
+			span_close(&sp);
+			total += sp.len;
+		}
+	return total <= p->o->keep_blobs_max;
+}
+
+/* The store has the blob a layer would be kept as. */
+static bool blob_present(pool *p, const layer_plan *lp)
+{
+	const kb_digest *d = lp->has_digest ? &lp->digest : lp->has_diff_id ? &lp->diff_id : NULL;
+	return d && faccessat(p->s->blobs_fd, d->hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 /* One job per distinct layer content across all images; those already
  * in the store are marked present (and shown as such). */
 static int make_jobs(pool *p, image_plan **plans, size_t n_plans, import_result *ret, kb_error *e)
@@ -347,6 +433,7 @@ static int make_jobs(pool *p, image_plan **plans, size_t n_plans, import_result 
 			char sb[24];
 			j->lp = lp;
 			j->present = lp->has_diff_id && store_has_layer(p->s, &lp->diff_id);
+			j->want_blob = p->keep && !blob_present(p, lp);
 			if (lp->has_digest || lp->has_diff_id)
 				snprintf(j->label, sizeof j->label, "layer %s",
 					 digest_short(lp->has_digest ? &lp->digest : &lp->diff_id, sb));
@@ -404,6 +491,25 @@ static int publish_records(pool *p, image_plan **plans, size_t n_plans, const im
 	return r;
 }
 
+/* The kept layer blobs, by rename (a blob already there wins). */
+static int publish_blobs(pool *p, import_result *ret, added *a, kb_error *e)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		job *j = &p->jobs[i];
+		if (!j->blob_done)
+			continue;
+		if (syscall(SYS_renameat2, p->s->work_fd, j->blob, p->s->blobs_fd, j->blob_digest.hex, RENAME_NOREPLACE) == 0) {
+			a->blobs[a->n_blobs++] = j->blob_digest;
+			ret->blobs_kept++;
+		} else if (errno == EEXIST) {
+			(void)unlinkat(p->s->work_fd, j->blob, 0);
+		} else {
+			return kb_err(e, errno, "%s: keep its blob", j->label);
+		}
+	}
+	return 0;
+}
+
 /* All layers check out: only now does anything become visible, blobs,
  * then layers, then the records that refer to them. */
 static int publish(pool *p, image_plan **plans, size_t n_plans, const image_source *src, import_result *ret,
@@ -412,7 +518,7 @@ static int publish(pool *p, image_plan **plans, size_t n_plans, const image_sour
 	int r;
 
 	if (!(ret->images = calloc(n_plans + 1, sizeof *ret->images)) ||
-	    !(a->blobs = calloc(2 * n_plans + 1, sizeof *a->blobs)))
+	    !(a->blobs = calloc(2 * n_plans + p->n + 1, sizeof *a->blobs)))
 		return kb_err_oom(e, "import");
 	for (size_t i = 0; i < p->n; i++) {
 		job *j = &p->jobs[i];
@@ -442,6 +548,8 @@ static int publish(pool *p, image_plan **plans, size_t n_plans, const image_sour
 			return r;
 		j->published = true;
 	}
+	if ((r = publish_blobs(p, ret, a, e)) < 0)
+		return r;
 	return publish_records(p, plans, n_plans, src, ret, a, e);
 }
 
@@ -461,11 +569,12 @@ static void rollback(pool *p, const added *a)
 int import_plans(kb_store *s, image_plan **plans, size_t n_plans, image_format fmt, const layer_feed *f,
 		 const import_opts *o, const image_source *src, import_result *ret, kb_error *e)
 {
-	pool p = { .s = s, .o = o, .feed = f };
+	pool p = { .s = s, .o = o, .feed = f, .src = f->src };
 	added a = { 0 };
 	int r;
 
 	ret->format = fmt;
+	p.keep = p.src && keep_wanted(&p, plans, n_plans);
 	if ((r = make_jobs(&p, plans, n_plans, ret, e)) == 0 && (r = run_pool(&p, o->jobs, e)) == 0 &&
 	    (!f->ready || (r = f->ready(f->ctx, e)) == 0) && (r = publish(&p, plans, n_plans, src, ret, &a, e)) < 0)
 		rollback(&p, &a);
@@ -546,7 +655,8 @@ int kb_import(kb_store *s, const import_opts *o, import_result *ret, kb_error *e
 	else if (o->n_names)
 		r = apply_names(plans, n_plans, o, e);
 	import_feed f = { .src = src, .is = { .kind = SRC_ARCHIVE, .location = src->real_path } };
-	layer_feed feed = { .open = source_open_layer, .close = source_close_layer, .ready = source_ready, .ctx = &f };
+	layer_feed feed = { .open = source_open_layer, .close = source_close_layer, .ready = source_ready, .ctx = &f,
+			    .src = src };
 	if (r == 0) {
 		source_hash_start(src);
 		r = import_plans(s, plans, n_plans, fmt, &feed, o, &f.is, ret, e);

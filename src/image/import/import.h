@@ -20,6 +20,12 @@ typedef struct import_opts {
 	bool relax_modes;            /* see extract_opts */
 	bool progress;               /* show per-layer progress */
 	const char *cmd;             /* for progress lines: "import" (NULL) or "pull" */
+	/* Keep each layer's blob as the archive holds it (compressed or
+	 * not) in blobs/sha256/ too, so that an image built on this one can
+	 * carry its layers byte for byte (kbuild-ns release).  Auto: when
+	 * the layers of the archive's images total at most keep_blobs_max. */
+	enum { KEEP_BLOBS_AUTO, KEEP_BLOBS_YES, KEEP_BLOBS_NO } keep_blobs;
+	uint64_t keep_blobs_max;
 } import_opts;
 
 typedef struct import_result {
@@ -27,6 +33,7 @@ typedef struct import_result {
 	image_rec **images;
 	size_t n_images;
 	size_t layers_unpacked, layers_present;
+	size_t blobs_kept;           /* layer blobs added to blobs/sha256/ */
 	uint64_t skipped_devices, skipped_sockets;
 	uint64_t bytes_read;         /* stored bytes of the layers unpacked */
 } import_result;
@@ -56,6 +63,9 @@ typedef struct layer_feed {
 	/* Publish each layer as soon as it is checked, and keep it when the
 	 * whole fails: a later run resumes from there (pull). */
 	bool publish_early;
+	/* The archive the layers come from, or NULL (pull): only then can
+	 * their blobs be kept as the archive holds them (keep_blobs). */
+	struct kb_source *src;
 } layer_feed;
 
 /* The store must be open (shared lock); takes the import lock itself. */

@@ -261,6 +261,45 @@ static void test_claim_states(void **state)
 	data_free(a);
 }
 
+/* A release's state (DATA_FORMAT_RELEASE) lives beside make's: neither
+ * drops the other, a new version drops only its own kind, clean removes
+ * both, and data_clear empties the layer and the snapshot. */
+static void test_release_state(void **state)
+{
+	fixture *f = *state;
+	kb_error e = { 0 };
+	kb_data *rel = NULL, *rel2 = NULL;
+	size_t n = 0;
+
+	kb_data *make = open_data(f, true);
+	assert_int_equal(data_open_as(f->state, &f->prof, DATA_FORMAT_RELEASE, true, &rel, &e), 0);
+	assert_string_equal(rel->version, "r1-5-v1.0.0-go1.19-bookworm.0");
+	assert_int_equal(access(make->dir, F_OK), 0);
+	kb_data *again = open_data(f, true);    /* make's open leaves the release's */
+	assert_int_equal(access(rel->dir, F_OK), 0);
+	data_free(again);
+
+	prepare(rel, "single", false);
+	assert_int_equal(mkdirat(rel->dirfd, "snapshot/src", 0755), 0);
+	assert_int_equal(mkdirat(rel->dirfd, "upper/etc", 0755), 0);
+	assert_int_equal(data_mark_ready(rel, "kube", &e), 0);
+	assert_int_equal(data_clear(rel, &e), 0);
+	assert_false(data_ready(rel));
+	assert_int_equal(faccessat(rel->dirfd, "snapshot/src", F_OK, 0), -1);
+	assert_int_equal(faccessat(rel->dirfd, "upper/etc", F_OK, 0), -1);
+	assert_int_equal(faccessat(rel->dirfd, "snapshot", F_OK, 0), 0);
+
+	f->prof.cross_tag = "v2";    /* a new version: drops its own kind only */
+	assert_int_equal(data_open_as(f->state, &f->prof, DATA_FORMAT_RELEASE, true, &rel2, &e), 0);
+	assert_int_equal(access(rel->dir, F_OK), -1);
+	assert_int_equal(access(make->dir, F_OK), 0);
+	assert_int_equal(data_remove_states(f->state, make->key, false, &n, &e), 0);
+	assert_int_equal(n, 2);
+	data_free(rel2);
+	data_free(rel);
+	data_free(make);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +310,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_states, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_state, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
