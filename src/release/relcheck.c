@@ -255,6 +255,7 @@ static bool skipped_top(const char *rel_path)
 
 typedef struct walk {
 	rel *r;
+	const char *skip;            /* a file at the top left out too, or NULL */
 	char **files;                /* dirHash: regular files, relative */
 	size_t n, cap;
 	bool modes;                  /* set modes as umask 0022 leaves them */
@@ -269,7 +270,7 @@ static int walk_dir(walk *w, int dfd, const char *prefix, int depth)
 		return kb_err(w->r->e, d ? ELOOP : errno, "snapshot %s", prefix);
 	while (rc == 0 && (de = readdir(d))) {
 		struct stat st;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || (!*prefix && skipped_top(de->d_name)) ||
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || (!*prefix && (skipped_top(de->d_name) || (w->skip && !strcmp(de->d_name, w->skip)))) ||
 		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISLNK(st.st_mode))
 			continue;
 		_cleanup_free_ char *path = *prefix ? xasprintf("%s/%s", prefix, de->d_name) : xstrdup(de->d_name);
@@ -324,13 +325,27 @@ static int hash_file(int dirfd, const char *path, kb_digest *ret)
 	return 0;
 }
 
+/* The version file sync-in wrote at the top of the snapshot (where the
+ * build's KUBE_GIT_VERSION_FILE points): made from the checkout's git
+ * state, which the record gives as kubeGit, not one of the sources. */
+static const char *version_file_name(const rel *r)
+{
+	size_t wl = strlen(r->f.workdir);
+	for (char *const *v = r->f.env; v && *v; v++)
+		if (!strncmp(*v, "KUBE_GIT_VERSION_FILE=", 22)) {
+			const char *p = *v + 22;
+			return !strncmp(p, r->f.workdir, wl) && p[wl] == '/' && !strchr(p + wl + 1, '/') ? p + wl + 1 : NULL;
+		}
+	return NULL;
+}
+
 /* in-toto's dirHash: sha256 of the "<sha256>  <path>" lines of every file,
  * sorted by path in the C locale (`find . -type f | cut -c3- | LC_ALL=C
  * sort | xargs sha256sum | sha256sum`), here without .git, _output and
- * _tmp at the top. */
+ * _tmp at the top, nor the version file. */
 int rel_dirhash(rel *r)
 {
-	walk w = { .r = r };
+	walk w = { .r = r, .skip = version_file_name(r) };
 	_cleanup_close_ int fd = open(r->f.snapshot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_(sha256_freep) sha256_ctx *all = sha256_new();
 	int rc = fd < 0 ? kb_err(r->e, errno, "snapshot %s", r->f.snapshot) : !all ? kb_err_oom(r->e, "dirHash") : 0;

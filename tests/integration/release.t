@@ -98,7 +98,7 @@ ks -q image import --no-keep-blobs "$BASES/$(base_archive "$GORUNNER")" >/dev/nu
 is "image import --no-keep-blobs: unpacked, its blob not kept" "$(kept "$KS")" "$GORUNNER $ARCH False"
 ks -v image import --keep-blobs "$BASES/$(base_archive "$GORUNNER")" >"$WORK/keep.out" 2>&1
 is "--keep-blobs again adds the blob alone (nothing unpacked)" \
-	"$(grep -c '0 layer(s) unpacked, 1 already present' "$WORK/keep.out") $(kept "$KS")" "1 $GORUNNER $ARCH True"
+	"$(grep -c '0 layers unpacked, 1 already present' "$WORK/keep.out") $(kept "$KS")" "1 $GORUNNER $ARCH True"
 if [ "$ARCH" = amd64 ]; then OTHER=arm64; else OTHER=amd64; fi
 ks -q image import --platform "linux/$OTHER" "$BASES/oci/gcr.io_distroless_static-debian12_latest.tar" >/dev/null
 ks -q image import "$BASES/oci/gcr.io_distroless_static-debian12_latest.tar" >/dev/null
@@ -158,12 +158,14 @@ as_user tar -xzf "$H/_output/release-tars/kubernetes-facts.tar.gz" -C "$WORK" 2>
 F=$WORK/kubernetes
 ct=$(hu 'git -C "$1" log -1 --format=%ct' "$H")
 # The names allowed inside: the image's Env, the profile's, the allow-list
-# passed (GOFLAGS), the release's fixed ones, and what make and the shell add.
+# passed (GOFLAGS), the release's fixed ones, git's stat settings (as on
+# every build on a snapshot), and what make and the shell add.
 allowed=$(kb image inspect "kube-cross:$KUBE_TAG" | "$PYTHON" -c '
 import json, sys
 print("\n".join(e.split("=", 1)[0] for e in json.load(sys.stdin)["config"]["Env"]))')
 allowed="$allowed PATH HOME HOSTNAME KUBE_OUTPUT_SUBPATH TMPDIR GOFLAGS TZ LC_ALL USER LOGNAME GOTOOLCHAIN GOPROXY TAR
-SOURCE_DATE_EPOCH KUBE_FASTBUILD KUBE_RELEASE_RUN_TESTS KUBE_BUILD_CONFORMANCE PWD OLDPWD SHLVL _ MAKEFLAGS MAKELEVEL MFLAGS"
+SOURCE_DATE_EPOCH KUBE_FASTBUILD KUBE_RELEASE_RUN_TESTS KUBE_BUILD_CONFORMANCE PWD OLDPWD SHLVL _ MAKEFLAGS MAKELEVEL MFLAGS
+GIT_CONFIG_COUNT GIT_CONFIG_KEY_0 GIT_CONFIG_VALUE_0 GIT_CONFIG_KEY_1 GIT_CONFIG_VALUE_1"
 for step in build package; do
 	f=$F/facts-$step
 	is "$step step: the network has only lo" "$(sed -n 's/^net //p' "$f")" "lo"
