@@ -515,6 +515,11 @@ static int pick_manifest(const cands *cs, size_t i, bool *done, const plan_opts 
 				 platform_str(&cs->c[k].d.platform, pb, sizeof pb));
 		}
 	}
+	/* One image offers no choice: without --platform it is taken whatever
+	 * its platform, as `docker load` takes it (a base image for another
+	 * architecture, carried in for a cross build). */
+	if (pick == SIZE_MAX && *members == 1 && !o->want_explicit)
+		pick = i;
 	if (pick == SIZE_MAX) {
 		char wb[100];
 		return kb_errx(e, ENOENT, "%s: no image for platform %s (available: %s)", what,

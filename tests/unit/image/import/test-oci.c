@@ -282,6 +282,18 @@ static void test_platforms(void **state)
 	free(pa);
 	free(pb);
 
+	/* A lone manifest for another platform, named so in the index: no
+	 * choice is offered, so it is taken (as docker load takes it), but
+	 * not when another --platform is asked for. */
+	L = layout("lone-foreign");
+	pb = plat("mips64le", NULL);
+	index_of(L, image(L, "mips64le", NULL, 1, pb), NULL);
+	pl = plan_ok("lone-foreign", NULL);
+	assert_string_equal(pl.p[0]->platform.arch, "mips64le");
+	plan_free(&pl);
+	plan_fails("lone-foreign", "linux/riscv64", "no image for platform linux/riscv64", "mips64le");
+	free(pb);
+
 	/* A lone manifest without platform information: its config decides. */
 	L = layout("lone");
 	index_of(L, image(L, other, NULL, 1, ""), NULL);
