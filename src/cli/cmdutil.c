@@ -12,8 +12,7 @@
 /* Each at most 80 columns wide: a usage line that wraps is hard to read. */
 const char usage_image_import[] =
 	"usage: kbuild-ns image import PATH [--name NAME:TAG]... [--platform OS/ARCH]\n"
-	"                              [--max-layer-size SIZE] [--jobs N]\n"
-	"                              [--keep-blobs | --no-keep-blobs]";
+	"       [--max-layer-size SIZE] [--jobs N] [--keep-blobs | --no-keep-blobs]";
 const char usage_image_pull[] =
 	"usage: kbuild-ns image pull REF [--name NAME:TAG] [--platform OS/ARCH]\n"
 	"                            [--cert-dir DIR] [--tls-verify=false]\n"
