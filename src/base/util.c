@@ -302,19 +302,34 @@ static int empty_level(int fd, rm_level *l)
 	return r;
 }
 
+/* cur/name, not followed: 1 with an O_PATH fd in *ret_pfd when it is a
+ * directory; 0 when it was something else (then unlinked) or is gone. */
+static int path_or_unlink(int cur, const char *name, int *ret_pfd, struct stat *st)
+{
+	int pfd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	int r = fstat(pfd, st) < 0 ? -errno : 1;
+	if (r == 1 && !S_ISDIR(st->st_mode))
+		r = unlinkat(cur, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	if (r != 1) {
+		close(pfd);
+		return r;
+	}
+	*ret_pfd = pfd;
+	return 1;
+}
+
 /* Go down into cur/name: *ret_fd is its readable fd, or -1 when the entry
  * was not a directory (then it is removed) or is gone. */
 static int descend(int cur, const char *name, rm_level *l, int *ret_fd)
 {
-	_cleanup_close_ int pfd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int pfd = -1;
 	struct stat st;
 	*ret_fd = -1;
-	if (pfd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (fstat(pfd, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(cur, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	int r = path_or_unlink(cur, name, &pfd, &st);
+	if (r <= 0)
+		return r;
 	int fd = enter_dir(pfd, &st);
 	if (fd < 0)
 		return fd;
@@ -400,16 +415,13 @@ out:
 
 int rm_rf_at(int dirfd, const char *name)
 {
-	_cleanup_close_ int pfd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int pfd = -1;
 	struct stat st;
+	int r = path_or_unlink(dirfd, name, &pfd, &st);
 
-	if (pfd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (fstat(pfd, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-	int r = rm_tree(pfd, &st);
+	if (r <= 0)
+		return r;
+	r = rm_tree(pfd, &st);
 	if (r == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		r = -errno;
 	return r;
@@ -430,4 +442,14 @@ DIR *opendir_at(int fd)
 	if (!dir)
 		close(d);
 	return dir;
+}
+
+char *str_trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = 0;
+	return s;
 }

@@ -43,6 +43,9 @@ static inline void fclosep(FILE **f)
  * could handle better. */
 char *xasprintf(const char *fmt, ...) _printf_(1, 2);
 char *xstrdup(const char *s);
+/* s without its leading blanks and tabs, its trailing ones and a CR cut
+ * off in place: a line of a "key = value" file. */
+char *str_trim(char *s);
 /* Parse "123", "64M", "2G" (powers of 1024); -EINVAL/-ERANGE on error. */
 int parse_size(const char *s, uint64_t *ret);
 /* "1.5 MB" style human size into buf. */

@@ -138,16 +138,6 @@ static int set_defaults(kb_profile *p, bool kube, bool user_host)
 
 /* ---- kbuild-ns.conf ---- */
 
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-		s[--n] = 0;
-	return s;
-}
-
 /* Split "key = value" lines; calls fn for each.  Returns fn's error. */
 typedef int (*line_fn)(kb_profile *p, const char *key, const char *val, kb_error *e, unsigned line);
 
@@ -159,14 +149,14 @@ static int each_line(char *text, kb_profile *p, line_fn fn, kb_error *e)
 		if (next)
 			*next++ = 0;
 		ln++;
-		char *s = trim(line);
+		char *s = str_trim(line);
 		if (!*s || *s == '#')
 			continue;
 		char *eq = strchr(s, '=');
 		if (!eq)
 			return kb_errx(e, EINVAL, CONF_NAME ":%u: expected \"key = value\"", ln);
 		*eq = 0;
-		char *key = trim(s), *val = trim(eq + 1);
+		char *key = str_trim(s), *val = str_trim(eq + 1);
 		int r = fn(p, key, val, e, ln);
 		*eq = '=';
 		if (r < 0)

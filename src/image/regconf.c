@@ -40,16 +40,6 @@ void regconf_free(reg_conf *c)
 	free(c);
 }
 
-static char *trim(char *s)
-{
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-		s[--n] = 0;
-	return s;
-}
-
 /* A registry location: host[:port][/path], no scheme, no user
  * information (credentials belong in the auth files, not here). */
 static bool location_valid(const char *s)
@@ -98,7 +88,7 @@ static int new_section(reg_conf *c, char *line, const char *path, unsigned ln, k
 	if (line[n - 1] != ']')
 		return kb_errx(e, EINVAL, "%s:%u: expected \"[REGISTRY]\"", path, ln);
 	line[n - 1] = 0;
-	char *p = trim(line + 1);
+	char *p = str_trim(line + 1);
 	if (!location_valid(p))
 		return kb_errx(e, EINVAL, "%s:%u: [%s]: expected a registry HOST[:PORT] or a repository prefix", path, ln, p);
 	if (c->n_sec >= MAX_SECTIONS)
@@ -119,7 +109,7 @@ static int parse(reg_conf *c, char *text, kb_error *e)
 		if (next)
 			*next++ = 0;
 		ln++;
-		char *s = trim(line);
+		char *s = str_trim(line);
 		int r = 0;
 		if (!*s || *s == '#')
 			continue;
@@ -132,7 +122,7 @@ static int parse(reg_conf *c, char *text, kb_error *e)
 		if (!eq)
 			return kb_errx(e, EINVAL, "%s:%u: expected \"key = value\"", c->path, ln);
 		*eq = 0;
-		char *key = trim(s), *val = trim(eq + 1);
+		char *key = str_trim(s), *val = str_trim(eq + 1);
 		if (c->n_sec) {
 			r = section_key(&c->sec[c->n_sec - 1], key, val, c->path, ln, e);
 		} else if (!strcmp(key, "pull")) {
