@@ -385,7 +385,7 @@ done
 idmap=""
 if [ -n "${cmdline[kbuild-ns]:-}" ]; then
 	read -r -a argv <<<"${cmdline[kbuild-ns]}"
-	idmap=$(as_user "${argv[0]}" -v "${argv[@]:1}" 2>&1 </dev/null | sed -n 's/.*run: ids: //p' | head -1)
+	idmap=$(as_user "${argv[0]}" -v "${argv[@]:1}" 2>&1 </dev/null | sed -n 's/.*\] \(run: \)\{0,1\}ids: //p' | head -1)
 fi
 [ -n "${cmdline[kbuild-ns]:-}" ] || ! want kbuild-ns ||
 	say "start.sh: kbuild-ns run fails here (${skipped[kbuild-ns]:-?}); ratios will be missing"
