@@ -8,13 +8,16 @@
 # what kbuild-ns needs; the AppArmor pod profile allows mounts and user
 # namespaces; and the man page shows each file as it is.
 #
-# kubernetes-models is installed once, at a pinned version, into
+# kubernetes-models is installed once with `npm ci` from the lock file in
+# tests/integration/npm (every package at a fixed version and digest) into
 # $KBUILD_NS_NPM_CACHE (default .cache/npm in the build tree); without
 # node, npm or the npm registry those checks are skipped, and without
 # python3-yaml the YAML ones.
 . "$SRCDIR/tests/integration/lib.sh"
 
-KM_VERSION=4.5.1     # node >= 14: Debian 12's nodejs 18 runs it (5.x needs 22)
+# kubernetes-models 4.5.1 (in npm/package.json) wants node >= 14, so Debian
+# 12's nodejs 18 runs it; 5.x wants node 22.
+NPM_DIR=$SRCDIR/tests/integration/npm
 EX=$SRCDIR/examples/ci
 MAN=$SRCDIR/man/kbuild-ns-ci.7
 SECCOMP=$SRCDIR/images/seccomp/kbuild-ns.json
@@ -94,7 +97,8 @@ else
 fi
 
 # ---- the Kubernetes schema -------------------------------------------------------
-KM_DIR=${KBUILD_NS_NPM_CACHE:-$(pwd)/.cache/npm}/kubernetes-models-$KM_VERSION
+# One directory per lock file, so that a changed lock installs afresh.
+KM_DIR=${KBUILD_NS_NPM_CACHE:-$(pwd)/.cache/npm}/ci-manifests-$(cat "$NPM_DIR/package-lock.json" | sha256sum | cut -c1-12)
 km_why=""
 if [ -z "$PY" ]; then
 	km_why="no python3 with yaml (python3-yaml)"
@@ -106,10 +110,11 @@ elif [ ! -f "$KM_DIR/node_modules/kubernetes-models/package.json" ]; then
 	else
 		# Into a new directory, then renamed: a half-done install is never used.
 		mkdir -p "$(dirname "$KM_DIR")" && _tmp=$(mktemp -d "$KM_DIR.XXXXXX") &&
-			timeout 300 npm install --prefix "$_tmp" --no-audit --no-fund --ignore-scripts \
-				--no-save --loglevel=error "kubernetes-models@$KM_VERSION" >"$WORK/npm.log" 2>&1 &&
+			cp "$NPM_DIR/package.json" "$NPM_DIR/package-lock.json" "$_tmp/" &&
+			(cd "$_tmp" && timeout 300 npm ci --no-audit --no-fund --ignore-scripts \
+				--loglevel=error) >"$WORK/npm.log" 2>&1 &&
 			{ mv -T "$_tmp" "$KM_DIR" 2>/dev/null || rm -rf "$_tmp"; } ||
-			{ km_why="npm install kubernetes-models@$KM_VERSION failed: $(grep -v '^[[:space:]]*$' "$WORK/npm.log" | tail -1)"
+			{ km_why="npm ci (kubernetes-models) failed: $(grep -v "^[[:space:]]*$" "$WORK/npm.log" 2>/dev/null | tail -1)"
 			  rm -rf "${_tmp:-/nonexistent}"; }
 	fi
 fi
