@@ -17,9 +17,9 @@
 # 256 two-hex-digit directories of <hash>-a action records and <hash>-d
 # outputs, compressible about 3:1, no two files alike) to the snapshot's
 # _output.  It prints the wall-clock and CPU (user + system) seconds of
-# each, and the ratios the issue sets
-# targets for: export and import within 1.3x of the floor, the make after
-# import within 1.2x of the warm local make.
+# each, and the ratios the issue sets targets for: export and import
+# within 1.3x of the floor, the make after import within 1.2x of the warm
+# local make.
 #
 # Usage: bench/cache.sh [--synth-mb N] [--synth-files N] [--no-synth] [--keep]
 #   --synth-mb N     size of the synthetic cache in MB (default 1000)
