@@ -4,9 +4,11 @@
 # exports and saves in that order and allows user namespaces; each
 # Kubernetes object validates against the API schema (npm package
 # kubernetes-models, with unknown fields refused too, and a broken copy
-# shown to fail); the seccomp profile in images/seccomp is JSON and allows
-# what kbuild-ns needs; the AppArmor pod profile allows mounts and user
-# namespaces; and the man page shows each file as it is.
+# shown to fail); the seccomp profile in images/seccomp is JSON, allows
+# what kbuild-ns needs, and kbuild-ns runs under it (loaded with libseccomp
+# as a runtime loads it) but not without its namespace calls; the AppArmor
+# pod profile allows mounts and user namespaces; and the man page shows
+# each file as it is.
 #
 # kubernetes-models is installed once with `npm ci` from the lock file in
 # tests/integration/npm (every package at a fixed version and digest) into
@@ -184,6 +186,46 @@ print("; ".join(why) or "ok")
 EOF
 )
 is "images/seccomp/kbuild-ns.json is JSON, refuses by default and allows the namespace and mount calls" "$got" ok
+
+# kbuild-ns itself under the profile, loaded as a runtime would load it
+# (libseccomp, no_new_privs): a run in a busybox image works, with its own
+# pid namespace (pid 1 is kbuild-ns's init); with the namespace and mount
+# calls taken out, as in a runtime's default profile, it stops with 125.
+NSCALLS=clone,clone3,unshare,setns,mount,umount,umount2,pivot_root,fsopen,fsconfig,fsmount,fspick,move_mount,open_tree,mount_setattr,sethostname,setdomainname
+sc_why=""
+if [ ! -x /bin/busybox ]; then sc_why="/bin/busybox (busybox-static) is not installed"
+elif ! "$PYTHON" -c 'import ctypes, ctypes.util; ctypes.CDLL(ctypes.util.find_library("seccomp") or "libseccomp.so.2")' 2>/dev/null; then
+	sc_why="python3 cannot load libseccomp"
+elif ! as_user unshare -Ur true 2>/dev/null; then sc_why="no unprivileged user namespaces here"
+elif [ ! -x "$KBUILD_NS" ]; then sc_why="no kbuild-ns binary at $KBUILD_NS"
+else
+	as_user sh -ec '
+		r=$1/rootfs
+		mkdir -p "$r/bin" "$r/etc" "$r/root" "$r/tmp" "$r/proc" "$r/sys" "$r/dev" "$1/co"
+		cp /bin/busybox "$r/bin/busybox"
+		for a in sh true cat echo; do ln -s busybox "$r/bin/$a"; done
+		echo "root:x:0:0:root:/root:/bin/sh" >"$r/etc/passwd"
+		tar -C "$r" --numeric-owner --owner=0 --group=0 -cf "$1/rootfs.tar" .
+		echo "a checkout" >"$1/co/README"' sh "$WORK" >"$WORK/.mkimage" 2>&1 &&
+		kb image import "$WORK/rootfs.tar" --name ci-box:1 >"$WORK/.import" 2>&1 ||
+		sc_why="making the busybox image failed: $(tail -1 "$WORK/.import" 2>/dev/null)"
+fi
+# under DROP CMD...: kbuild-ns run on the busybox image under the profile.
+under() {
+	_drop=$1; shift
+	as_user env KBUILD_NS_IDMAP=single timeout -k 5 60 "$PYTHON" "$SRCDIR/tests/integration/seccomp-profile.py" \
+		"$SECCOMP" "$_drop" "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co" run --image ci-box:1 -- "$@" </dev/null
+}
+if [ -z "$sc_why" ]; then
+	got=$(under "" cat /proc/1/comm 2>"$WORK/under.err")
+	[ "$got" = kbuild-ns-init ] || sed 's/^/# /' "$WORK/under.err"
+	is "kbuild-ns run works under images/seccomp/kbuild-ns.json, with a pid namespace of its own" "$got" kbuild-ns-init
+	under "$NSCALLS" true >"$WORK/under.out" 2>&1
+	is "... and stops with 125 once the namespace and mount calls are taken out" "$?" 125
+else
+	skip "kbuild-ns run works under images/seccomp/kbuild-ns.json" "$sc_why"
+	skip "... and stops with 125 without the namespace calls" "$sc_why"
+fi
 
 # ---- the AppArmor pod profile ---------------------------------------------------------
 got=""
