@@ -111,7 +111,10 @@ elif [ ! -f "$KM_DIR/node_modules/kubernetes-models/package.json" ]; then
 		km_why="npm is not installed (Debian package npm)"
 	else
 		# Into a new directory, then renamed: a half-done install is never used.
-		mkdir -p "$(dirname "$KM_DIR")" && _tmp=$(mktemp -d "$KM_DIR.XXXXXX") &&
+		# Readable by all: the suite run as root installs it, a run as a
+		# user may use it later.
+		mkdir -p "$(dirname "$KM_DIR")" 2>/dev/null && _tmp=$(mktemp -d "$KM_DIR.XXXXXX" 2>/dev/null) &&
+			chmod 755 "$_tmp" &&
 			cp "$NPM_DIR/package.json" "$NPM_DIR/package-lock.json" "$_tmp/" &&
 			(cd "$_tmp" && timeout 300 npm ci --no-audit --no-fund --ignore-scripts \
 				--loglevel=error) >"$WORK/npm.log" 2>&1 &&
