@@ -68,7 +68,7 @@ for t in hyperfine git python3; do command -v $t >/dev/null || die "$t is not in
 [ -x "$KBUILD_NS" ] || die "no kbuild-ns binary at $KBUILD_NS (set KBUILD_NS)"
 
 bench_user
-user_env=(USER="$RUSER" LOGNAME="$RUSER")
+user_env=(USER="$TEST_USER" LOGNAME="$TEST_USER")
 make_work kbuild-ns-eras bin log
 cleanup() {
 	if [ "$keep" = 1 ]; then
@@ -150,7 +150,7 @@ runs_left=$(as_user cat "$WORK/e17-native/_output/deepcopy-gen.runs" 2>/dev/null
 stats=$(hyperfine_stats "${rows[@]}")
 get() { awk -v r="$1" -v f="$2" '$1 == r { print $f }' <<<"$stats"; }
 echo
-echo "kbuild-ns make on the 2017-shaped tree: $(nproc) cores, $(uname -r), as uid $RUID"
+echo "kbuild-ns make on the 2017-shaped tree: $(nproc) cores, $(uname -r), as uid $TEST_UID"
 echo "kbuild-ns: $KBUILD_NS_SRC ($(bin_id "$KBUILD_NS_SRC")); image: $ARCHIVE; host $(go version 2>/dev/null | cut -d' ' -f3)"
 echo "hyperfine -N, $warmup warm-up + $runs runs per row; load average before $load_before, after $load_after"
 echo

@@ -114,7 +114,7 @@ timeit() {   # ROW RUN CMD...
 	[ "$n" -gt "$warmup" ] && echo "$row $s $k" >>"$results"
 	say "   $row: $s s, $(awk -v k="$k" 'BEGIN { printf "%.0f", k / 1024 }') MB"
 }
-fresh() { mkdir -p "$1" && { [ "$(id -u)" != 0 ] || chown "$RUID:$RGID" "$1"; }; }
+fresh() { mkdir -p "$1" && { [ "$(id -u)" != 0 ] || chown "$TEST_UID:$TEST_GID" "$1"; }; }
 # skopeo_import DIR KBUILD_NS REF: the two-step path, into DIR/oci and DIR/state.
 skopeo_import='d=$1
 skopeo --insecure-policy copy -q --src-tls-verify=false "docker://$3" "oci:$d/oci:bench" &&
@@ -128,7 +128,7 @@ exec env CONTAINERS_STORAGE_CONF="$d/storage.conf" CONTAINERS_CONF="$d/container
 	podman --root "$d/root" --runroot "$d/run" --storage-driver overlay pull -q --tls-verify=false "$2"'
 
 settle
-say "== timing as uid $RUID; every cold run writes into a fresh directory under $WORK"
+say "== timing as uid $TEST_UID; every cold run writes into a fresh directory under $WORK"
 for n in $(seq 1 $((warmup + runs))); do
 	if [ "$n" -le "$warmup" ]; then say "-- warm-up round $n of $warmup (untimed)"
 	elif [ "$runs" -gt 1 ]; then say "-- round $((n - warmup)) of $runs"; fi
