@@ -303,12 +303,12 @@ void explain_userns(rt_probe *p, const host_facts *h, int err, const char *step,
 	if (h->max_userns == 0 && h->nested_userns) {
 		/* The limit is per user namespace: a container's own, set by
 		 * whoever made it (its runtime), not the host's. */
-		probe_set(p, RT_PROBE_PROBLEM, err, "user namespaces are disabled here: user.max_user_namespaces is 0 in "
-			  "the user namespace kbuild-ns runs in (a container's, not the host's) (%s: %s)", step, why);
-		probe_fix(p, "raise it in that namespace, as its root, where the container is made:");
+		probe_set(p, RT_PROBE_PROBLEM, err, "user namespaces are disabled: user.max_user_namespaces is 0 in the "
+			  "user namespace kbuild-ns runs in, a container's (the host's may differ) (%s: %s)", step, why);
+		probe_fix(p, "raise it in that namespace, as its root (where the container is made):");
 		probe_fix(p, "  echo 15000 > /proc/sys/user/max_user_namespaces");
-		probe_fix(p, "or run kbuild-ns in a container (or on a host) that allows them: "
-			  "sysctl user.max_user_namespaces there");
+		probe_fix(p, "and if the host's is 0 too, there, now and at every boot:");
+		fix_sysctl(p, "user.max_user_namespaces", 15000);
 	} else if (h->max_userns == 0) {
 		probe_set(p, RT_PROBE_PROBLEM, err, "user namespaces are disabled: user.max_user_namespaces is 0 (%s: %s)",
 			  step, why);
@@ -370,6 +370,14 @@ void explain_xattrs(rt_probe *p, int err, const char *what, const char *shown, u
 		probe_fix(p, "  kbuild-ns --state-dir /var/tmp/kbuild-ns-%s doctor", user_name());
 		return;
 	}
+	if (magic == OVERLAYFS_SUPER_MAGIC) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "%s is on overlayfs (as inside a container), which can hold neither "
+			  "the store's whiteouts nor an overlay's upper layer (%s: %s)", shown, what, strerror(err));
+		probe_fix(p, "give the state directory a real filesystem, for example a volume or an emptyDir:");
+		probe_fix(p, "  docker run -v kbuild-ns-state:/var/lib/kbuild-ns -e KBUILD_NS_STATE_DIR=/var/lib/kbuild-ns ...");
+		probe_fix(p, "  Kubernetes: volumes: [{name: state, emptyDir: {}}], mounted where KBUILD_NS_STATE_DIR points");
+		return;
+	}
 	if (strstr(what, "mknod") && is_perm(err)) {
 		probe_set(p, RT_PROBE_PROBLEM, err, "%s (%s): cannot make whiteouts without privilege (%s: %s); "
 			  "Linux 5.8 or newer allows it", shown, fs_name(magic), what, strerror(err));
@@ -394,8 +402,9 @@ void explain_overlay(rt_probe *p, const host_facts *h, int err, const char *step
 	if (magic == OVERLAYFS_SUPER_MAGIC) {
 		probe_set(p, RT_PROBE_PROBLEM, err, "%s is itself on overlayfs (as inside a container), which cannot hold "
 			  "an overlay's upper layer (%s: %s)", shown, step, why);
-		probe_fix(p, "give the state directory a real filesystem, for example a volume:");
+		probe_fix(p, "give the state directory a real filesystem, for example a volume or an emptyDir:");
 		probe_fix(p, "  docker run -v kbuild-ns-state:/var/lib/kbuild-ns -e KBUILD_NS_STATE_DIR=/var/lib/kbuild-ns ...");
+		probe_fix(p, "  Kubernetes: volumes: [{name: state, emptyDir: {}}], mounted where KBUILD_NS_STATE_DIR points");
 		fix_state_dir(p);
 	} else if (magic == NFS_SUPER_MAGIC || magic == 0x65735546 || magic == 0xff534d42 || magic == 0xfe534d42) {
 		probe_set(p, RT_PROBE_PROBLEM, err, "%s is on %s, which cannot hold an overlay's upper layer (%s: %s)",
@@ -541,7 +550,8 @@ void explain_subids(rt_probe *p, const char *user, const char *no_uidmap, const 
 	if (!gid_range)
 		snprintf(why + strlen(why), sizeof why - strlen(why), "%sno range for %s in /etc/subgid",
 			 why[0] ? ", " : "", user ? user : "this user");
-	probe_set(p, RT_PROBE_NOTE, 0, "single-id mapping will be used (%s)", why);
+	probe_set(p, RT_PROBE_NOTE, 0, "single-id mapping will be used (%s): the build has one id, so a chown to "
+		  "any other (tar or apt-get as root, useradd) fails", why);
 	probe_fix(p, "optional, only builds that switch between several users need a range of ids:");
 	if (no_uidmap || no_gidmap)
 		probe_fix(p, "  sudo apt-get install uidmap    # Fedora, RHEL: sudo dnf install shadow-utils");
@@ -557,14 +567,22 @@ static bool has(const char *s, const char *word)
 	return strstr(s, word) != NULL;
 }
 
-const char *rt_probe_advice(int errnum, const char *step)
+const char *rt_probe_advice(int errnum, const char *msg)
 {
 	static char text[sizeof ((rt_probe *)0)->finding + sizeof ((rt_probe *)0)->fix + 64];
 	rt_probe p = { .id = "advice" };
 	host_facts h;
+	char step[1024];    /* a kb_error message */
 
-	if (!step || errnum <= 0)
+	if (!msg || errnum <= 0)
 		return NULL;
+	/* The step without the ": strerror" kb_err added: the explanations
+	 * name the cause themselves. */
+	snprintf(step, sizeof step, "%s", msg);
+	const char *why = strerror(errnum);
+	size_t n = strlen(step), w = strlen(why);
+	if (n > w + 2 && !strcmp(step + n - w, why) && !strncmp(step + n - w - 2, ": ", 2))
+		step[n - w - 2] = 0;
 	facts_read(&h);
 	/* The words of the runtime's own messages (sandbox.c, userns.c,
 	 * mounts.c, isolate.c), not of any path: a checkout may be called
