@@ -19,6 +19,7 @@
 . "$SRCDIR/tests/integration/lib.sh"
 need python3 unshare
 . "$SRCDIR/tests/integration/run-lib.sh"
+. "$SRCDIR/tests/integration/container-lib.sh"
 
 NO_USERNS=$(dirname "$PROBE")/no-userns
 [ -x "$NO_USERNS" ] || skip_all "$NO_USERNS is missing (make check builds it)"
@@ -26,26 +27,6 @@ cp "$NO_USERNS" "$WORK/no-userns" && chmod 755 "$WORK/no-userns" && user_own "$W
 
 plan 21
 
-# The masks of Docker's default spec (moby's oci defaults: masked paths
-# and read-only paths), applied where this kernel has the path.
-cat >"$WORK/mask.sh" <<'MASK'
-set -e
-for p in /proc/asound /proc/acpi /proc/interrupts /proc/kcore /proc/keys /proc/latency_stats \
-	/proc/timer_list /proc/timer_stats /proc/sched_debug /proc/scsi /sys/firmware; do
-	[ -e "$p" ] || continue
-	if [ -d "$p" ]; then mount -t tmpfs -o ro tmpfs "$p"; else mount --bind /dev/null "$p"; fi
-done
-for p in /proc/bus /proc/fs /proc/irq /proc/sys /proc/sysrq-trigger; do
-	[ -e "$p" ] || continue
-	mount --bind "$p" "$p"
-	mount -o remount,bind,ro "$p"
-done
-mount -o remount,bind,ro /sys
-MASK
-chmod 644 "$WORK/mask.sh"
-
-# masked CMD...: CMD as the test user in a "container" whose /proc is masked.
-masked() { as_user unshare -Urm sh -c '. "$1"; shift; exec "$@"' sh "$WORK/mask.sh" "$@"; }
 # mkb [-v] -- CMD...: kbuild-ns run on $CO and $IMG in the masked namespace
 # (quiet unless -v).
 mkb() {
