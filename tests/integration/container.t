@@ -13,7 +13,9 @@
 #   system): refused in one line that says where to put it;
 # - a seccomp filter refusing namespaces and mounts (tests/helpers/
 #   no-userns), and user.max_user_namespaces=0 in a child user namespace:
-#   exit 125 and a line naming the cause and the fix.
+#   exit 125 and a line naming the cause and the fix (and doctor names the
+#   filter);
+# - no subordinate ids: -v states the single-id map's consequence.
 #
 # On the busybox image of run-lib.sh.
 . "$SRCDIR/tests/integration/lib.sh"
@@ -25,7 +27,7 @@ NO_USERNS=$(dirname "$PROBE")/no-userns
 [ -x "$NO_USERNS" ] || skip_all "$NO_USERNS is missing (make check builds it)"
 cp "$NO_USERNS" "$WORK/no-userns" && chmod 755 "$WORK/no-userns" && user_own "$WORK/no-userns"
 
-plan 21
+plan 23
 
 # mkb [-v] -- CMD...: kbuild-ns run on $CO and $IMG in the masked namespace
 # (quiet unless -v).
@@ -112,12 +114,18 @@ fi
 if as_user "$WORK/no-userns" unshare -Ur true 2>/dev/null; then
 	skip_one "a seccomp filter refusing namespaces: exit 125" "the filter did not take"
 	skip_one "... names seccomp and the fix" "the filter did not take"
+	skip_one "doctor under the filter" "the filter did not take"
+	skip_one "... names it" "the filter did not take"
 else
 	fails "a seccomp filter refusing namespaces: exit 125" 125 as_user "$WORK/no-userns" \
 		"$KBUILD_NS" --state-dir "$STATE" -C "$CO" run --image "$IMG" -- true
 	keep
 	ok "... names seccomp and the fix" sh -c 'grep -q "^  .*seccomp filter" "$1" &&
 		grep -q "seccomp=unconfined" "$1" && grep -q "seccompProfile" "$1"' sh "$WORK/last.out"
+	fails "doctor under the filter: exit 125" 125 as_user "$WORK/no-userns" "$KBUILD_NS" --state-dir "$STATE" doctor
+	keep
+	ok "... PROBLEM userns names the seccomp filter" grep -q '^PROBLEM  userns: .*refused by a seccomp filter' \
+		"$WORK/last.out"
 fi
 # maxns CMD...: CMD as the test user in a user namespace that allows none nested.
 maxns() { as_user unshare -Ur sh -c 'echo 0 >/proc/sys/user/max_user_namespaces && exec "$@"' sh "$@"; }
