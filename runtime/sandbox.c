@@ -21,7 +21,8 @@
  * read-only ("proc-bound" below): init is no longer pid 1, so it makes
  * itself the subreaper of the command's tree (orphans still come to it),
  * the command dies with it (PR_SET_PDEATHSIG), and what the command left
- * running is killed when it ends, as the end of a pid namespace would. */
+ * running is killed when it ends or when the monitor dies, as the end of
+ * a pid namespace would. */
 #include "sandbox.h"
 #include "child.h"
 #include "mounts.h"
@@ -211,6 +212,7 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock, bool p
 	kb_error err = { 0 };
 	char pts[64] = "";
 	sigset_t set;
+	pid_t monitor_pid = getppid();
 
 	(void)prctl(PR_SET_NAME, "kbuild-ns-init");
 	/* Not pid 1: orphans go to the nearest subreaper, which is then us. */
@@ -243,6 +245,22 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock, bool p
 		_exit(0);
 	}
 
+	sigset_forwarded(&set);
+	if (proc_bound) {
+		/* The monitor's death would end only init and the command
+		 * (PR_SET_PDEATHSIG SIGKILL), not what the command started,
+		 * with no pid namespace to end with init.  So init takes SIGPWR
+		 * instead, through its signalfd, and kills the whole tree
+		 * first.  A monitor already gone sent nothing: look. */
+		sigset_t pwr;
+		sigemptyset(&pwr);
+		sigaddset(&pwr, SIGPWR);
+		sigaddset(&set, SIGPWR);
+		(void)sigprocmask(SIG_BLOCK, &pwr, NULL);
+		(void)prctl(PR_SET_PDEATHSIG, SIGPWR);
+		if (getppid() != monitor_pid)
+			_exit(KB_EXIT_FAIL);
+	}
 	pid_t cmd = start_command(s, errfd, s->tty ? pts : NULL, proc_bound);
 	if (cmd < 0)
 		die(errfd, KB_EXIT_FAIL, errno, "fork");
@@ -251,7 +269,6 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock, bool p
 	 * command, a non-dumpable init is out of its reach). */
 	(void)prctl(PR_SET_DUMPABLE, 0);
 
-	sigset_forwarded(&set);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0)
 		_exit(KB_EXIT_FAIL);
@@ -261,6 +278,10 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock, bool p
 			if (errno == EINTR)
 				continue;
 			_exit(KB_EXIT_FAIL);
+		}
+		if (si.ssi_signo == SIGPWR && proc_bound) {
+			kill_leftovers(cmd);
+			_exit(KB_EXIT_SIGNAL + SIGKILL);
 		}
 		if (si.ssi_signo != SIGCHLD) {
 			/* To the command's whole process group (it is a session

@@ -27,7 +27,7 @@ NO_USERNS=$(dirname "$PROBE")/no-userns
 [ -x "$NO_USERNS" ] || skip_all "$NO_USERNS is missing (make check builds it)"
 cp "$NO_USERNS" "$WORK/no-userns" && chmod 755 "$WORK/no-userns" && user_own "$WORK/no-userns"
 
-plan 23
+plan 25
 
 # mkb [-v] -- CMD...: kbuild-ns run on $CO and $IMG in the masked namespace
 # (quiet unless -v).
@@ -77,7 +77,13 @@ ok "a process left running in its own session does not outlive the run" \
 	mkb -- sh -c 'setsid sleep 4711 </dev/null >/dev/null 2>&1 & sleep 0.2; exit 0'
 sleep 0.2
 ok "... no 'sleep 4711' is left" sh -c '! pgrep -f "slee[p] 4711" >/dev/null'
-pkill_stray() { for p in $(pgrep -f "slee[p] 4711"); do kill "$p"; done; }
+# kbuild-ns itself killed: init takes its parent's death as SIGPWR and
+# kills the command's whole tree, grandchildren included.
+ok "kbuild-ns SIGKILLed in a masked /proc: exit by SIGKILL" masked sh -c '"$@" </dev/null >/dev/null 2>&1 & p=$!
+	sleep 1; kill -KILL $p; wait $p; test $? = 137' sh "$KBUILD_NS" -q --state-dir "$STATE" -C "$CO" run --image "$IMG" -- sh -c 'sleep 4712; :'
+sleep 0.5
+ok "... the command's child does not outlive it" sh -c '! pgrep -f "^sleep 4712" >/dev/null'
+pkill_stray() { for p in $(pgrep -f "^sleep 471[12]"); do kill "$p"; done; }
 pkill_stray 2>/dev/null
 
 # Start time of `run -- true`, normal and proc-bound (one run each, after
