@@ -501,10 +501,9 @@ void explain_proc(rt_probe *p, const host_facts *h, int err, const char *step)
 
 	if (is_perm(err) && n > 0) {
 		/* The sandbox's fallback (runtime/sandbox.c): a note, not a problem. */
-		probe_set(p, RT_PROBE_NOTE, err, "a fresh /proc is refused (%s: %s): this /proc has parts masked "
-			  "(%s), as container runtimes do, and the kernel will not show them again; the sandbox binds "
-			  "this /proc read-only instead and has no pid namespace of its own (the build sees the "
-			  "container's processes)", step, strerror(err), masks);
+		probe_set(p, RT_PROBE_NOTE, err, "a fresh /proc is refused (%s: %s): parts of this one are masked "
+			  "(%s), as container runtimes do; the sandbox binds it read-only instead, with no pid "
+			  "namespace of its own", step, strerror(err), masks);
 		probe_fix(p, "for a /proc and pids of the sandbox's own, start the container with an unmasked /proc:");
 		probe_fix(p, "  docker run --security-opt systempaths=unconfined ...");
 		probe_fix(p, "  podman run --security-opt unmask=ALL ...");
@@ -550,8 +549,8 @@ void explain_subids(rt_probe *p, const char *user, const char *no_uidmap, const 
 	if (!gid_range)
 		snprintf(why + strlen(why), sizeof why - strlen(why), "%sno range for %s in /etc/subgid",
 			 why[0] ? ", " : "", user ? user : "this user");
-	probe_set(p, RT_PROBE_NOTE, 0, "single-id mapping will be used (%s): the build has one id, so a chown to "
-		  "any other (tar or apt-get as root, useradd) fails", why);
+	probe_set(p, RT_PROBE_NOTE, 0, "single-id mapping will be used: the build has one id, a chown to any other "
+		  "fails (%s)", why);
 	probe_fix(p, "optional, only builds that switch between several users need a range of ids:");
 	if (no_uidmap || no_gidmap)
 		probe_fix(p, "  sudo apt-get install uidmap    # Fedora, RHEL: sudo dnf install shadow-utils");

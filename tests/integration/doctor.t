@@ -162,7 +162,7 @@ if [ -n "$masked" ] && as_user unshare -Urm sh -c 'mount --bind /dev/null "$1"' 
 	run_doc unshare -Urm sh -c 'mount --bind /dev/null "$1" && exec "$2" -q --state-dir "$3" doctor' \
 		sh "$masked" "$KBUILD_NS" "$STATE"
 	is "masked /proc: exit 0 (the sandbox falls back to binding it)" "$rc" 0
-	line proc | grep -q "^note     proc: .*masked ($masked).*binds this /proc read-only"
+	line proc | grep -q "^note     proc: .*masked ($masked).*binds it read-only"
 	_result $? "... a note on proc names the masked path and the fallback"
 	grep -q 'systempaths=unconfined' "$WORK/out"
 	_result $? "... the fix says how to unmask /proc"
