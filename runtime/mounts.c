@@ -1,5 +1,7 @@
 /* The build sandbox's file system (mounts.h): overlay root, /proc, /dev,
- * /sys, /tmp, binds and pivot_root, in the order they happen. */
+ * /sys, /tmp, binds and pivot_root, in the order they happen.  /proc is
+ * a fresh one, or inside a container that masks parts of its own, the
+ * outer one bound read-only (fresh_proc says why). */
 #include "mounts.h"
 
 #include <errno.h>
@@ -223,6 +225,59 @@ out:
 	return r;
 }
 
+/* A fresh proc for the new pid namespace, made detached (fsopen,
+ * fsmount: Linux 5.2) before anything else is mounted, so that a refusal
+ * costs nothing to undo.  The kernel allows it to an unprivileged
+ * mounter only when the proc it can already see is fully visible
+ * (fs/namespace.c, mount_too_revealing and mnt_already_visible, checked
+ * in fsmount as in mount(2)): a container runtime's binds over
+ * /proc/kcore, /proc/keys, ... and a read-only /proc/sys make it fail
+ * with EPERM.  That failure gets RT_CODE_PROC_MASKED; rt_run then starts
+ * again without a pid namespace and binds the outer /proc instead.
+ * Returns the mount's fd; -ENOSYS (a kernel without fsopen) means "use
+ * mount(2) later". */
+static int fresh_proc(kb_error *err)
+{
+	int fd = fsopen("proc", FSOPEN_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOSYS ? -ENOSYS : kb_err(err, errno, "mount proc (fsopen)");
+	if (fsconfig(fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		int e = errno;
+		close(fd);
+		return kb_err(err, e, "mount proc (fsconfig)");
+	}
+	int mfd = fsmount(fd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	int e = errno;
+	close(fd);
+	if (mfd >= 0)
+		return mfd;
+	if (e == EPERM)
+		return kb_err_code(err, RT_CODE_PROC_MASKED, e, "mount proc: the kernel refuses a fresh /proc "
+				   "where parts of this one are masked");
+	return kb_err(err, e, "mount proc");
+}
+
+/* The fresh proc (pfd from fresh_proc, or -ENOSYS: mount(2) it now) on
+ * /proc, then /proc/sys read-only: sysctls are for the host's
+ * administrator. */
+static int attach_proc(int rootfd, int pfd, kb_error *err)
+{
+	if (pfd == -ENOSYS) {
+		if (mount_at(rootfd, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+			return -1;
+		return proc_sys_ro(rootfd, err);
+	}
+	int tfd = mountpoint_at(rootfd, "/proc", true, err);
+	if (tfd < 0)
+		return -1;
+	int r = move_mount(pfd, "", tfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+	int e = errno;
+	close(tfd);
+	if (r < 0)
+		return kb_err(err, e, "mount proc on /proc");
+	return proc_sys_ro(rootfd, err);
+}
+
 static int make_dev(int rootfd, kb_error *err)
 {
 	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
@@ -261,45 +316,56 @@ static int make_dev(int rootfd, kb_error *err)
 	return 0;
 }
 
-int rt_build_root(const rt_spec *s, kb_error *err)
+int rt_build_root(const rt_spec *s, bool bind_proc, kb_error *err)
 {
+	int pfd = -ENOSYS;
+
 	/* 1. Nothing we mount may propagate back to the host: the mount
 	 * namespace is a copy whose mounts may still be shared with the
 	 * parent's peer groups until made private. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return kb_err(err, errno, "make / private");
 
-	/* 2. The root: the image's layers under the persistent data layer. */
-	if (mount_overlay(s, err) < 0)
+	/* 2. A fresh proc for the new pid namespace, first (fresh_proc): we
+	 * own that namespace's user namespace, so the kernel allows it unless
+	 * the /proc we see is partly masked. */
+	if (!bind_proc && (pfd = fresh_proc(err)) < 0 && pfd != -ENOSYS)
 		return -1;
-	int rootfd = open(s->rootdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return kb_err(err, errno, "open %s", s->rootdir);
-	int r = -1;
 
-	/* 3. A fresh /proc for the new pid namespace: we own that namespace's
-	 * user namespace, and the host's /proc is fully visible, so the kernel
-	 * allows it (fs/namespace.c mnt_already_visible).  /proc/sys then
-	 * goes read-only: sysctls are for the host's administrator. */
-	if (mount_at(rootfd, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+	/* 3. The root: the image's layers under the persistent data layer. */
+	int r = -1, rootfd = -1;
+	if (mount_overlay(s, err) < 0)
 		goto out;
-	if (proc_sys_ro(rootfd, err) < 0)
+	rootfd = open(s->rootdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		r = kb_err(err, errno, "open %s", s->rootdir);
 		goto out;
-	/* 4. /dev */
+	}
+
+	/* 4. /proc.  Without a pid namespace of our own (bind_proc), the
+	 * outer /proc shows the right pids: bound recursively, since a
+	 * non-recursive bind of a tree whose submounts are locked (the
+	 * runtime's masks, inherited from a more privileged mount namespace)
+	 * is refused (fs/namespace.c, do_loopback and has_locked_children), and
+	 * read-only as a whole: setting MOUNT_ATTR_RDONLY on locked mounts is
+	 * allowed, clearing it would not be. */
+	if ((bind_proc ? bind_into(rootfd, "/proc", "/proc", true, true, err) : attach_proc(rootfd, pfd, err)) < 0)
+		goto out;
+	/* 5. /dev */
 	if (make_dev(rootfd, err) < 0)
 		goto out;
-	/* 5. /sys: the host's, read-only (sysfs can only be mounted fresh by
+	/* 6. /sys: the host's, read-only (sysfs can only be mounted fresh by
 	 * the owner of the network namespace, which --network host is not). */
 	if (bind_into(rootfd, "/sys", "/sys", true, true, err) < 0)
 		goto out;
-	/* 6. /tmp */
+	/* 7. /tmp */
 	if (mount_at(rootfd, "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", err) < 0)
 		goto out;
-	/* 7. The checkout and the caller's binds. */
+	/* 8. The checkout and the caller's binds. */
 	for (size_t i = 0; i < s->n_binds; i++)
 		if (bind_into(rootfd, s->binds[i].src, s->binds[i].dst, true, s->binds[i].ro, err) < 0)
 			goto out;
-	/* 8. Name resolution only where there is a network to resolve on. */
+	/* 9. Name resolution only where there is a network to resolve on. */
 	if (s->net_host) {
 		if (access("/etc/resolv.conf", R_OK) == 0 &&
 		    bind_into(rootfd, "/etc/resolv.conf", "/etc/resolv.conf", false, true, err) < 0)
@@ -307,7 +373,7 @@ int rt_build_root(const rt_spec *s, kb_error *err)
 		if (access("/etc/hosts", R_OK) == 0 && bind_into(rootfd, "/etc/hosts", "/etc/hosts", false, true, err) < 0)
 			goto out;
 	}
-	/* 9. pivot_root(".", "."): the new root is stacked over the old one,
+	/* 10. pivot_root(".", "."): the new root is stacked over the old one,
 	 * which a lazy unmount then detaches, so no path to the host's tree
 	 * remains (pivot_root(2), "NOTES"). */
 	if (fchdir(rootfd) < 0)
@@ -321,6 +387,9 @@ int rt_build_root(const rt_spec *s, kb_error *err)
 	else
 		r = 0;
 out:
-	close(rootfd);
+	if (pfd >= 0)
+		close(pfd);
+	if (rootfd >= 0)
+		close(rootfd);
 	return r;
 }

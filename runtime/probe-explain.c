@@ -83,6 +83,35 @@ static bool docker_sign(void)
 	return strstr(buf, "docker") || strstr(buf, "kubepods") || strstr(buf, "containerd");
 }
 
+/* "Seccomp:\t2" in /proc/self/status: a filter is on this process (and
+ * was inherited from whatever started it, e.g. a container runtime). */
+static bool under_seccomp(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	const char *p = strstr(buf, "\nSeccomp:");
+	return p && atoi(p + 9) == 2;
+}
+
+/* The initial user namespace maps every id to itself: "0 0 4294967295". */
+static bool in_nested_userns(void)
+{
+	char buf[128];
+	unsigned long a, b, c;
+	int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return !(sscanf(buf, "%lu %lu %lu", &a, &b, &c) == 3 && a == 0 && b == 0 && c == 4294967295UL);
+}
+
 void facts_read(host_facts *h)
 {
 	memset(h, 0, sizeof *h);
@@ -113,6 +142,25 @@ void facts_read(host_facts *h)
 		h->label[n > 0 ? n : 0] = 0;
 		h->label[strcspn(h->label, "\n")] = 0;
 	}
+	h->seccomp = under_seccomp();
+	h->nested_userns = in_nested_userns();
+}
+
+/* The security module confining us, from our label: an AppArmor profile
+ * in enforce mode ("docker-default (enforce)"), or an SELinux container
+ * type ("system_u:system_r:container_t:s0").  NULL for none. */
+static const char *lsm_of(const host_facts *h, char *name, size_t len)
+{
+	const char *l = h->label;
+	if (strstr(l, " (enforce)") && strncmp(l, "unconfined", 10)) {
+		snprintf(name, len, "%.*s", (int)strcspn(l, " "), l);
+		return "AppArmor";
+	}
+	if (strstr(l, ":container_t:")) {
+		snprintf(name, len, "container_t");
+		return "SELinux";
+	}
+	return NULL;
 }
 
 const char *fs_name(unsigned long magic)
@@ -169,6 +217,56 @@ static void fix_container(rt_probe *p, const host_facts *h, const char *what)
 	probe_fix(p, "or run kbuild-ns on the host");
 }
 
+static void fix_seccomp(rt_probe *p)
+{
+	probe_fix(p, "run the container without its runtime's default seccomp profile, for example:");
+	probe_fix(p, "  docker run --security-opt seccomp=unconfined ...");
+	probe_fix(p, "  podman run --security-opt seccomp=unconfined ...");
+	probe_fix(p, "  Kubernetes: securityContext seccompProfile: {type: Unconfined}, or type: Localhost with a "
+		  "profile that allows unshare, clone, mount, umount2, pivot_root and setns");
+	probe_fix(p, "or run kbuild-ns on the host");
+}
+
+/* A mount (overlay, proc) refused with EPERM inside something that
+ * confines us: name the layer that refused it and its fix.  False when
+ * nothing is known to confine us. */
+static bool explain_confined_mount(rt_probe *p, const host_facts *h, int err, const char *step)
+{
+	char name[128];
+	const char *lsm = lsm_of(h, name, sizeof name);
+
+	if (!is_perm(err))
+		return false;
+	if (lsm && !strcmp(lsm, "AppArmor")) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "mounting is refused by the AppArmor profile %s (container "
+			  "runtimes' default profiles say \"deny mount\") (%s: %s)", name, step, strerror(err));
+		probe_fix(p, "run the container without it, or with the profile kbuild-ns ships (images/apparmor):");
+		probe_fix(p, "  docker run --security-opt apparmor=unconfined ...");
+		probe_fix(p, "  podman run --security-opt apparmor=unconfined ...");
+		probe_fix(p, "  Kubernetes: securityContext appArmorProfile: {type: Unconfined} (or type: Localhost, "
+			  "localhostProfile: kbuild-ns)");
+	} else if (lsm) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "mounting is refused by SELinux: this process runs as %s (%s: %s)",
+			  name, step, strerror(err));
+		probe_fix(p, "run the container with a type that may mount, or without SELinux separation:");
+		probe_fix(p, "  podman run --security-opt label=disable ...    # docker: the same option");
+		probe_fix(p, "  Kubernetes: securityContext seLinuxOptions: {type: container_engine_t} "
+			  "(OpenShift: the nested-container SCC)");
+	} else if (h->seccomp) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "mounting is refused by a seccomp filter on this process "
+			  "(Seccomp: 2 in /proc/self/status, as a container runtime's default profile) (%s: %s)", step,
+			  strerror(err));
+		fix_seccomp(p);
+	} else if (h->container) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "mounting is refused inside a container: its AppArmor or seccomp "
+			  "profile denies mount (%s: %s)", step, strerror(err));
+		fix_container(p, h, "mount");
+	} else {
+		return false;
+	}
+	return true;
+}
+
 static void fix_apparmor(rt_probe *p, const host_facts *h)
 {
 	bool covered = !strcmp(h->exe, "/usr/bin/kbuild-ns") || !strcmp(h->exe, "/usr/local/bin/kbuild-ns");
@@ -202,7 +300,16 @@ void explain_userns(rt_probe *p, const host_facts *h, int err, const char *step,
 	const char *why = strerror(err);
 	bool map_step = strstr(step, "map") || strstr(step, "setgroups");
 
-	if (h->max_userns == 0) {
+	if (h->max_userns == 0 && h->nested_userns) {
+		/* The limit is per user namespace: a container's own, set by
+		 * whoever made it (its runtime), not the host's. */
+		probe_set(p, RT_PROBE_PROBLEM, err, "user namespaces are disabled: user.max_user_namespaces is 0 in the "
+			  "user namespace kbuild-ns runs in, a container's (the host's may differ) (%s: %s)", step, why);
+		probe_fix(p, "raise it in that namespace, as its root (where the container is made):");
+		probe_fix(p, "  echo 15000 > /proc/sys/user/max_user_namespaces");
+		probe_fix(p, "and if the host's is 0 too, there, now and at every boot:");
+		fix_sysctl(p, "user.max_user_namespaces", 15000);
+	} else if (h->max_userns == 0) {
 		probe_set(p, RT_PROBE_PROBLEM, err, "user namespaces are disabled: user.max_user_namespaces is 0 (%s: %s)",
 			  step, why);
 		probe_fix(p, "allow them, now and at every boot:");
@@ -235,6 +342,11 @@ void explain_userns(rt_probe *p, const host_facts *h, int err, const char *step,
 		probe_set(p, RT_PROBE_PROBLEM, err, "this kernel has no user namespaces (built without CONFIG_USER_NS; "
 			  "%s: %s)", step, why);
 		probe_fix(p, "boot a kernel built with CONFIG_USER_NS=y (every major distribution's is)");
+	} else if (h->seccomp && is_perm(err) && !map_step) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "user namespaces are refused by a seccomp filter on this process "
+			  "(Seccomp: 2 in /proc/self/status: a container runtime's default profile refuses unshare and "
+			  "clone with namespace flags without CAP_SYS_ADMIN) (%s: %s)", step, why);
+		fix_seccomp(p);
 	} else if (h->container && is_perm(err)) {
 		probe_set(p, RT_PROBE_PROBLEM, err, "user namespaces are refused inside this container: its seccomp "
 			  "profile blocks them unless it has CAP_SYS_ADMIN (%s: %s)", step, why);
@@ -256,6 +368,14 @@ void explain_xattrs(rt_probe *p, int err, const char *what, const char *shown, u
 		probe_set(p, RT_PROBE_PROBLEM, err, "cannot %s in %s: %s", what, shown, strerror(err));
 		probe_fix(p, "use a state directory you can write (the default is ~/.local/share/kbuild-ns):");
 		probe_fix(p, "  kbuild-ns --state-dir /var/tmp/kbuild-ns-%s doctor", user_name());
+		return;
+	}
+	if (magic == OVERLAYFS_SUPER_MAGIC) {
+		probe_set(p, RT_PROBE_PROBLEM, err, "%s is on overlayfs (as inside a container), which can hold neither "
+			  "the store's whiteouts nor an overlay's upper layer (%s: %s)", shown, what, strerror(err));
+		probe_fix(p, "give the state directory a real filesystem, for example a volume or an emptyDir:");
+		probe_fix(p, "  docker run -v kbuild-ns-state:/var/lib/kbuild-ns -e KBUILD_NS_STATE_DIR=/var/lib/kbuild-ns ...");
+		probe_fix(p, "  Kubernetes: volumes: [{name: state, emptyDir: {}}], mounted where KBUILD_NS_STATE_DIR points");
 		return;
 	}
 	if (strstr(what, "mknod") && is_perm(err)) {
@@ -282,8 +402,9 @@ void explain_overlay(rt_probe *p, const host_facts *h, int err, const char *step
 	if (magic == OVERLAYFS_SUPER_MAGIC) {
 		probe_set(p, RT_PROBE_PROBLEM, err, "%s is itself on overlayfs (as inside a container), which cannot hold "
 			  "an overlay's upper layer (%s: %s)", shown, step, why);
-		probe_fix(p, "give the state directory a real filesystem, for example a volume:");
+		probe_fix(p, "give the state directory a real filesystem, for example a volume or an emptyDir:");
 		probe_fix(p, "  docker run -v kbuild-ns-state:/var/lib/kbuild-ns -e KBUILD_NS_STATE_DIR=/var/lib/kbuild-ns ...");
+		probe_fix(p, "  Kubernetes: volumes: [{name: state, emptyDir: {}}], mounted where KBUILD_NS_STATE_DIR points");
 		fix_state_dir(p);
 	} else if (magic == NFS_SUPER_MAGIC || magic == 0x65735546 || magic == 0xff534d42 || magic == 0xfe534d42) {
 		probe_set(p, RT_PROBE_PROBLEM, err, "%s is on %s, which cannot hold an overlay's upper layer (%s: %s)",
@@ -298,10 +419,8 @@ void explain_overlay(rt_probe *p, const host_facts *h, int err, const char *step
 		probe_set(p, RT_PROBE_PROBLEM, err, "mounting in a user namespace is refused: "
 			  "kernel.apparmor_restrict_unprivileged_userns is 1 (%s: %s)", step, why);
 		fix_apparmor(p, h);
-	} else if (is_perm(err) && h->container) {
-		probe_set(p, RT_PROBE_PROBLEM, err, "mounting is refused inside a container: its AppArmor or seccomp "
-			  "profile denies mount (%s: %s)", step, why);
-		fix_container(p, h, "mount");
+	} else if (explain_confined_mount(p, h, err, step)) {
+		/* said */
 	} else if (is_perm(err) || err == EINVAL) {
 		probe_set(p, RT_PROBE_PROBLEM, err, "overlayfs refused a mount in a user namespace (%s: %s): the kernel "
 			  "is older than 5.11 (no userxattr), or it does not take the state directory's filesystem%s%s%s "
@@ -381,9 +500,11 @@ void explain_proc(rt_probe *p, const host_facts *h, int err, const char *step)
 	proc_masks(masks, sizeof masks, &n);
 
 	if (is_perm(err) && n > 0) {
-		probe_set(p, RT_PROBE_PROBLEM, err, "a fresh /proc is refused (%s: %s): this /proc has parts masked "
-			  "(%s), as container runtimes do, and the kernel will not show them again", step, strerror(err), masks);
-		probe_fix(p, "start the container with an unmasked /proc, for example:");
+		/* The sandbox's fallback (runtime/sandbox.c): a note, not a problem. */
+		probe_set(p, RT_PROBE_NOTE, err, "a fresh /proc is refused (%s: %s): parts of this one are masked "
+			  "(%s), as container runtimes do; the sandbox binds it read-only instead, with no pid "
+			  "namespace of its own", step, strerror(err), masks);
+		probe_fix(p, "for a /proc and pids of the sandbox's own, start the container with an unmasked /proc:");
 		probe_fix(p, "  docker run --security-opt systempaths=unconfined ...");
 		probe_fix(p, "  podman run --security-opt unmask=ALL ...");
 		probe_fix(p, "  Kubernetes: hostUsers: false and securityContext procMount: Unmasked");
@@ -392,10 +513,8 @@ void explain_proc(rt_probe *p, const host_facts *h, int err, const char *step)
 		probe_set(p, RT_PROBE_PROBLEM, err, "mounting in a user namespace is refused: "
 			  "kernel.apparmor_restrict_unprivileged_userns is 1 (%s: %s)", step, strerror(err));
 		fix_apparmor(p, h);
-	} else if (is_perm(err) && h->container) {
-		probe_set(p, RT_PROBE_PROBLEM, err, "mounting proc is refused inside a container (%s: %s)", step,
-			  strerror(err));
-		fix_container(p, h, "mount");
+	} else if (explain_confined_mount(p, h, err, step)) {
+		/* said */
 	} else {
 		probe_set(p, RT_PROBE_PROBLEM, err, "a fresh /proc in a new pid namespace failed (%s: %s)", step,
 			  strerror(err));
@@ -430,7 +549,8 @@ void explain_subids(rt_probe *p, const char *user, const char *no_uidmap, const 
 	if (!gid_range)
 		snprintf(why + strlen(why), sizeof why - strlen(why), "%sno range for %s in /etc/subgid",
 			 why[0] ? ", " : "", user ? user : "this user");
-	probe_set(p, RT_PROBE_NOTE, 0, "single-id mapping will be used (%s)", why);
+	probe_set(p, RT_PROBE_NOTE, 0, "single-id mapping will be used: the build has one id, a chown to any other "
+		  "fails (%s)", why);
 	probe_fix(p, "optional, only builds that switch between several users need a range of ids:");
 	if (no_uidmap || no_gidmap)
 		probe_fix(p, "  sudo apt-get install uidmap    # Fedora, RHEL: sudo dnf install shadow-utils");
@@ -446,14 +566,22 @@ static bool has(const char *s, const char *word)
 	return strstr(s, word) != NULL;
 }
 
-const char *rt_probe_advice(int errnum, const char *step)
+const char *rt_probe_advice(int errnum, const char *msg)
 {
 	static char text[sizeof ((rt_probe *)0)->finding + sizeof ((rt_probe *)0)->fix + 64];
 	rt_probe p = { .id = "advice" };
 	host_facts h;
+	char step[1024];    /* a kb_error message */
 
-	if (!step || errnum <= 0)
+	if (!msg || errnum <= 0)
 		return NULL;
+	/* The step without the ": strerror" kb_err added: the explanations
+	 * name the cause themselves. */
+	snprintf(step, sizeof step, "%s", msg);
+	const char *why = strerror(errnum);
+	size_t n = strlen(step), w = strlen(why);
+	if (n > w + 2 && !strcmp(step + n - w, why) && !strncmp(step + n - w - 2, ": ", 2))
+		step[n - w - 2] = 0;
 	facts_read(&h);
 	/* The words of the runtime's own messages (sandbox.c, userns.c,
 	 * mounts.c, isolate.c), not of any path: a checkout may be called

@@ -16,7 +16,9 @@ typedef struct host_facts {
 	const char *container;   /* "Docker", "Podman", "Kubernetes", $container, or NULL */
 	const char *container_sign; /* what gave it away, e.g. "/.dockerenv" */
 	char exe[PATH_MAX];      /* this program, /proc/self/exe */
-	char label[128];         /* our own AppArmor label, "" when none */
+	char label[128];         /* our own AppArmor label or SELinux context, "" when none */
+	bool seccomp;            /* a seccomp filter is on this process (Seccomp: 2) */
+	bool nested_userns;      /* this process is not in the initial user namespace */
 } host_facts;
 
 void facts_read(host_facts *h);

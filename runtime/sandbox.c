@@ -13,7 +13,16 @@
  *
  * Errors between clone and execve travel back over a close-on-exec pipe
  * as one message; a successful execve closes the pipe, which the monitor
- * sees as end-of-file. */
+ * sees as end-of-file.
+ *
+ * Inside a container that masks parts of /proc the kernel refuses the
+ * fresh proc a new pid namespace needs (mounts.c, fresh_proc).  Then the
+ * sandbox is made again without NEWPID, with the outer /proc bound
+ * read-only ("proc-bound" below): init is no longer pid 1, so it makes
+ * itself the subreaper of the command's tree (orphans still come to it),
+ * the command dies with it (PR_SET_PDEATHSIG), and what the command left
+ * running is killed when it ends or when the monitor dies, as the end of
+ * a pid namespace would. */
 #include "sandbox.h"
 #include "child.h"
 #include "mounts.h"
@@ -22,6 +31,7 @@
 #include "caps.h"
 #include "seccomp-filter.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -42,6 +52,10 @@
 
 /* Signals the monitor and init pass on to the command. */
 static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+
+/* Found once per process: this /proc is masked, so every later sandbox
+ * goes straight to the proc-bound way (no failed first try each time). */
+static bool proc_masked;
 
 static void sigset_forwarded(sigset_t *set)
 {
@@ -81,10 +95,15 @@ static int status_code(int st)
 
 /* ---- command ---- */
 
-static _Noreturn void exec_command(const rt_spec *s, int errfd, const char *pts)
+static _Noreturn void exec_command(const rt_spec *s, int errfd, const char *pts, bool proc_bound)
 {
 	sigset_t none;
 	kb_error e = { 0 };
+
+	/* Without a pid namespace, init's death would not take the command
+	 * with it: the parent-death signal does (it survives execve). */
+	if (proc_bound)
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 
 	/* Start from default dispositions and an empty mask: both survive
 	 * execve, and we blocked signals for signalfd. */
@@ -133,12 +152,13 @@ typedef struct command_arg {
 	const rt_spec *s;
 	int errfd;
 	const char *pts;
+	bool proc_bound;
 } command_arg;
 
 static int command_main(void *arg)
 {
 	const command_arg *a = arg;
-	exec_command(a->s, a->errfd, a->pts);
+	exec_command(a->s, a->errfd, a->pts, a->proc_bound);
 }
 
 /* Start the command as posix_spawn starts a program: CLONE_VM | CLONE_VFORK,
@@ -149,23 +169,56 @@ static int command_main(void *arg)
  * process or per thread the command changes (dispositions, mask, session,
  * fds, cwd, capabilities, no_new_privs, seccomp) is its own: no
  * CLONE_SIGHAND, CLONE_FILES, CLONE_FS or CLONE_THREAD. */
-static pid_t start_command(const rt_spec *s, int errfd, const char *pts)
+static pid_t start_command(const rt_spec *s, int errfd, const char *pts, bool proc_bound)
 {
 	static _Alignas(16) char stack[256 * 1024];
-	command_arg a = { .s = s, .errfd = errfd, .pts = pts };
+	command_arg a = { .s = s, .errfd = errfd, .pts = pts, .proc_bound = proc_bound };
 	return clone(command_main, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
 }
 
 /* ---- init (pid 1) ---- */
 
-static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock)
+/* Proc-bound only: kill what the command left behind, as the end of pid 1
+ * would have.  Init is the subreaper, so each round's orphans are its
+ * children by the time the killed parent is reaped; the rounds end when
+ * none is left.  /proc/thread-self/children needs CONFIG_PROC_CHILDREN;
+ * without it only the command's process group is reached. */
+static void kill_leftovers(pid_t cmd)
+{
+	(void)kill(-cmd, SIGKILL);
+	for (int round = 0; round < 64; round++) {
+		char buf[4096];
+		int fd = open("/proc/thread-self/children", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			break;
+		buf[n] = 0;
+		for (char *p = buf, *end; *p; p = end) {
+			long pid = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0)
+				(void)waitpid((pid_t)pid, NULL, 0);
+		}
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock, bool proc_bound)
 {
 	kb_error err = { 0 };
 	char pts[64] = "";
 	sigset_t set;
+	pid_t monitor_pid = getppid();
 
 	(void)prctl(PR_SET_NAME, "kbuild-ns-init");
-	if (rt_build_root(s, &err) < 0)
+	/* Not pid 1: orphans go to the nearest subreaper, which is then us. */
+	if (proc_bound)
+		(void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (rt_build_root(s, proc_bound, &err) < 0)
 		die_err(errfd, &err);
 	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
 		die(errfd, KB_EXIT_FAIL, errno, "hostname %s", s->hostname);
@@ -192,7 +245,23 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock)
 		_exit(0);
 	}
 
-	pid_t cmd = start_command(s, errfd, s->tty ? pts : NULL);
+	sigset_forwarded(&set);
+	if (proc_bound) {
+		/* The monitor's death would end only init and the command
+		 * (PR_SET_PDEATHSIG SIGKILL), not what the command started,
+		 * with no pid namespace to end with init.  So init takes SIGPWR
+		 * instead, through its signalfd, and kills the whole tree
+		 * first.  A monitor already gone sent nothing: look. */
+		sigset_t pwr;
+		sigemptyset(&pwr);
+		sigaddset(&pwr, SIGPWR);
+		sigaddset(&set, SIGPWR);
+		(void)sigprocmask(SIG_BLOCK, &pwr, NULL);
+		(void)prctl(PR_SET_PDEATHSIG, SIGPWR);
+		if (getppid() != monitor_pid)
+			_exit(KB_EXIT_FAIL);
+	}
+	pid_t cmd = start_command(s, errfd, s->tty ? pts : NULL, proc_bound);
 	if (cmd < 0)
 		die(errfd, KB_EXIT_FAIL, errno, "fork");
 	close(errfd);
@@ -200,7 +269,6 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock)
 	 * command, a non-dumpable init is out of its reach). */
 	(void)prctl(PR_SET_DUMPABLE, 0);
 
-	sigset_forwarded(&set);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0)
 		_exit(KB_EXIT_FAIL);
@@ -210,6 +278,10 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock)
 			if (errno == EINTR)
 				continue;
 			_exit(KB_EXIT_FAIL);
+		}
+		if (si.ssi_signo == SIGPWR && proc_bound) {
+			kill_leftovers(cmd);
+			_exit(KB_EXIT_SIGNAL + SIGKILL);
 		}
 		if (si.ssi_signo != SIGCHLD) {
 			/* To the command's whole process group (it is a session
@@ -223,8 +295,11 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock)
 		int st;
 		pid_t p;
 		while ((p = waitpid(-1, &st, WNOHANG)) > 0)
-			if (p == cmd)
+			if (p == cmd) {
+				if (proc_bound)
+					kill_leftovers(cmd);
 				_exit(status_code(st));
+			}
 	}
 }
 
@@ -253,7 +328,7 @@ static void close_pair(int p[2])
 
 /* Make the channels, clone init into its new namespaces and send it on
  * its way; the monitor keeps its ends. */
-static int start(const rt_spec *s, monitor *m, kb_error *err)
+static int start(const rt_spec *s, monitor *m, bool proc_bound, kb_error *err)
 {
 	int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, sock[2] = { -1, -1 };
 
@@ -269,7 +344,9 @@ static int start(const rt_spec *s, monitor *m, kb_error *err)
 	sigset_forwarded(&m->set);
 	(void)sigprocmask(SIG_BLOCK, &m->set, &m->old);
 
-	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+	if (!proc_bound)
+		flags |= CLONE_NEWPID;
 	if (!s->net_host)
 		flags |= CLONE_NEWNET;
 	/* A raw clone with no new stack behaves like fork(); glibc's clone()
@@ -305,7 +382,7 @@ static int start(const rt_spec *s, monitor *m, kb_error *err)
 		if (read(sync_p[0], &go, 1) != 1)
 			_exit(KB_EXIT_FAIL);
 		close(sync_p[0]);
-		init_main(s, err_p[1], sock[1]);
+		init_main(s, err_p[1], sock[1], proc_bound);
 	}
 	close(sync_p[0]);
 	close(err_p[1]);
@@ -430,18 +507,16 @@ static int watch(monitor *m, kb_error *report, size_t *got)
 	return st;
 }
 
-int rt_run(const rt_spec *s, int *ret_status, rt_info *info, kb_error *err)
+/* One sandbox, start to end (rt_run). */
+static int run_once(const rt_spec *s, bool proc_bound, int *ret_status, rt_info *info, kb_error *err)
 {
 	monitor m;
-	rt_info dummy;
 	struct termios saved;
 	bool raw = false;
 	int r;
 
-	if (!info)
-		info = &dummy;
-	*info = (rt_info){ 0 };
-	if ((r = start(s, &m, err)) < 0)
+	*info = (rt_info){ .proc_bound = proc_bound };
+	if ((r = start(s, &m, proc_bound, err)) < 0)
 		return r;
 	if ((r = write_maps(s, m.pid, info, err)) < 0) {
 		(void)kill(m.pid, SIGKILL);
@@ -479,4 +554,25 @@ int rt_run(const rt_spec *s, int *ret_status, rt_info *info, kb_error *err)
 	}
 	*ret_status = status_code(st);
 	return 0;
+}
+
+int rt_run(const rt_spec *s, int *ret_status, rt_info *info, kb_error *err)
+{
+	rt_info dummy;
+	kb_error first = { 0 };
+
+	if (!info)
+		info = &dummy;
+	if (proc_masked)
+		return run_once(s, true, ret_status, info, err);
+	int r = run_once(s, false, ret_status, info, &first);
+	if (r < 0 && first.code == RT_CODE_PROC_MASKED) {
+		/* Nothing was mounted yet (fresh_proc comes first) and the
+		 * namespaces died with init: start again, proc-bound. */
+		proc_masked = true;
+		return run_once(s, true, ret_status, info, err);
+	}
+	if (r < 0)
+		*err = first;
+	return r;
 }

@@ -2,7 +2,9 @@
  * uts namespaces (and a new network namespace unless the host network is
  * asked for), with an overlayfs root, a fresh /proc, a minimal /dev, our
  * own pid 1, and capabilities, no_new_privs and seccomp applied just
- * before the command is executed.
+ * before the command is executed.  Where the kernel refuses a fresh /proc
+ * (a container runtime masked parts of it), the pid namespace is left
+ * out and the outer /proc bound read-only instead (rt_info.proc_bound).
  *
  * The runtime knows nothing of images or of Kubernetes: the caller hands
  * it a list of directories and a command. */
@@ -48,6 +50,8 @@ typedef struct rt_spec {
 } rt_spec;
 
 typedef struct rt_info {
+	bool proc_bound;             /* this /proc is masked (as in a container): no pid namespace of
+				      * our own, the outer /proc bound read-only */
 	bool range_failed;           /* the subordinate range could not be mapped: single id used */
 	kb_error range_err;          /* why */
 } rt_info;

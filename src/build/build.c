@@ -18,7 +18,9 @@
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 
 #define MAX_ENV 1024
@@ -615,6 +617,30 @@ static bool copy_wanted(const build_opts *o)
 	return (v[0] == 'y' || v[0] == 'Y') && !v[1];
 }
 
+/* The state directory on overlayfs, as a container's root file system is:
+ * overlayfs will not take an upper layer there (the kernel logs "not
+ * supported as upperdir": overlayfs as an upper file system lacks what
+ * an upper needs, such as whiteout renames and its own xattrs).  Refused
+ * before anything is pulled or made, with where to put it instead; the
+ * directory itself need not exist yet (its nearest parent tells). */
+static int check_state_fs(const char *state_dir, kb_error *e)
+{
+	_cleanup_free_ char *dir = xstrdup(state_dir);
+	struct statfs sf;
+	char *slash;
+
+	int r;
+
+	while ((r = statfs(dir, &sf)) < 0 && (slash = strrchr(dir, '/')) && slash != dir)
+		*slash = 0;
+	if (r < 0 || (unsigned long)sf.f_type != OVERLAYFS_SUPER_MAGIC)
+		return 0;
+	return kb_errx(e, EOPNOTSUPP, "state directory %s is on overlayfs (a container's root file system?), which "
+		       "cannot hold the build's overlay upper layer: put --state-dir (or KBUILD_NS_STATE_DIR) on a "
+		       "volume or an emptyDir, e.g. docker run -v kbuild-ns-state:/state ... and "
+		       "kbuild-ns --state-dir /state", state_dir);
+}
+
 int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_error *e)
 {
 	_cleanup_(build_closep) kb_build *b = calloc(1, sizeof *b);
@@ -637,7 +663,7 @@ int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_er
 		return -(e->errnum ? e->errnum : EINVAL);
 	}
 	say_profile(b->prof);
-	if ((r = read_version_file(b, e)) < 0 ||
+	if ((r = check_state_fs(state_dir, e)) < 0 || (r = read_version_file(b, e)) < 0 ||
 	    (r = data_open_as(state_dir, b->prof, o->release ? o->release->data_format : DATA_FORMAT, false, &b->data,
 			      e)) < 0 ||
 	    (r = keep_state_out(b, e)) < 0 || (r = find_image(b, e)) < 0 || (r = plan_build_image(b, e)) < 0)
@@ -702,8 +728,10 @@ static void choose_ids(kb_build *b, char idmap[96])
 			    (unsigned)getuid(), b->range.uid_count, b->range.uid_start,
 			    b->range.uid_start + b->range.uid_count - 1);
 	} else {
-		out_verbose("ids: single mapping, %s inside is uid %u outside", b->o->user_host ? "the same uid" : "root",
-			    (unsigned)getuid());
+		out_verbose("ids: single mapping, %s inside is uid %u outside%s", b->o->user_host ? "the same uid" : "root",
+			    (unsigned)getuid(), b->o->user_host ? "" :
+			    "; the build has that one id, so a chown to any other (tar or apt-get as root, useradd) "
+			    "fails: no subordinate ids (kbuild-ns doctor, subids)");
 	}
 }
 
@@ -892,6 +920,19 @@ static void choose_cwd(kb_build *b)
 	out_verbose("working directory %s", b->cwd);
 }
 
+/* What the runtime had to do without, said once at -v. */
+static void say_fallbacks(const rt_info *info)
+{
+	static bool said;
+	if (info->proc_bound && !said)
+		out_verbose("/proc: parts of this one are masked (as a container runtime does) and the kernel refuses a "
+			    "fresh one, so the sandbox has the outer /proc, read-only, and no pid namespace of its own: "
+			    "it sees the container's processes (kbuild-ns doctor, proc, says how to unmask /proc)");
+	said = said || info->proc_bound;
+	if (info->range_failed)
+		out_warn("the subordinate id range was refused (%s); ran with the single-id mapping", info->range_err.msg);
+}
+
 int build_run(kb_build *b, int *ret_status, kb_error *e)
 {
 	rt_info info;
@@ -902,8 +943,7 @@ int build_run(kb_build *b, int *ret_status, kb_error *e)
 		out_status("Running build command...");
 	if ((r = rt_run(&b->spec, ret_status, &info, e)) < 0)
 		return r;
-	if (info.range_failed)
-		out_warn("the subordinate id range was refused (%s); ran with the single-id mapping", info.range_err.msg);
+	say_fallbacks(&info);
 	/* The build writes the data layer and the snapshot, both in the
 	 * state directory: when that is full, its own error messages (if
 	 * any) name only its files. */
@@ -937,8 +977,8 @@ int build_run_argv(kb_build *b, char *const *argv, const rt_bind *extra, size_t 
 	/* A volatile overlay leaves a mark that refuses the next mount
 	 * (data.h): the next step mounts the same layer. */
 	data_done(b->data);
-	if (r == 0 && info.range_failed)
-		out_warn("the subordinate id range was refused (%s); ran with the single-id mapping", info.range_err.msg);
+	if (r == 0)
+		say_fallbacks(&info);
 	return r;
 }
 

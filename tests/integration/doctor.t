@@ -152,6 +152,8 @@ else
 fi
 
 # A masked /proc, as container runtimes make it: a bind mount over a file.
+# A note, not a problem: the sandbox binds the outer /proc instead
+# (container.t runs it there).
 masked=
 for f in /proc/keys /proc/timer_list /proc/kcore /proc/sysrq-trigger; do
 	[ -e "$f" ] && { masked=$f; break; }
@@ -159,9 +161,9 @@ done
 if [ -n "$masked" ] && as_user unshare -Urm sh -c 'mount --bind /dev/null "$1"' sh "$masked" 2>/dev/null; then
 	run_doc unshare -Urm sh -c 'mount --bind /dev/null "$1" && exec "$2" -q --state-dir "$3" doctor' \
 		sh "$masked" "$KBUILD_NS" "$STATE"
-	is "masked /proc: exit 125" "$rc" 125
-	line proc | grep -q "^PROBLEM  proc: .*masked ($masked)"
-	_result $? "... PROBLEM proc names the masked path"
+	is "masked /proc: exit 0 (the sandbox falls back to binding it)" "$rc" 0
+	line proc | grep -q "^note     proc: .*masked ($masked).*binds it read-only"
+	_result $? "... a note on proc names the masked path and the fallback"
 	grep -q 'systempaths=unconfined' "$WORK/out"
 	_result $? "... the fix says how to unmask /proc"
 else
