@@ -1,8 +1,11 @@
 /* Fuzz target: what profile_load reads from a checkout: kbuild-ns.conf,
  * build/build-image/cross/VERSION and build/build-image/VERSION,
- * .git/HEAD, or a .git file ("gitdir: ...", a worktree).  The input is a
- * set of named sections (common.h): "conf", "cross", "version", "head"
- * and "gitfile" (the text before the first "--- " line is the conf);
+ * .git/HEAD, or a .git file ("gitdir: ...", a worktree), and the tree's
+ * own rules: build/common.sh, build/build-image/rsyncd.sh and
+ * build/build-image/Dockerfile.  The input is a set of named sections
+ * (common.h): "conf", "cross", "version", "head", "gitfile", "common",
+ * "rsyncd" and "dockerfile" (the text before the first "--- " line is
+ * the conf);
  * each present section becomes that file of a scratch checkout, which
  * is then loaded as `kbuild-ns make` loads it (profile_load, then
  * profile_image_ref). */
@@ -34,16 +37,17 @@ static void put(const char *name, const fz_section *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const files[] = { "kbuild-ns.conf", "build/build-image/cross/VERSION",
-					     "build/build-image/VERSION", ".git", "gitdir/HEAD" };
+					     "build/build-image/VERSION", ".git", "gitdir/HEAD", "build/common.sh",
+					     "build/build-image/rsyncd.sh", "build/build-image/Dockerfile" };
 	fz_sections ss;
 	kb_profile *p = NULL;
 	kb_error e = { 0 };
 
-	if (size > (128u << 10))
+	if (size > (256u << 10))
 		return 0;
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
 		(void)rm_rf_at(cfd, files[i]);
-	fz_sections_split(data, size, 8, &ss);
+	fz_sections_split(data, size, 12, &ss);
 	bool head = false;
 	for (size_t i = 0; i < ss.n; i++) {
 		const char *n = ss.v[i].name;
@@ -57,6 +61,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			put("gitdir/HEAD", &ss.v[i]), head = true;
 		else if (!strcmp(n, "gitfile"))
 			put(".git", &ss.v[i]);
+		else if (!strcmp(n, "common"))
+			put("build/common.sh", &ss.v[i]);
+		else if (!strcmp(n, "rsyncd"))
+			put("build/build-image/rsyncd.sh", &ss.v[i]);
+		else if (!strcmp(n, "dockerfile"))
+			put("build/build-image/Dockerfile", &ss.v[i]);
 	}
 	/* A HEAD alone: .git is the directory, as in a plain clone. */
 	if (head && faccessat(cfd, ".git", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && symlinkat("gitdir", cfd, ".git") < 0)

@@ -187,17 +187,50 @@ def gen_cache_meta():
     return {"plain": t, "zstd": compress(t, "zstd"), "gzip": compress(t, "gzip")}
 
 
+ERAS = os.path.join(SRC, "tests", "fixtures", "kube-eras")
+
+
+def era_files(name):
+    """{era: bytes} of one file of each era of tests/fixtures/kube-eras."""
+    out = {}
+    for era in sorted(os.listdir(ERAS)):
+        p = os.path.join(ERAS, era, name)
+        if os.path.isfile(p):
+            with open(p, "rb") as f:
+                out[era] = f.read()
+    return out
+
+
 def gen_profile():
     out = {}
-    eras = os.path.join(SRC, "tests", "fixtures", "kube-eras")
-    for era in sorted(os.listdir(eras)):
-        d = os.path.join(eras, era, "build", "build-image")
-        if not os.path.isdir(d):
-            continue
-        text = b"--- cross\n" + open(os.path.join(d, "cross", "VERSION"), "rb").read()
-        text += b"--- version\n" + open(os.path.join(d, "VERSION"), "rb").read()
-        text += b"--- head\nref: refs/heads/release-" + era.encode() + b"\n"
-        out["era-" + era] = text
+    files = {"cross": "build/build-image/cross/VERSION", "version": "build/build-image/VERSION",
+             "common": "build/common.sh", "rsyncd": "build/build-image/rsyncd.sh",
+             "dockerfile": "build/build-image/Dockerfile"}
+    got = {k: era_files(v) for k, v in files.items()}
+    for era in sorted(got["cross"]):
+        text = b""
+        for k in files:
+            if era in got[k]:
+                text += b"--- " + k.encode() + b"\n" + got[k][era]
+        out["era-" + era] = text + b"--- head\nref: refs/heads/release-" + era.encode() + b"\n"
+        out["era-%s-plain" % era] = b"".join(b"--- %s\n%s" % (k.encode(), got[k][era])
+                                             for k in ("cross", "version") if era in got[k])
+    return out
+
+
+def gen_shellrules():
+    out = {"common-" + k: v for k, v in era_files("build/common.sh").items()}
+    out.update({"rsyncd-" + k: v for k, v in era_files("build/build-image/rsyncd.sh").items()})
+    return out
+
+
+def gen_dockerfile():
+    out = {"era-" + k: v for k, v in era_files("build/build-image/Dockerfile").items()}
+    for root, _, files in os.walk(os.path.join(SRC, "examples")):
+        for f in files:
+            if f == "Dockerfile":
+                with open(os.path.join(root, f), "rb") as fh:
+                    out["example-" + os.path.relpath(root, SRC).replace("/", "-")] = fh.read()
     return out
 
 
@@ -234,7 +267,8 @@ def main():
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         gen = {"oci-plan": gen_oci_plan, "oci-config": gen_oci_config, "zstream": gen_zstream,
-               "cache-meta": gen_cache_meta, "profile": gen_profile, "prov-verify": gen_prov_verify}.get(t)
+               "cache-meta": gen_cache_meta, "profile": gen_profile, "prov-verify": gen_prov_verify,
+               "shellrules": gen_shellrules, "dockerfile": gen_dockerfile}.get(t)
         if t in ("tarindex", "extract"):
             cases = cases if cases is not None else hostile_cases()
             seeds = gen_tarindex(cases) if t == "tarindex" else gen_extract(cases)
