@@ -254,6 +254,19 @@ def gen_prov_verify():
     return {"statement": text, "envelope": json.dumps(env, indent=2).encode()}
 
 
+def gen_registry_manifest():
+    """The registry's documents: the root is what index.json listed."""
+    out = {}
+    lay, _ = ocilib.multi_platform_layout("gzip", "oci", name="multi:1")
+    imgs = {"single": small_image().layout(), "multi-platform": lay,
+            "docker-types": small_image(media_types="docker").layout()}
+    for name, l in imgs.items():
+        text = sections([m for m in l.members() if m[0] != "oci-layout"])
+        out[name] = text.replace(b"--- index.json\n", b"--- root\n", 1)
+    out["docker-types"] = b"--- type\napplication/vnd.oci.image.index.v1+json\n" + out["docker-types"]
+    return out
+
+
 def gen_oci_config():
     img = Image([(t, "gzip") for t in content_tars("multi")])
     return {"multi": b"3" + img.config_blob(), "small": b"1" + small_image().config_blob()}
@@ -268,7 +281,8 @@ def main():
         os.makedirs(d)
         gen = {"oci-plan": gen_oci_plan, "oci-config": gen_oci_config, "zstream": gen_zstream,
                "cache-meta": gen_cache_meta, "profile": gen_profile, "prov-verify": gen_prov_verify,
-               "shellrules": gen_shellrules, "dockerfile": gen_dockerfile}.get(t)
+               "shellrules": gen_shellrules, "dockerfile": gen_dockerfile,
+               "registry-manifest": gen_registry_manifest}.get(t)
         if t in ("tarindex", "extract"):
             cases = cases if cases is not None else hostile_cases()
             seeds = gen_tarindex(cases) if t == "tarindex" else gen_extract(cases)
