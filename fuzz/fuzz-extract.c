@@ -15,6 +15,9 @@
  * the two listings must be equal.  The process's working directory is
  * the canary directory, so that a stray relative path lands there too.
  *
+ * KBFUZZ_SELFTEST=1 in the environment changes a canary file after each
+ * layer, to show the check catching it.
+ *
  * As in import, the unpacker runs as root of a user namespace that maps
  * only the caller when one can be made (whiteouts and opaque xattrs then
  * work); else with relaxed modes, as import does. */
@@ -144,6 +147,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	zstream_free(z);
 	close(rootfd);
+	/* KBFUZZ_SELFTEST=1: change the canary, to see the check catch it. */
+	if (getenv("KBFUZZ_SELFTEST"))
+		fz_write(scratchfd, "outside/secret", "CHANGED\n", 8);
 
 	char *after = outside_state();
 	if (strcmp(before, after))
