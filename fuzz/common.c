@@ -47,12 +47,6 @@ void fz_write(int dirfd, const char *name, const void *data, size_t len)
 		fz_fail("write %s: %s", name, strerror(errno));
 }
 
-const char *fz_fd_path(int fd, char buf[32])
-{
-	snprintf(buf, 32, "/proc/self/fd/%d", fd);
-	return buf;
-}
-
 static char *scratch_dir;
 
 static void scratch_remove(void)

@@ -29,8 +29,6 @@ void fz_check_error(int r, const kb_error *e, const char *call);
 int fz_memfd(const void *data, size_t len);
 /* Write dirfd/name whole (no fsync: scratch files only). */
 void fz_write(int dirfd, const char *name, const void *data, size_t len);
-/* "/proc/self/fd/N", for functions that take a path. */
-const char *fz_fd_path(int fd, char buf[32]);
 
 /* A fresh directory under $TMPDIR (or /tmp) for this target's run;
  * removed at exit. */

@@ -4,8 +4,9 @@
  * docker-save manifest.json with its <hex>.json configs.
  *
  * The input is a set of named sections ("--- NAME" lines, common.h)
- * written as members of a tar archive, which source_open indexes as it
- * indexes any archive.  Blobs are content-addressed, so that the fuzzer
+ * written as members of a tar archive (a file in a scratch directory:
+ * source_open wants a path it can resolve), which source_open indexes as
+ * it indexes any archive.  Blobs are content-addressed, so that the fuzzer
  * can get past the digest checks: a section named "blob" is stored as
  * blobs/sha256/<its sha256>, one named "cfg" as <its sha256>.json (the
  * classic form), and in any section "@N" becomes "sha256:<hex>" of the
@@ -30,7 +31,7 @@
 #define MAX_SECTIONS 48
 #define MAX_SUBST_OUT (1u << 20)
 
-static char *tmpdir;
+static char *tmpdir, *archive;
 static int tmpfd = -1;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -39,6 +40,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	tmpfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tmpfd < 0)
 		fz_fail("%s: %s", tmpdir, strerror(errno));
+	archive = xasprintf("%s/archive.tar", tmpdir);
 	return 0;
 }
 
@@ -108,7 +110,9 @@ static int write_archive(const fz_sections *ss)
 			b->done = true;
 		}
 	}
-	int fd = fz_memfd(NULL, 0);
+	int fd = openat(tmpfd, "archive.tar", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fz_fail("archive.tar: %s", strerror(errno));
 	for (size_t i = 0; i < ss->n; i++) {
 		char name[200];
 		const fz_section *s = &ss->v[i];
@@ -159,7 +163,6 @@ static void plan_once(kb_source *src, const plan_opts *o)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fz_sections ss;
-	char path[32];
 	kb_source *src = NULL;
 	kb_error e = { 0 };
 
@@ -169,7 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	_cleanup_close_ int fd = write_archive(&ss);
 	fz_sections_free(&ss);
 
-	int r = source_open(fz_fd_path(fd, path), tmpfd, &src, &e);
+	int r = source_open(archive, tmpfd, &src, &e);
 	fz_check_error(r, &e, "source_open");
 	if (r < 0)
 		return 0;
