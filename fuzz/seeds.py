@@ -220,6 +220,9 @@ def gen_profile():
 
 def gen_shellrules():
     out = {"common-" + k: v for k, v in era_files("build/common.sh").items()}
+    # Once a stack overflow (quotes in substitutions in quotes, one call
+    # per level): too big to commit, so made here.
+    out["deep-nesting"] = b"function kube::build::rsync() {\n  echo " + b'"$(' * 60000 + b"\n}\n"
     out.update({"rsyncd-" + k: v for k, v in era_files("build/build-image/rsyncd.sh").items()})
     return out
 
