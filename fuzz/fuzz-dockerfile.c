@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dockerfile *df = NULL;
 	kb_error e = { 0 };
 
-	if (size > (128u << 10))
+	if (size > (1u << 20))    /* profile.c's MAX_TREE_FILE */
 		return 0;
 	char *text = malloc(size + 1);
 	if (!text)

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const fns[] = { "kube::build::rsync", "kube::build::sync_to_container",
 					   "kube::build::copy_output" };
-	if (size > (256u << 10))
+	if (size > (1u << 20))    /* profile.c's MAX_TREE_FILE */
 		return 0;
 	/* As read_file_at gives it: NUL-terminated, cut at an inner NUL. */
 	char *text = malloc(size + 1);

@@ -229,6 +229,8 @@ def gen_shellrules():
 
 def gen_dockerfile():
     out = {"era-" + k: v for k, v in era_files("build/build-image/Dockerfile").items()}
+    # Once a stack overflow (a call per ${A:-...} level): made here.
+    out["deep-expansion"] = b"FROM x\nWORKDIR " + b"${A:-" * 100000 + b"x" + b"}" * 100000 + b"\n"
     for root, _, files in os.walk(os.path.join(SRC, "examples")):
         for f in files:
             if f == "Dockerfile":
