@@ -470,10 +470,15 @@ static const char *lookup(char *const *vars, size_t n, const char *name, size_t 
 	return NULL;
 }
 
-static int expand_into(buf *b, const char **sp, char stop, char *const *vars, size_t nv, kb_error *e);
+/* ${A:-${B:-...}} nests a call per level: a Dockerfile must not run the
+ * reader out of stack (a logical line may be a megabyte). */
+#define MAX_EXPAND_DEPTH 32
+
+static int expand_into(buf *b, const char **sp, char stop, char *const *vars, size_t nv, unsigned depth,
+		       kb_error *e);
 
 /* "${...}" at *sp (just past "${"). */
-static int expand_brace(buf *b, const char **sp, char *const *vars, size_t nv, kb_error *e)
+static int expand_brace(buf *b, const char **sp, char *const *vars, size_t nv, unsigned depth, kb_error *e)
 {
 	const char *s = *sp;
 	size_t len = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
@@ -482,6 +487,8 @@ static int expand_brace(buf *b, const char **sp, char *const *vars, size_t nv, k
 
 	if (!len || isdigit((unsigned char)*s))
 		return kb_errx(e, EINVAL, "${%.20s: not a variable name", s);
+	if (depth >= MAX_EXPAND_DEPTH)
+		return kb_errx(e, EINVAL, "${%.20s: nested more than %d deep", s, MAX_EXPAND_DEPTH);
 	if (*op == '}') {
 		*sp = op + 1;
 		return val ? put(b, val, strlen(val)) : 0;
@@ -496,7 +503,7 @@ static int expand_brace(buf *b, const char **sp, char *const *vars, size_t nv, k
 	bool use_word = kind == '-' ? !set : set;
 	buf alt = { 0 };
 	const char *w = op + colon + 1;
-	int r = expand_into(&alt, &w, '}', vars, nv, e);
+	int r = expand_into(&alt, &w, '}', vars, nv, depth + 1, e);
 	if (r == 0 && *w != '}')
 		r = kb_errx(e, EINVAL, "${%.*s...: no closing brace", (int)len, s);
 	if (r == 0)
@@ -507,12 +514,12 @@ static int expand_brace(buf *b, const char **sp, char *const *vars, size_t nv, k
 }
 
 /* "$..." at *sp (just past the "$"). */
-static int expand_dollar(buf *b, const char **sp, char *const *vars, size_t nv, kb_error *e)
+static int expand_dollar(buf *b, const char **sp, char *const *vars, size_t nv, unsigned depth, kb_error *e)
 {
 	const char *s = *sp;
 	if (*s == '{') {
 		*sp = s + 1;
-		return expand_brace(b, sp, vars, nv, e);
+		return expand_brace(b, sp, vars, nv, depth, e);
 	}
 	size_t len = isalpha((unsigned char)*s) || *s == '_'
 			     ? strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
@@ -525,7 +532,8 @@ static int expand_dollar(buf *b, const char **sp, char *const *vars, size_t nv, 
 }
 
 /* Expand up to stop (0: the end) outside quotes; *sp ends on stop. */
-static int expand_into(buf *b, const char **sp, char stop, char *const *vars, size_t nv, kb_error *e)
+static int expand_into(buf *b, const char **sp, char stop, char *const *vars, size_t nv, unsigned depth,
+		       kb_error *e)
 {
 	const char *s = *sp;
 	int r = put(b, "", 0);
@@ -548,7 +556,7 @@ static int expand_into(buf *b, const char **sp, char stop, char *const *vars, si
 					s += 2;
 				} else if (*s == '$') {
 					s++;
-					r = expand_dollar(b, &s, vars, nv, e);
+					r = expand_dollar(b, &s, vars, nv, depth, e);
 				} else {
 					r = put(b, s++, 1);
 				}
@@ -556,7 +564,7 @@ static int expand_into(buf *b, const char **sp, char stop, char *const *vars, si
 			s++;
 		} else if (*s == '$') {
 			s++;
-			r = expand_dollar(b, &s, vars, nv, e);
+			r = expand_dollar(b, &s, vars, nv, depth, e);
 		} else {
 			r = put(b, s++, 1);
 		}
@@ -569,7 +577,7 @@ int dockerfile_expand(const char *word, char *const *vars, size_t n_vars, char *
 {
 	buf b = { 0 };
 	const char *s = word;
-	int r = expand_into(&b, &s, 0, vars, n_vars, e);
+	int r = expand_into(&b, &s, 0, vars, n_vars, 0, e);
 	if (r < 0) {
 		free(b.s);
 		return r;

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #define MAX_HEREDOCS 8
+/* Quotes inside command substitutions inside quotes...: each level is a
+ * call, so a script could nest until the stack runs out. */
+#define MAX_NESTING 64
 
 /* ---- the words of a function body ---- */
 
@@ -18,6 +21,7 @@ typedef struct scan {
 		bool strip_tabs;
 	} here[MAX_HEREDOCS];
 	int n_here;
+	int depth;                  /* skip_nested/skip_quoted calls in progress */
 } scan;
 
 typedef struct word {
@@ -60,7 +64,19 @@ static int skip_quoted(scan *sc, char q);
 
 /* Past a "$(...)", "${...}", "$((...))" or a backquoted command, nested
  * quotes included: only its extent matters, never its value. */
+static int skip_nested_in(scan *sc, char open, char close);
+
 static int skip_nested(scan *sc, char open, char close)
+{
+	if (sc->depth >= MAX_NESTING)
+		return scan_fail(sc, "quotes and substitutions nested too deep");
+	sc->depth++;
+	int r = skip_nested_in(sc, open, close);
+	sc->depth--;
+	return r;
+}
+
+static int skip_nested_in(scan *sc, char open, char close)
 {
 	int depth = 1;
 	while (sc->s < sc->end) {
@@ -83,7 +99,19 @@ static int skip_nested(scan *sc, char open, char close)
 
 /* Past the rest of a quoted string ('...' literal, "..." with escapes and
  * expansions inside). */
+static int skip_quoted_in(scan *sc, char q);
+
 static int skip_quoted(scan *sc, char q)
+{
+	if (sc->depth >= MAX_NESTING)
+		return scan_fail(sc, "quotes and substitutions nested too deep");
+	sc->depth++;
+	int r = skip_quoted_in(sc, q);
+	sc->depth--;
+	return r;
+}
+
+static int skip_quoted_in(scan *sc, char q)
 {
 	while (sc->s < sc->end) {
 		char c = *sc->s++;

@@ -27,6 +27,7 @@
 #pragma once
 #include "base/util.h"
 #include "runtime/error.h"
+#include <jansson.h>
 
 #define CACHE_FORMAT 1
 #define CACHE_META "kbuild-ns-cache.json"
@@ -43,6 +44,10 @@ int cache_import(const char *state_dir, const char *image, const char *path, boo
 /* "kbuild-ns-<16 hex>": a CI cache key from the image id, the state
  * version, the architecture and the branch. */
 int cache_key(const char *state_dir, const char *image, char **ret, kb_error *e);
+/* The description a cache at fd (size bytes, named path in messages)
+ * starts with: its first member must be CACHE_META, a JSON object of
+ * format CACHE_FORMAT (import.c; fuzz/fuzz-cache-meta.c reads it too). */
+int cache_read_meta(int fd, uint64_t size, const char *path, json_t **ret, kb_error *e);
 
 /* What export and import share (cache.c): the checkout's profile, data
  * sandbox and image id. */

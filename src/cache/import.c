@@ -37,8 +37,7 @@ static la_ssize_t read_cb(struct archive *a, void *arg, const void **buf)
 	return n < 0 ? -1 : n;
 }
 
-/* The first member, which must be the description. */
-static int read_meta(int fd, uint64_t size, const char *path, json_t **ret, kb_error *e)
+int cache_read_meta(int fd, uint64_t size, const char *path, json_t **ret, kb_error *e)
 {
 	_cleanup_(zstream_freep) zstream *z = NULL;
 	struct archive *a = archive_read_new();
@@ -205,7 +204,7 @@ int cache_import(const char *state_dir, const char *image, const char *path, boo
 	unpack_job *j = rt_iso_shared(sizeof *j);
 	if (!j)
 		return kb_err(e, errno, "cache");
-	if ((r = cache_target_open(state_dir, image, true, &t, e)) == 0 && (r = read_meta(fd, (uint64_t)st.st_size, path, &meta, e)) == 0 &&
+	if ((r = cache_target_open(state_dir, image, true, &t, e)) == 0 && (r = cache_read_meta(fd, (uint64_t)st.st_size, path, &meta, e)) == 0 &&
 	    (r = check_meta(meta, &t, path, force, e)) == 0 && (r = data_lock(t.data, true, NULL, e)) == 0 &&
 	    (r = data_open_incoming(t.data, &inc, e)) == 0) {
 		_cleanup_free_ char *dir = xasprintf("%s/" UNPACK_DIR, inc->dir);

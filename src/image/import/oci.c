@@ -572,6 +572,12 @@ static int plan_oci(kb_source *src, const plan_opts *o, image_plan ***ret, size_
 	blob_reader br = { source_blob, src };
 	r = walk_index(&br, idx, "index.json", NULL, 0, &cs, e);
 	json_decref(idx);
+	/* Signatures, attestations and other artifacts are skipped: an index
+	 * of nothing else holds no image, and importing it must not succeed
+	 * with nothing imported. */
+	if (r == 0 && cs.n == 0)
+		r = kb_errx(e, EINVAL, "index.json: no image manifest (only other artifacts, such as "
+			    "signatures or attestations)");
 	if (r == 0 && !(done = calloc(cs.n + 1, sizeof *done)))
 		r = kb_err_oom(e, "index.json");
 	/* One image per distinct name; among a name's manifests, the one

@@ -116,7 +116,9 @@ static void pax_parse(char *d, size_t n, char **path, char **link, uint64_t *siz
 	while (i < n) {
 		char *end;
 		unsigned long len = strtoul(d + i, &end, 10);
-		if (len == 0 || end == d + i || *end != ' ' || i + len > n || d[i + len - 1] != '\n')
+		/* len > n - i, not i + len > n: a length near ULONG_MAX would
+		 * wrap the sum and index before the buffer. */
+		if (len == 0 || end == d + i || *end != ' ' || len > n - i || d[i + len - 1] != '\n')
 			return;
 		char *kv = end + 1;
 		d[i + len - 1] = 0;
@@ -229,7 +231,11 @@ static int next_header(int fd, uint64_t file_size, uint64_t *off, unsigned char 
 		return 1;
 	if (!tar_header_valid(b))
 		return kb_errx(e, EINVAL, "archive: bad tar header at offset %llu", (unsigned long long)*off);
-	uint64_t size = x->has_size ? x->size : tar_num(b + 124, 12, &ok), data = *off + BLK;
+	/* A pax size is the next member's: an extended header's own data
+	 * (a second pax header, a GNU long name) has the size it says. */
+	char type = (char)b[156];
+	bool ext = type == 'x' || type == 'g' || type == 'L' || type == 'K';
+	uint64_t size = x->has_size && !ext ? x->size : tar_num(b + 124, 12, &ok), data = *off + BLK;
 	if (!ok || size > file_size || data + size > file_size)
 		return kb_errx(e, EINVAL, "archive: member at offset %llu runs past the end of the file (truncated?)",
 			       (unsigned long long)*off);

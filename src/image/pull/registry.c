@@ -214,7 +214,7 @@ static int bundle_for(reg_client *c, CURL *h, const char *hostport)
 
 /* ---- one transfer ---- */
 
-static char *header_value(const char *line, size_t n, const char *name)
+char *reg_header_value(const char *line, size_t n, const char *name)
 {
 	size_t nl = strlen(name);
 	if (n <= nl + 1 || strncasecmp(line, name, nl) || line[nl] != ':')
@@ -248,11 +248,11 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
 		x->reason[k] = 0;
 	} else if (n <= 2 && x->status >= 200) {
 		x->hdrs_done = true;
-	} else if ((v = header_value(line, n, "Content-Type"))) {
+	} else if ((v = reg_header_value(line, n, "Content-Type"))) {
 		free(x->ctype), x->ctype = v;
-	} else if ((v = header_value(line, n, "Docker-Content-Digest"))) {
+	} else if ((v = reg_header_value(line, n, "Docker-Content-Digest"))) {
 		free(x->dcd), x->dcd = v;
-	} else if ((v = header_value(line, n, "WWW-Authenticate"))) {
+	} else if ((v = reg_header_value(line, n, "WWW-Authenticate"))) {
 		free(x->www_auth), x->www_auth = v;
 	}
 	return n;
@@ -534,8 +534,7 @@ static int http_error(xfer *x, const char *what, kb_error *e)
 
 /* ---- authentication ---- */
 
-/* One parameter of a challenge: realm="…" (quoted or not). */
-static char *challenge_param(const char *ch, const char *name)
+char *reg_challenge_param(const char *ch, const char *name)
 {
 	size_t nl = strlen(name);
 	for (const char *p = ch; (p = strcasestr(p, name)); p += nl) {
@@ -569,7 +568,8 @@ static int request(reg_client *c, xfer *x, const char *url, const char *hdr, boo
  * credentials when there are any; the token it answers. */
 static int fetch_token(reg_client *c, conn *cn, const char *challenge, char **ret, kb_error *e)
 {
-	_cleanup_free_ char *realm = challenge_param(challenge, "realm"), *service = challenge_param(challenge, "service");
+	_cleanup_free_ char *realm = reg_challenge_param(challenge, "realm");
+	_cleanup_free_ char *service = reg_challenge_param(challenge, "service");
 	_cleanup_free_ char *scheme = NULL, *hp = NULL, *scope = xasprintf("repository:%s:pull", c->repo);
 	char ub[300];
 

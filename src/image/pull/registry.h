@@ -64,3 +64,11 @@ int reg_stream_open(reg_client *c, int w, const kb_digest *d, uint64_t size, con
 		    kb_error *e);
 ssize_t reg_stream_read(void *stream, void *buf, size_t n, kb_error *e);
 int reg_stream_close(reg_stream *s, bool ok, kb_error *e);
+
+/* What a response header says (registry.c; public for the fuzz target
+ * fuzz/fuzz-registry-auth.c): the value of header line (n bytes, "Name:
+ * value\r\n") when it is name (any case), trimmed, or NULL; and one
+ * parameter of a WWW-Authenticate challenge, realm="…" quoted or not, or
+ * NULL.  Both malloc'd. */
+char *reg_header_value(const char *line, size_t n, const char *name);
+char *reg_challenge_param(const char *ch, const char *name);

@@ -1,7 +1,8 @@
 /* The Dockerfile reader (dockerfile.c) and the kube-build image plan made
  * from it (buildimage.c): the three era Dockerfiles of
  * tests/fixtures/kube-eras, the forms a release flow's Dockerfiles use,
- * word expansion, and what is refused, with file and line. */
+ * word expansion (nested too deep for the stack included), and what is
+ * refused, with file and line. */
 #include "unit.h"
 #include "build/buildimage.h"
 #include "build/dockerfile.h"
@@ -161,6 +162,29 @@ static void test_expand(void **state)
 	assert_int_equal(dockerfile_expand("'open", vars, n, &got, &e), -EINVAL);
 	e = (kb_error){ 0 };
 	assert_int_equal(dockerfile_expand("${1}", vars, n, &got, &e), -EINVAL);
+
+	/* Seen while writing fuzz-dockerfile: ${A:-${A:-...}} 100000 deep (a
+	 * 600 kB WORKDIR) ran the expansion (a call per level) out of stack,
+	 * and kbuild-ns status and make crashed on such a Dockerfile.  32
+	 * levels expand, 33 and more are refused. */
+	static const int depths[] = { 100000, 33, 32 };
+	for (size_t k = 0; k < ARRAY_SIZE(depths); k++) {
+		char *deep = malloc((size_t)depths[k] * 6 + 2), *p = deep;
+		for (int i = 0; i < depths[k]; i++)
+			p = stpcpy(p, "${A:-");
+		*p++ = 'x';
+		for (int i = 0; i < depths[k]; i++)
+			*p++ = '}';
+		*p = 0;
+		if (depths[k] <= 32) {
+			expands(vars, n, deep, "2");
+		} else {
+			e = (kb_error){ 0 };
+			assert_int_equal(dockerfile_expand(deep, vars, n, &got, &e), -EINVAL);
+			assert_contains(e.msg, "nested more than 32 deep");
+		}
+		free(deep);
+	}
 }
 
 /* ---- the plan ---- */

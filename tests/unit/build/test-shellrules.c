@@ -1,7 +1,8 @@
 /* Reading rsync filter rules out of shell scripts (shellrules.c), and the
  * profile that follows them (profile.c): the three era trees of
  * tests/fixtures/kube-eras, scripts shaped to trap a careless reader, and
- * what is refused, with file and line. */
+ * what is refused, with file and line (nesting too deep for the stack
+ * included). */
 #include "unit.h"
 #include "build/profile.h"
 #include "build/shellrules.h"
@@ -75,6 +76,20 @@ static void test_reader(void **state)
 	is_rules("function f() {\n  rsync --filter='- x'\n", "f", "ERR: common.sh:1: function f: no closing");
 	is_rules("function f() {\n  echo 'open\n}\n", "f", "ERR: unterminated single quote");
 	is_rules("function f() {\n  echo nothing\n}\n", "f", "");
+
+	/* Seen while writing fuzz-shellrules (which reports it as a stack
+	 * overflow): quotes inside command substitutions inside quotes, 60000
+	 * deep, ran the reader (one call per level) out of stack; kbuild-ns
+	 * make and status crashed (SIGSEGV) on such a build/common.sh. */
+	char *deep = malloc(60000 * 3 + 64), *p = stpcpy(deep, "function f() {\n  echo ");
+	for (int i = 0; i < 60000; i++)
+		p = stpcpy(p, "\"$(");
+	strcpy(p, "\n}\n");
+	is_rules(deep, "f", "ERR: common.sh:2: quotes and substitutions nested too deep");
+	free(deep);
+	/* 20 levels, as deep as any script nests: fine. */
+	is_rules("function f() {\n  x=\"$(a \"$(b \"$(c \"$(d \"$(e \"$(f \"$(g \"$(h \"$(i \"$(j)\")\")\")\")\")\")\")\")\")\"\n"
+		 "  rsync --filter='- /x/'\n}\n", "f", "- /x/@common.sh:3");
 }
 
 static void test_daemon(void **state)

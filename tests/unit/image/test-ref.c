@@ -1,5 +1,6 @@
 /* ref: Docker's normalisation of image references (docker.io, library/,
- * index.docker.io, registries with ports, digests), the grammar's
+ * index.docker.io, registries with ports, digests; a long short form
+ * whose full name parses back), the grammar's
  * refusals, the loopback test for plain HTTP, the name matching pull on
  * demand relies on; regconf: the user's registries.conf (pull policy,
  * mirror lists, longest-prefix sections, its errors). */
@@ -41,6 +42,18 @@ static void test_normalise(void **state)
 	      "ghcr.io/o/x@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "ghcr.io", "o/x");
 	check("ghcr.io/o/x:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 	      "ghcr.io/o/x:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "ghcr.io", "o/x");
+	/* Found by fuzz-registry-conf: a short name whose full form is over
+	 * 335 characters parsed, and ref_name's output then did not (a bound
+	 * on the input that did not hold the normalised form). */
+	char in[400], want[500];
+	memset(in, 'a', 200);
+	snprintf(in + 200, sizeof in - 200, ":%s@sha256:%s", "t123456789012345678901234567890123456789012345678901234567890",
+		 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	snprintf(want, sizeof want, "docker.io/library/%s", in);
+	char *path = xasprintf("library/%.200s", in);
+	check(in, want, "docker.io", path);
+	check(want, want, "docker.io", path);
+	free(path);
 	assert_string_equal(ref_api_host("docker.io"), "registry-1.docker.io");
 	assert_string_equal(ref_api_host("ghcr.io"), "ghcr.io");
 }

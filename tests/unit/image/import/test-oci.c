@@ -1,9 +1,9 @@
 /* oci: oci_plan over OCI layouts built here (blobs named by their real
  * sha256), OCI archives and classic docker-save archives: one manifest,
  * nested indexes, platform choice (host default, --platform, no match),
- * names from annotations and RepoTags; refused input: empty index,
- * malformed JSON, wrongly typed fields (the message names the field),
- * digest and size mismatches.  Also oci_name_normalize,
+ * names from annotations and RepoTags; refused input: empty index, an
+ * index of artifacts only, malformed JSON, wrongly typed fields (the
+ * message names the field), digest and size mismatches.  Also oci_name_normalize,
  * oci_config_check and oci_rootfs_config. */
 #include "image/import/sha256.h"
 #include "unit.h"
@@ -376,6 +376,14 @@ static void test_refused(void **state)
 
 	assert_int_equal(run("mkdir -p %s/notlayout", dir), 0);
 	plan_fails("notlayout", NULL, "not an OCI image layout", NULL);
+
+	/* Only an artifact and an attestation (platform unknown/unknown):
+	 * no image, which must not import as a success with nothing in it
+	 * (found by fuzz-oci-plan). */
+	L = layout("artifacts");
+	index_of(L, blob(L, "application/vnd.example.signature.v1+json", "", "{}"),
+		 blob(L, MT_MANIFEST, "\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}", "{}"));
+	plan_fails("artifacts", NULL, "index.json", "no image manifest");
 }
 
 /* t with every "@K" replaced by v (frees t). */

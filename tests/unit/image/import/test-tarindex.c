@@ -3,7 +3,7 @@
  * formats, names and link targets over 100 characters) and by hand
  * (skopeo's "<id>/layer.tar -> ../<hex>.tar" symlinks, hard links,
  * symlink loops and chains, escaping links, ".." members, pax size
- * records, duplicates); truncated archives, bad checksums and the
+ * records, duplicates, pax edge cases); truncated archives, bad checksums and the
  * max_members limit (-E2BIG). */
 #include "unit.h"
 #include "image/import/tarindex.h"
@@ -297,6 +297,44 @@ static void test_odd_members(void **state)
 	close(fd);
 }
 
+/* Found while fuzzing: a pax record length near ULONG_MAX wrapped the
+ * bounds check and read before the buffer (UBSan: pointer overflow); a
+ * pax size was applied to the extended header after it instead of to
+ * the member, which then misread the rest of the archive. */
+static void test_pax_edges(void **state)
+{
+	int fd = tar_create("paxwrap.tar");
+	/* 13 + (2^64 - 13) wraps to 0: the check must not index d[-1]. */
+	static const char wrap[] = "13 comment=x\n18446744073709551603 k=v\n";
+	tw_header(fd, "PaxHeaders/w", 'x', 0644, 0, 0, sizeof wrap - 1, NULL, 0, 0);
+	tw_block(fd, wrap, sizeof wrap - 1);
+	TW(fd, .name = "file", .data = "FILE");
+	tw_close(fd);
+	tar_index *t = must_index("paxwrap.tar", &fd);
+	expect_file(t, fd, "file", "FILE");
+	tar_index_free(t);
+	close(fd);
+
+	/* x (size=5), then a GNU long name of its own size, then the member. */
+	fd = tar_create("paxthenlong.tar");
+	tw_header(fd, "PaxHeaders/s", 'x', 0644, 0, 0, 10, NULL, 0, 0);
+	tw_block(fd, "10 size=5\n", 10);
+	char name[150];
+	memset(name, 'l', sizeof name - 1);
+	name[sizeof name - 1] = 0;
+	tw_header(fd, "././@LongLink", 'L', 0644, 0, 0, sizeof name, NULL, 0, 0);
+	tw_block(fd, name, sizeof name);
+	tw_header(fd, "short", '0', 0644, 0, 0, 0, NULL, 0, 0);    /* header says 0 */
+	tw_block(fd, "FIVE!", 5);
+	TW(fd, .name = "after", .data = "AFTER");
+	tw_close(fd);
+	t = must_index("paxthenlong.tar", &fd);
+	expect_file(t, fd, name, "FIVE!");
+	expect_file(t, fd, "after", "AFTER");
+	tar_index_free(t);
+	close(fd);
+}
+
 static void test_broken(void **state)
 {
 	tar_index *t = NULL;
@@ -376,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_skopeo_symlink),
 		cmocka_unit_test(test_hardlink_and_loops),
 		cmocka_unit_test(test_odd_members),
+		cmocka_unit_test(test_pax_edges),
 		cmocka_unit_test(test_broken),
 		cmocka_unit_test(test_max_members),
 	};

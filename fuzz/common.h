@@ -1,0 +1,57 @@
+/* What the fuzz targets share (fuzz/README.md): turning the fuzzer's
+ * bytes into what the library reads (a memfd, a tar of named sections,
+ * files in a scratch directory), and the checks every target makes on
+ * the library's answer.  Harness code only: every target calls the same
+ * library functions the programs call, never a copy of them. */
+#pragma once
+#include "base/util.h"
+#include "runtime/error.h"
+
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* libFuzzer's entry points. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* Stop the run with a message: the fuzzer records the input. */
+_Noreturn void fz_fail(const char *fmt, ...) _printf_(1, 2);
+
+/* The library's error contract (docs/architecture.md, "Errors"): a
+ * negative return comes with a message, since the command layer prints
+ * it as the one line the user gets; success leaves no message behind. */
+void fz_check_error(int r, const kb_error *e, const char *call);
+
+/* An anonymous file holding data (the fuzzer's input as a "file"). */
+int fz_memfd(const void *data, size_t len);
+/* Write dirfd/name whole (no fsync: scratch files only). */
+void fz_write(int dirfd, const char *name, const void *data, size_t len);
+
+/* A fresh directory under $TMPDIR (or /tmp) for this target's run;
+ * removed at exit. */
+char *fz_scratch(const char *target);
+
+/* Named sections: the input is split on lines "--- NAME"; the text
+ * before the first such line is a section with an empty name.  Parts
+ * point into a private copy of the input. */
+typedef struct fz_section {
+	char *name;
+	char *data;
+	size_t len;
+} fz_section;
+
+typedef struct fz_sections {
+	char *buf;
+	fz_section *v;
+	size_t n;
+} fz_sections;
+
+void fz_sections_split(const uint8_t *data, size_t size, size_t max, fz_sections *ret);
+void fz_sections_free(fz_sections *s);
+
+/* A minimal ustar writer into an fd (GNU 'L' records for long names). */
+void fz_tar_add(int fd, const char *name, char type, const void *data, size_t len, const char *link);
+void fz_tar_end(int fd);
