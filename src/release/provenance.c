@@ -1,6 +1,7 @@
 /* A release's provenance (provenance.h): the in-toto Statement with its
  * SLSA v1 predicate, the DSSE envelope, and their verification. */
 #include "release/provenance.h"
+#include "build/sync-file.h"
 #include "image/import/sha256.h"
 
 #include <errno.h>
@@ -88,7 +89,18 @@ static int hash_file(int basefd, const char *path, kb_digest *ret, kb_error *e)
 
 	if (!c)
 		return kb_err_oom(e, path);
-	_cleanup_close_ int fd = openat(basefd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	/* The subject names come from the record, which verify does not
+	 * trust: O_NOFOLLOW guards only the last component, so the directory
+	 * is opened below basefd with no symlink on the way (sync-file.h). */
+	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *dir = slash ? strndup(path, (size_t)(slash - path)) : NULL;
+	if (slash && !dir)
+		return kb_err_oom(e, path);
+	_cleanup_close_ int dfd = dir ? sfile_open_dir(basefd, dir) : -1;
+	if (dir && dfd < 0)
+		return kb_err(e, -dfd, "%s", path);
+	_cleanup_close_ int fd = openat(dir ? dfd : basefd, slash ? slash + 1 : path,
+					O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return kb_err(e, errno, "%s", path);
 	if (fstat(fd, &st) < 0)

@@ -108,6 +108,16 @@ static void test_verify(void **state)
 	assert_string_equal(m[0].why, "missing");
 	assert_contains(m[1].why, "recorded");
 
+	/* A directory on a subject's way swapped for a symlink (to a copy
+	 * that matches): not followed, a mismatch, not a pass. */
+	write_at(f->fd, "_output/release-tars/kubernetes.tar.gz", "tarball\n", 0);
+	assert_int_equal(run("cp -a %s/_output/release-images %s/elsewhere && rm -rf %s/_output/release-images && "
+			     "ln -s ../elsewhere %s/_output/release-images", f->dir, f->dir, f->dir, f->dir), 0);
+	assert_int_equal(prov_verify(rec, f->fd, NULL, m, 8, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(m[0].name, "_output/release-images/amd64/kube-apiserver.tar");
+	assert_contains(m[0].why, "symbolic link");
+
 	/* Not a statement; a subject that climbs out. */
 	write_at(f->fd, "bad.json", "{\"_type\":\"x\"}", 0);
 	char *bad = xasprintf("%s/bad.json", f->dir);
