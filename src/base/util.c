@@ -453,3 +453,29 @@ char *str_trim(char *s)
 		s[--n] = 0;
 	return s;
 }
+
+char *conf_next_line(char **cur, unsigned *ln)
+{
+	while (*cur) {
+		char *line = *cur, *next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		*cur = next;
+		(*ln)++;
+		char *s = str_trim(line);
+		if (*s && *s != '#')
+			return s;
+	}
+	return NULL;
+}
+
+char *conf_split(char *line, char **ret_key, char **ret_val)
+{
+	char *eq = strchr(line, '=');
+	if (!eq)
+		return NULL;
+	*eq = 0;
+	*ret_key = str_trim(line);
+	*ret_val = str_trim(eq + 1);
+	return eq;
+}

@@ -46,6 +46,13 @@ char *xstrdup(const char *s);
 /* s without its leading blanks and tabs, its trailing ones and a CR cut
  * off in place: a line of a "key = value" file. */
 char *str_trim(char *s);
+/* The next line of such a file at *cur, split off in place: trimmed,
+ * blank lines and "#" comments skipped, *ln counting every line; NULL at
+ * the end.  conf_split cuts it at its first "=" into a trimmed key and
+ * value and returns where the "=" was (for a caller that puts it back),
+ * or NULL when there is none. */
+char *conf_next_line(char **cur, unsigned *ln);
+char *conf_split(char *line, char **ret_key, char **ret_val);
 /* Parse "123", "64M", "2G" (powers of 1024); -EINVAL/-ERANGE on error. */
 int parse_size(const char *s, uint64_t *ret);
 /* "1.5 MB" style human size into buf. */

@@ -144,19 +144,10 @@ typedef int (*line_fn)(kb_profile *p, const char *key, const char *val, kb_error
 static int each_line(char *text, kb_profile *p, line_fn fn, kb_error *e)
 {
 	unsigned ln = 0;
-	for (char *line = text, *next; line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		ln++;
-		char *s = str_trim(line);
-		if (!*s || *s == '#')
-			continue;
-		char *eq = strchr(s, '=');
-		if (!eq)
+	char *s, *key, *val, *eq;
+	while ((s = conf_next_line(&text, &ln))) {
+		if (!(eq = conf_split(s, &key, &val)))
 			return kb_errx(e, EINVAL, CONF_NAME ":%u: expected \"key = value\"", ln);
-		*eq = 0;
-		char *key = str_trim(s), *val = str_trim(eq + 1);
 		int r = fn(p, key, val, e, ln);
 		*eq = '=';
 		if (r < 0)

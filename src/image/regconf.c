@@ -104,25 +104,16 @@ static int new_section(reg_conf *c, char *line, const char *path, unsigned ln, k
 static int parse(reg_conf *c, char *text, kb_error *e)
 {
 	unsigned ln = 0;
-	for (char *line = text, *next; line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		ln++;
-		char *s = str_trim(line);
+	char *s, *key, *val;
+	while ((s = conf_next_line(&text, &ln))) {
 		int r = 0;
-		if (!*s || *s == '#')
-			continue;
 		if (*s == '[') {
 			if ((r = new_section(c, s, c->path, ln, e)) < 0)
 				return r;
 			continue;
 		}
-		char *eq = strchr(s, '=');
-		if (!eq)
+		if (!conf_split(s, &key, &val))
 			return kb_errx(e, EINVAL, "%s:%u: expected \"key = value\"", c->path, ln);
-		*eq = 0;
-		char *key = str_trim(s), *val = str_trim(eq + 1);
 		if (c->n_sec) {
 			r = section_key(&c->sec[c->n_sec - 1], key, val, c->path, ln, e);
 		} else if (!strcmp(key, "pull")) {
