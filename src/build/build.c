@@ -868,7 +868,8 @@ int build_init(kb_build *b, kb_error *e)
  * fails before anything is prepared) or the version step. */
 static int put_version_file(kb_build *b, kb_error *e)
 {
-	version_args a = { .build = &b->spec, .checkout = b->prof->checkout, .root = b->prof->workdir,
+	version_args a = { .build = &b->spec, .data = b->data, .image_id = b->img->id.hex,
+			   .checkout = b->prof->checkout, .root = b->prof->workdir,
 			   .snapshot = b->data->snapshot, .file = version_file(b), .host_text = b->version_file,
 			   .host_len = b->version_len, .step = b->prof->version_step, .image_env = b->image_env,
 			   .n_image_env = b->n_image_env };

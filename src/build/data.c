@@ -24,6 +24,7 @@
 #define DF_READY "ready"
 #define DF_META "meta.json"
 #define DF_SYNCED "synced"
+#define DF_VERSION "version-step"
 
 void data_free(kb_data *d)
 {
@@ -511,6 +512,28 @@ int data_mark_ready(kb_data *d, const char *profile, kb_error *e)
 {
 	int r = write_file_atomic(d->dirfd, DF_READY, profile, strlen(profile));
 	return r < 0 ? kb_err(e, -r, "state %s/" DF_READY, d->dir) : 0;
+}
+
+/* ---- the version step's record ---- */
+
+char *data_read_version_record(const kb_data *d, size_t *ret_len)
+{
+	char *text = NULL;
+	if (d->dirfd < 0 || read_file_at(d->dirfd, DF_VERSION, 1 << 20, &text, ret_len) < 0)
+		return NULL;
+	return text;
+}
+
+int data_write_version_record(kb_data *d, const char *text, size_t len, kb_error *e)
+{
+	int r = write_file_atomic(d->dirfd, DF_VERSION, text, len);
+	return r < 0 ? kb_err(e, -r, "state %s/" DF_VERSION, d->dir) : 0;
+}
+
+void data_drop_version_record(kb_data *d)
+{
+	if (d->dirfd >= 0)
+		(void)unlinkat(d->dirfd, DF_VERSION, 0);
 }
 
 /* ---- the sync mark ---- */

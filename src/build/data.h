@@ -95,6 +95,12 @@ int data_sync_mark(const kb_data *d, struct timespec *ret);
 /* After a sync-in that wrote files or modes: set the mark, with a ctime
  * strictly later than any the sync gave (a clock tick at most). */
 int data_set_sync_mark(kb_data *d, kb_error *e);
+/* The version step's record (version.h): its text (at most 1 MB), or
+ * NULL when there is none; written through a temporary name; dropped
+ * before the step runs again, so a failed step leaves none. */
+char *data_read_version_record(const kb_data *d, size_t *ret_len);
+int data_write_version_record(kb_data *d, const char *text, size_t len, kb_error *e);
+void data_drop_version_record(kb_data *d);
 /* Empty the data layer and the snapshot (the lock held): a release
  * starts from nothing, and leaves nothing behind after a success. */
 int data_clear(kb_data *d, kb_error *e);

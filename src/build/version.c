@@ -1,13 +1,17 @@
 /* The version step (version.h): a short sandbox that runs the tree's
  * hack/lib/version.sh on the host's checkout. */
 #include "build/version.h"
+#include "base/md5.h"
 #include "base/progress.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define VERSION_DIR "/tmp/kbuild-ns-version"
 #define VERSION_OUT VERSION_DIR "/version-defs"
@@ -99,30 +103,54 @@ static int env_add(char **env, size_t *n, char *entry)
 	return 0;
 }
 
-static int version_run(const version_args *a, const char *out, kb_error *e)
+/* What the step runs with: its environment and the git directories
+ * outside the checkout.  Freed by step_free. */
+typedef struct step {
+	char *env[MAX_VERSION_ENV];
+	size_t n_env;
+	char *gd[2];
+	size_t n_gd;
+} step;
+
+static void step_free(step *st)
 {
-	char *env[MAX_VERSION_ENV] = { NULL }, *gd[2] = { NULL, NULL };
-	size_t n_env = 0, n_gd = git_dirs(a->checkout, gd);
+	for (size_t i = 0; i < st->n_env; i++)
+		free(st->env[i]);
+	free(st->gd[0]);
+	free(st->gd[1]);
+}
+
+static int step_init(const version_args *a, step *st, kb_error *e)
+{
+	int r = env_add(st->env, &st->n_env, xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+
+	st->n_gd = git_dirs(a->checkout, st->gd);
+	for (size_t i = 0; r == 0 && i < a->n_image_env; i++)
+		r = strchr(a->image_env[i], '=') ? env_add(st->env, &st->n_env, xstrdup(a->image_env[i])) : 0;
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(host_vars); i++)
+		if (getenv(host_vars[i]))
+			r = env_add(st->env, &st->n_env, xasprintf("%s=%s", host_vars[i], getenv(host_vars[i])));
+	if (r < 0)
+		return kb_errx(e, -r, "version step: environment: more than %d variables", MAX_VERSION_ENV - 1);
+	return 0;
+}
+
+static int version_run(const version_args *a, step *st, const char *out, kb_error *e)
+{
 	char *argv[] = { "/bin/bash", "-c", (char *)script, "kbuild-ns-version", (char *)a->root, VERSION_OUT, NULL };
 	rt_bind binds[4] = {
 		{ .src = a->checkout, .dst = a->root, .ro = true },
 		{ .src = out, .dst = VERSION_OUT, .ro = false },
 	};
-	int r = env_add(env, &n_env, xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
-	int status = 0;
+	int r, status = 0;
 
-	for (size_t i = 0; i < n_gd; i++)
-		binds[2 + i] = (rt_bind){ .src = gd[i], .dst = gd[i], .ro = true };
-	for (size_t i = 0; r == 0 && i < a->n_image_env; i++)
-		r = strchr(a->image_env[i], '=') ? env_add(env, &n_env, xstrdup(a->image_env[i])) : 0;
-	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(host_vars); i++)
-		if (getenv(host_vars[i]))
-			r = env_add(env, &n_env, xasprintf("%s=%s", host_vars[i], getenv(host_vars[i])));
+	for (size_t i = 0; i < st->n_gd; i++)
+		binds[2 + i] = (rt_bind){ .src = st->gd[i], .dst = st->gd[i], .ro = true };
 	rt_spec s = *a->build;
 	s.binds = binds;
-	s.n_binds = 2 + n_gd;
+	s.n_binds = 2 + st->n_gd;
 	s.argv = argv;
-	s.envp = env;
+	s.envp = st->env;
 	s.cwd = a->root;
 	s.fn = NULL;
 	s.tty = s.net_host = false;
@@ -130,18 +158,224 @@ static int version_run(const version_args *a, const char *out, kb_error *e)
 	 * owner, so a matching owner spares git reading every file. */
 	s.user_host = true;
 	s.range = NULL;
-	if (r == 0 && (r = rt_run(&s, &status, NULL, e)) < 0)
+	if ((r = rt_run(&s, &status, NULL, e)) < 0)
 		kb_err_prefix(e, "version step");
-	else if (r == 0 && status != 0)
+	else if (status != 0)
 		r = kb_errx(e, EIO, "version step: hack/lib/version.sh (kube::version::get_version_vars, "
 			    "save_version_vars): exit status %d", status);
-	else if (r < 0)
-		r = kb_errx(e, -r, "version step: environment: more than %d variables", MAX_VERSION_ENV - 1);
-	for (size_t i = 0; i < n_env; i++)
-		free(env[i]);
-	free(gd[0]);
-	free(gd[1]);
 	return r;
+}
+
+/* ---- the last run's output, when nothing the step reads changed ---- */
+
+/* The step reads the checkout (git status looks at every file and each
+ * .gitignore), its git directory (HEAD, refs, packed-refs, the index,
+ * config, info/exclude), the image (bash, git, their configuration), its
+ * environment and this script.  The last three go into a key.  For the
+ * first two, the kernel's ctime rule: writing, truncating, chmod, chown,
+ * link, unlink or rename sets a file's ctime to the current time, and
+ * adding, removing or renaming an entry sets its directory's.  So when no
+ * entry of the tree has a ctime at or after the moment just before the
+ * last step started, nothing has changed since, and the step would write
+ * what it wrote then.  That moment is read from the coarse clock the
+ * kernel stamps files with (CLOCK_REALTIME_COARSE); fine-grained stamps
+ * are never earlier than it.  Git's object directories are not walked:
+ * objects are only added, and what names them (HEAD, refs, packed-refs,
+ * the index) is walked.  A clock set back, or a network file system
+ * whose server's clock lags ours, could hide a change:
+ * KBUILD_NS_VERSION_STEP=always runs the step every time. */
+#define RECORD_HEAD "kbuild-ns version step 1"
+#define WALK_DEPTH 200
+
+static bool at_or_after(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
+}
+
+/* where + len gets "/name" (or "name" at the top), cut to fit. */
+static size_t path_add(char *where, size_t len, size_t cap, const char *name)
+{
+	int n = snprintf(where + len, cap - len, "%s%s", len ? "/" : "", name);
+	return n < 0 || (size_t)n >= cap - len ? cap - 1 : len + (size_t)n;
+}
+
+/* Is an entry below fd (which this takes) changed at or after since?  1
+ * with its path in where, 0 when none is, -errno when the tree cannot be
+ * read.  in_git: fd is in a git directory, where "objects" beside a HEAD
+ * is the object store. */
+static int changed_below(int fd, bool in_git, const struct timespec *since, unsigned depth, char *where,
+			 size_t len, size_t cap)
+{
+	DIR *dir = fdopendir(fd);
+	struct dirent *de;
+	int r = 0;
+
+	if (!dir) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	while (r == 0 && (errno = 0, de = readdir(dir))) {
+		const char *n = de->d_name;
+		struct stat st;
+		if (!strcmp(n, ".") || !strcmp(n, ".."))
+			continue;
+		size_t l = path_add(where, len, cap, n);
+		if (fstatat(dirfd(dir), n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			r = errno == ENOENT ? 1 : -errno;    /* gone meanwhile: changed */
+		else if (at_or_after(&st.st_ctim, since))
+			r = 1;
+		else if (!S_ISDIR(st.st_mode) ||
+			 (in_git && !strcmp(n, "objects") && faccessat(dirfd(dir), "HEAD", F_OK, AT_SYMLINK_NOFOLLOW) == 0))
+			;
+		else if (depth >= WALK_DEPTH)
+			r = 1;    /* deeper than any checkout: say changed */
+		else {
+			int cfd = openat(dirfd(dir), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			r = cfd < 0 ? -errno
+				    : changed_below(cfd, in_git || !strcmp(n, ".git"), since, depth + 1, where, l, cap);
+		}
+		if (r == 0)
+			where[len] = 0;
+	}
+	if (r == 0 && errno)
+		r = -errno;
+	closedir(dir);
+	return r;
+}
+
+/* A tree (the checkout, or a git directory outside it) changed since? */
+static int tree_changed(const char *top, bool in_git, const struct timespec *since, char *where, size_t cap)
+{
+	int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	snprintf(where, cap, "%s", top);
+	if (at_or_after(&st.st_ctim, since)) {
+		close(fd);
+		return 1;
+	}
+	size_t len = strlen(where);
+	return changed_below(fd, in_git, since, 0, where, len, cap);
+}
+
+/* What the step's output depends on besides the trees. */
+static void step_key(const version_args *a, const step *st, char out[2 * MD5_LEN + 1])
+{
+	const char *parts[] = { script, a->image_id ? a->image_id : "", a->checkout, a->root, a->file };
+	unsigned char d[MD5_LEN];
+	md5_ctx c;
+
+	md5_init(&c);
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++)
+		md5_update(&c, parts[i], strlen(parts[i]) + 1);
+	for (size_t i = 0; i < st->n_env; i++)
+		md5_update(&c, st->env[i], strlen(st->env[i]) + 1);
+	for (size_t i = 0; i < st->n_gd; i++)
+		md5_update(&c, st->gd[i], strlen(st->gd[i]) + 1);
+	md5_final(&c, d);
+	for (size_t i = 0; i < MD5_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* The last run's output, when its key matches and no tree changed since
+ * it started: put into the snapshot (rewritten only when it differs
+ * there), 1.  0 when the step must run, why says for -v. */
+static int reuse_last(const version_args *a, const step *st, const char *key, int sfd, const char *name, char *why,
+		      size_t cap, kb_error *e)
+{
+	_cleanup_free_ char *rec = NULL, *cur = NULL;
+	char k[2 * MD5_LEN + 1];
+	long long sec;
+	long nsec;
+	int off = -1, r;
+	size_t len = 0, cur_len = 0;
+	const char *always = getenv("KBUILD_NS_VERSION_STEP");
+
+	if (always && !strcmp(always, "always")) {
+		snprintf(why, cap, "KBUILD_NS_VERSION_STEP=always");
+		return 0;
+	}
+	if (!(rec = data_read_version_record(a->data, &len))) {
+		snprintf(why, cap, "no earlier run");
+		return 0;
+	}
+	char *body = strstr(rec, "\n\n");
+	if (body) {
+		*body = 0;
+		body += 2;
+	}
+	if (!body || sscanf(rec, RECORD_HEAD " key %32[0-9a-f] since %lld.%9ld%n", k, &sec, &nsec, &off) != 3 ||
+	    rec[off] || nsec < 0) {
+		snprintf(why, cap, "its record is unreadable");
+		return 0;
+	}
+	if (strcmp(k, key)) {
+		snprintf(why, cap, "the image, the variables or the git directories are not those of the last run");
+		return 0;
+	}
+	struct timespec since = { .tv_sec = (time_t)sec, .tv_nsec = nsec };
+	char where[PATH_MAX];
+	r = tree_changed(a->checkout, false, &since, where, sizeof where);
+	for (size_t i = 0; r == 0 && i < st->n_gd; i++)
+		r = tree_changed(st->gd[i], true, &since, where, sizeof where);
+	if (r != 0) {
+		if (r > 0)
+			snprintf(why, cap, "%s changed since the last run", where);
+		else
+			snprintf(why, cap, "%s: %s", where, strerror(-r));
+		return 0;
+	}
+	size_t body_len = len - (size_t)(body - rec);
+	if (read_file_at(sfd, name, 1 << 20, &cur, &cur_len) == 0 && cur_len == body_len && !memcmp(cur, body, body_len))
+		return 1;
+	if ((r = write_file_atomic(sfd, name, body, body_len)) < 0)
+		return kb_err(e, -r, "%s/%s", a->snapshot, name);
+	return 1;
+}
+
+/* Record what the step wrote, for reuse_last. */
+static void record_step(const version_args *a, const char *key, const struct timespec *since, int sfd,
+			const char *name)
+{
+	_cleanup_free_ char *out = NULL, *head = NULL;
+	size_t len = 0;
+	kb_error e = { 0 };
+
+	if (read_file_at(sfd, name, 1 << 20, &out, &len) < 0)
+		return;
+	if (len > INT_MAX || memchr(out, 0, len))
+		return;
+	head = xasprintf(RECORD_HEAD "\nkey %s\nsince %lld.%09ld\n\n%.*s", key, (long long)since->tv_sec,
+			 since->tv_nsec, (int)len, out);
+	if (data_write_version_record(a->data, head, strlen(head), &e) < 0)
+		out_verbose("version step: its output is not recorded (%s): it runs again next time", e.msg);
+}
+
+/* Run the step, writing the snapshot's file name, and record it. */
+static int run_and_record(const version_args *a, step *st, const char *key, int sfd, const char *name,
+			  const char *path, kb_error *e)
+{
+	/* Before the step starts: a change made while it runs is at or
+	 * after this, and makes the next make run it again. */
+	struct timespec since;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &since);
+	data_drop_version_record(a->data);
+	/* The step writes through a mount of this file. */
+	_cleanup_close_ int fd = openat(sfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return kb_err(e, errno, "%s", path);
+	if ((r = version_run(a, st, path, e)) < 0)
+		return r;
+	record_step(a, key, &since, sfd, name);
+	return 1;
 }
 
 int version_put(const version_args *a, kb_error *e)
@@ -149,6 +383,8 @@ int version_put(const version_args *a, kb_error *e)
 	const char *vf = a->file;
 	size_t wl = strlen(a->root);
 	_cleanup_free_ char *path = NULL;
+	char key[2 * MD5_LEN + 1], why[PATH_MAX + 128];
+	step st = { 0 };
 	int r;
 
 	if (!vf || (!a->step && !a->host_text))
@@ -167,10 +403,18 @@ int version_put(const version_args *a, kb_error *e)
 			return kb_err(e, -r, "%s", path);
 		return 0;
 	}
-	/* The step writes through a mount of this file. */
-	_cleanup_close_ int fd = openat(sfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return kb_err(e, errno, "%s", path);
-	r = version_run(a, path, e);
-	return r < 0 ? r : 1;
+	if ((r = step_init(a, &st, e)) < 0)
+		goto out;
+	step_key(a, &st, key);
+	if ((r = reuse_last(a, &st, key, sfd, name, why, sizeof why, e)) != 0) {
+		if (r > 0)
+			out_verbose("version step: not run, nothing it reads changed since the last run");
+		r = r < 0 ? r : 0;
+		goto out;
+	}
+	out_verbose("version step: runs (%s)", why);
+	r = run_and_record(a, &st, key, sfd, name, path, e);
+out:
+	step_free(&st);
+	return r;
 }

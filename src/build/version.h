@@ -23,10 +23,13 @@
 #pragma once
 #include "base/util.h"
 #include "runtime/error.h"
+#include "build/data.h"
 #include "runtime/sandbox.h"
 
 typedef struct version_args {
 	const rt_spec *build;       /* the build sandbox's spec: layers, data layer, seccomp */
+	kb_data *data;              /* the data sandbox: the step's record */
+	const char *image_id;       /* the build image's id */
 	const char *checkout;       /* the host's checkout */
 	const char *root;           /* where the build sees the snapshot (its workdir) */
 	const char *snapshot;       /* the snapshot on the host */
@@ -40,8 +43,11 @@ typedef struct version_args {
 
 /* Put the version file where file points, which must be a file at the
  * top of root (a note at -v otherwise): the host's file copied, as
- * classic build/common.sh copies it, or the version step run.  1 when the
- * step ran (on the data layer, mounted volatile: the caller removes the
+ * classic build/common.sh copies it, or the version step's output — its
+ * last run's, kept in data's record, while nothing it reads has changed
+ * since (no ctime in the checkout or its git directory at or after the
+ * moment before that run; the same image, variables and script), else
+ * from running it again.  1 when the step ran (on the data layer, mounted volatile: the caller removes the
  * kernel's mark), 0 when there was nothing to do or a copy, or an error
  * naming hack/lib/version.sh and its exit status (its own messages went
  * to stdout and stderr). */

@@ -29,7 +29,7 @@ need python3
 PYTHON=python3
 . "$SRCDIR/tests/integration/make-lib.sh"
 
-plan 20
+plan 27
 
 umask 022
 unset KUBE_RUN_COPY_OUTPUT KUBE_VERBOSE KBUILD_NS_IMAGE KUBE_GIT_VERSION_FILE GOLDFLAGS GOFLAGS \
@@ -67,6 +67,7 @@ for era in 2017 2023 2024; do
 	want=$(as_user sh "$SRCDIR/tests/fixtures/kube-eras/mktree.sh" "$era" "$WORK/$era" | sed 's/^.*: //')
 	[ -n "$want" ] || { echo "Bail out! mktree.sh $era failed"; exit 1; }
 	echo "# $era: mktree.sh says the clean tree stamps $want"
+	eval "want_$era=\$want"
 
 	ek "$era" make WHAT="cmd/kubectl cmd/kube-proxy" >"$WORK/$era-1.out" 2>&1
 	rc=$?
@@ -146,6 +147,34 @@ as_user env KUBE_GIT_VERSION_FILE="$WORK/version-defs" timeout -k 5 "$MAKE_TIMEO
 rc=$?
 tail_on "$rc" "$WORK/2024-5.out"
 is "2024: a host KUBE_GIT_VERSION_FILE wins over the version step" "$rc $(stamp 2024)" "0 v1.31.7-kbuildns.1 archive"
+
+# The version step runs again only when something it reads has changed
+# (version.c): the checkout's files, untracked ones too, and the refs.
+# vs: "run" or "not" (the -v line), then the tree state and the version
+# the snapshot's version file holds.
+vs() {
+	ek 2023 -v run --no-copy-output -- cat .dockerized-kube-version-defs 2>&1 |
+		sed -n -e 's/.*version step: \(runs\|not run\).*/\1/p' -e "s/^KUBE_GIT_TREE_STATE='\(.*\)'/\1/p" \
+			-e "s/^KUBE_GIT_VERSION='\(.*\)'/\1/p" | paste -sd' ' -
+}
+v1=$(vs)    # the loop's checkout of cmd/ changed the tree since its last make
+is "2023: nothing changed since the last run: the version step is not run, its output is kept" \
+	"$v1; $(vs)" "runs clean $want_2023; not run clean $want_2023"
+hu 'echo new >"$1/untracked.txt"' "$WORK/2023"
+is "2023: an untracked file: the step runs, dirty" "$(vs)" "runs dirty $want_2023-dirty"
+hu 'rm "$1/untracked.txt"' "$WORK/2023"
+is "2023: the file removed: the step runs, clean again" "$(vs)" "runs clean $want_2023"
+egit 2023 tag v1.27.99
+is "2023: a new tag on HEAD: the step runs and stamps it" "$(vs)" "runs clean v1.27.99"
+egit 2023 tag -d v1.27.99 >/dev/null
+is "2023: the tag deleted: the step runs" "$(vs)" "runs clean $want_2023"
+as_user env KUBE_GIT_VERSION_FILE="$WORK/version-defs" timeout -k 5 "$MAKE_TIMEOUT" "$KBUILD_NS" -q \
+	--state-dir "$STATE" -C "$WORK/2023" run --no-copy-output -- true </dev/null >"$WORK/2023-v.out" 2>&1
+tail_on $? "$WORK/2023-v.out"
+is "2023: after a run with a host KUBE_GIT_VERSION_FILE, the step's last output is put back without running it" \
+	"$(vs)" "not run clean $want_2023"
+hu 'touch "$1/cmd/kubectl/kubectl.go"' "$WORK/2023"
+is "2023: a file touched (its ctime moved): the step runs" "$(vs)" "runs clean $want_2023"
 
 # status -v names the rules' origins.
 out=$(kb -v -C "$WORK/2017" status 2>&1)
