@@ -398,7 +398,7 @@ static int find_image(kb_build *b, kb_error *e)
 	if (pol == PULL_ALWAYS && (r = ondemand_pull(b->state_dir, b->o, b->prof, b->ref, e)) < 0)
 		return r;
 	r = image_find(b->store, b->ref, &b->img, e);
-	const char *alt = b->prof->from_ref && !strcmp(b->ref, b->prof->from_ref) ? b->prof->from_short : NULL;
+	const char *alt = profile_image_alt(b->prof, b->ref);
 	if (r < 0 && e->errnum == ENOENT && alt) {
 		*e = (kb_error){ 0 };
 		if ((r = image_find(b->store, alt, &b->img, e)) == 0) {

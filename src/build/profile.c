@@ -661,6 +661,11 @@ char *profile_image_ref(const kb_profile *p, const char *opt)
 	return p->cross_tag ? xasprintf("kube-cross:%s", p->cross_tag) : NULL;
 }
 
+const char *profile_image_alt(const kb_profile *p, const char *ref)
+{
+	return p->from_ref && ref && !strcmp(ref, p->from_ref) ? p->from_short : NULL;
+}
+
 /* The default of `NAME="${NAME:-VALUE}"` in a shell script's text. */
 static char *shell_default(const char *text, const char *name)
 {

@@ -91,6 +91,11 @@ int profile_builtin(const char *name, bool user_host, kb_profile **ret, kb_error
  * names (FROM), then kube-cross:<cross tag>.  NULL when none applies (a
  * generic checkout without any of them). */
 char *profile_image_ref(const kb_profile *p, const char *opt);
+/* The other name the image ref may be stored under: for the base image
+ * the tree's Dockerfile names, its short form ("kube-cross:TAG", what
+ * images/kube-cross/build.sh names it); NULL for any other ref.  Every
+ * command that looks the build image up tries both. */
+const char *profile_image_alt(const kb_profile *p, const char *ref);
 /* Where to pull the image from when it is missing: the reference as
  * given (opt, $KBUILD_NS_IMAGE, image = ), or for kube-cross:<cross tag>
  * the one upstream's build/common.sh names for the tree's era:

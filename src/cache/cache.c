@@ -24,7 +24,19 @@ int cache_target_open(const char *state_dir, const char *image, bool create, cac
 		return r;
 	if (!(ref = profile_image_ref(t->prof, image)))
 		return kb_errx(e, EINVAL, "no image: give --image REF (this checkout names none)");
-	if ((r = store_open(state_dir, LOCK_SH, NULL, &s, e)) < 0 || (r = image_find(s, ref, &img, e)) < 0)
+	if ((r = store_open(state_dir, LOCK_SH, NULL, &s, e)) < 0)
+		return r;
+	/* As make finds it: the Dockerfile's base image under its short
+	 * name too. */
+	r = image_find(s, ref, &img, e);
+	const char *alt = profile_image_alt(t->prof, ref);
+	if (r < 0 && e->errnum == ENOENT && alt) {
+		kb_error first = *e;
+		*e = (kb_error){ 0 };
+		if ((r = image_find(s, alt, &img, e)) < 0 && e->errnum == ENOENT)
+			*e = first;
+	}
+	if (r < 0)
 		return r;
 	snprintf(t->image_id, sizeof t->image_id, "sha256:%s", img->id.hex);
 	return 0;

@@ -89,7 +89,7 @@ static json_t *collect(kb_ctx *c, const kb_profile *p, const kb_data *d)
 		ref = xstrdup(json_string_value(json_object_get(meta, "image")));
 	/* Paths, the branch and the image named by a file or the
 	 * environment are bytes: json_text escapes what is not UTF-8. */
-	const char *found = image_present(c->state_dir, ref, p->from_ref && ref && !strcmp(ref, p->from_ref) ? p->from_short : NULL);
+	const char *found = image_present(c->state_dir, ref, profile_image_alt(p, ref));
 	json_t *out = json_pack("{s:o, s:o, s:s, s:o, s:o, s:b, s:s, s:o?, s:b, s:o?, s:s?, s:b, s:I, s:I}",
 				"checkout", json_text(p->checkout), "branch", json_text(p->branch), "key", d->key,
 				"version", json_text(d->version), "state_dir", json_text(d->dir), "exists", exists,

@@ -29,7 +29,7 @@ need python3
 PYTHON=python3
 . "$SRCDIR/tests/integration/make-lib.sh"
 
-plan 27
+plan 28
 
 umask 022
 unset KUBE_RUN_COPY_OUTPUT KUBE_VERBOSE KBUILD_NS_IMAGE KUBE_GIT_VERSION_FILE GOLDFLAGS GOFLAGS \
@@ -104,6 +104,15 @@ for era in 2017 2023 2024; do
 		is "2017: copy-out follows '+ /staging/***/Godeps/**' (the top Godeps/Godeps.json only has its directory named)" \
 			"$rc $(flat "$(egit 2017 status --porcelain)")" "0  M staging/src/k8s.io/code-generator/Godeps/Godeps.json"
 		egit 2017 checkout -q -- staging
+		# The base image the Dockerfile names (FROM
+		# gcr.io/google_containers/kube-cross:TAG) is stored as
+		# kube-cross:TAG: cache finds it as make does.
+		ekq 2017 cache export "$WORK/2017.cache" >"$WORK/2017-c.out" 2>&1
+		rc=$?
+		tail_on "$rc" "$WORK/2017-c.out"
+		is "2017: cache export finds the Dockerfile's base image under its short name, as make does" \
+			"$rc $(test -s "$WORK/2017.cache" && echo written) $(ekq 2017 cache key 2>&1 | cut -c1-10)" "0 written kbuild-ns-"
+		rm -f "$WORK/2017.cache"
 		;;
 	2023)
 		is "2023: make does not run the generator; .git is hidden from the snapshot" \
