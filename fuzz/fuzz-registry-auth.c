@@ -5,7 +5,10 @@
  * WWW-Authenticate value taken apart as a challenge (reg_challenge_param:
  * realm, service, scope); and "auth", an auth.json (Docker's or
  * containers'), in which credentials for a few registries are looked up
- * (creds_find). */
+ * (creds_find); "token", a token service's JSON answer (reg_token_text:
+ * a token, when there is one, is 1 to 16384 printable characters without
+ * spaces); and "error", a registry's JSON error body (reg_error_text:
+ * what it gives fits the buffer and has no control character). */
 #include "fuzz/common.h"
 #include "image/pull/auth.h"
 #include "image/pull/registry.h"
@@ -41,6 +44,30 @@ static void challenge(const char *v)
 			fz_fail("challenge parameter %s longer than the challenge", params[i]);
 		free(p);
 	}
+}
+
+static void token(const fz_section *s)
+{
+	char *t = reg_token_text(s->data, s->len);
+	size_t n = t ? strlen(t) : 0;
+	if (t && (n == 0 || n > 16384))
+		fz_fail("token of %zu characters accepted", n);
+	for (size_t i = 0; i < n; i++)
+		if (t[i] <= 0x20 || t[i] >= 0x7f)
+			fz_fail("token with character %#x accepted", (unsigned char)t[i]);
+	free(t);
+}
+
+static void error_body(const fz_section *s)
+{
+	char out[160];
+	memset(out, 'x', sizeof out);
+	reg_error_text(s->data, s->len, out, sizeof out);
+	if (!memchr(out, 0, sizeof out))
+		fz_fail("error text not terminated within its buffer");
+	for (const char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			fz_fail("error text with control character %#x", (unsigned char)*p);
 }
 
 static void headers(const fz_section *s)
@@ -82,6 +109,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(c);
 		} else if (!strcmp(s->name, "auth")) {
 			fz_write(sfd, "auth.json", s->data, s->len);
+		} else if (!strcmp(s->name, "token")) {
+			token(s);
+		} else if (!strcmp(s->name, "error")) {
+			error_body(s);
 		}
 	}
 	fz_sections_free(&ss);

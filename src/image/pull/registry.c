@@ -487,10 +487,9 @@ static int transport_error(xfer *x, const char *what, kb_error *e)
 	return kb_errx(e, EIO, "%s: GET %s: %s", what, url_msg(x->url, ub, sizeof ub), detail);
 }
 
-/* "CODE: message" of a registry's JSON error body. */
-static void error_code(const xfer *x, char *out, size_t n)
+void reg_error_text(const char *buf, size_t len, char *out, size_t n)
 {
-	json_t *j = x->buf ? json_loadb(x->buf, x->len, 0, NULL) : NULL;
+	json_t *j = buf ? json_loadb(buf, len, 0, NULL) : NULL;
 	json_t *e0 = json_array_get(json_object_get(j, "errors"), 0);
 	const char *code = json_string_value(json_object_get(e0, "code"));
 	const char *msg = json_string_value(json_object_get(e0, "message"));
@@ -523,7 +522,7 @@ static const char *reason_of(long status)
 static int http_error(xfer *x, const char *what, kb_error *e)
 {
 	char code[160], ub[300];
-	error_code(x, code, sizeof code);
+	reg_error_text(x->buf, x->len, code, sizeof code);
 	if (!x->reason[0])
 		snprintf(x->reason, sizeof x->reason, "%s", reason_of(x->status));
 	int err = x->status == 404 ? ENOENT : x->status == 401 || x->status == 403 ? EACCES
@@ -561,6 +560,22 @@ static bool token_valid(const char *t)
 	return true;
 }
 
+char *reg_token_text(const char *buf, size_t len)
+{
+	json_t *j = buf ? json_loadb(buf, len, 0, NULL) : NULL;
+	const char *tok = json_string_value(json_object_get(j, "token"));
+	char *ret = NULL;
+	if (!tok)
+		tok = json_string_value(json_object_get(j, "access_token"));
+	if (tok && token_valid(tok))
+		ret = xstrdup(tok);
+	/* The document held the token: not left in freed memory. */
+	if (tok)
+		explicit_bzero((char *)tok, strlen(tok));
+	json_decref(j);
+	return ret;
+}
+
 static int request(reg_client *c, xfer *x, const char *url, const char *hdr, bool token, const char *what,
 		   kb_error *e);
 
@@ -595,15 +610,11 @@ static int fetch_token(reg_client *c, conn *cn, const char *challenge, char **re
 	int r = request(c, &t, url, basic, true, "token", e);
 	if (basic)
 		explicit_bzero(basic, strlen(basic));
-	json_t *j = r == 0 ? json_loadb(t.buf, t.len, 0, NULL) : NULL;
-	const char *tok = json_string_value(json_object_get(j, "token"));
-	if (!tok)
-		tok = json_string_value(json_object_get(j, "access_token"));
-	if (r == 0 && (!tok || !token_valid(tok)))
+	char *tok = r == 0 ? reg_token_text(t.buf, t.len) : NULL;
+	if (r == 0 && !tok)
 		r = kb_errx(e, EACCES, "token from %s: no usable token in the answer", url_msg(realm, ub, sizeof ub));
 	if (r == 0)
-		*ret = xstrdup(tok);
-	json_decref(j);
+		*ret = tok;
 	if (t.buf)
 		explicit_bzero(t.buf, t.len);
 	xfer_free(&t);

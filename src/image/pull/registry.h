@@ -72,3 +72,11 @@ int reg_stream_close(reg_stream *s, bool ok, kb_error *e);
  * NULL.  Both malloc'd. */
 char *reg_header_value(const char *line, size_t n, const char *name);
 char *reg_challenge_param(const char *ch, const char *name);
+/* What a response body says (public for the same target): the token of
+ * a token service's JSON answer ("token", else "access_token"), when it
+ * is 1 to 16384 printable characters without spaces, malloc'd, or
+ * NULL; and "CODE: message" of a registry's JSON error body (the first
+ * of "errors"), cut to fit n and with control characters made spaces,
+ * or "" when it has none. */
+char *reg_token_text(const char *buf, size_t len);
+void reg_error_text(const char *buf, size_t len, char *out, size_t n);
