@@ -1,6 +1,7 @@
 /* Image names (image.h): what a valid name is, and which names of the
  * store are close to a reference that finds nothing. */
 #include "image/image.h"
+#include "image/ref.h"
 #include "base/words.h"
 
 #include <string.h>
@@ -48,7 +49,14 @@ char *oci_name_normalize_why(const char *in, const char **ret_why)
 	_cleanup_free_ char *s = strndup(in, n);
 	if (ret_why)
 		*ret_why = why;
-	if (!s || n == 0 || n > 255)
+	/* Docker's bounds, as ref_parse has them: the name up to REF_MAX,
+	 * the whole reference with its tag and digest up to REF_FULL_MAX (a
+	 * pulled image is stored under its full name). */
+	if (!s || n == 0 || n > REF_FULL_MAX)
+		return NULL;
+	const char *base = strrchr(s, '/');
+	base = base ? base + 1 : s;
+	if ((size_t)(base - s) + strcspn(base, ":@") > REF_MAX)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];

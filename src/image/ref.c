@@ -127,12 +127,10 @@ int ref_parse(const char *in, image_ref *ret, kb_error *e)
 	image_ref r = { 0 };
 	char *tag;
 
-	/* The longest reference: a REF_MAX name, ":" and a 128-character
-	 * tag, "@sha256:" and 64 hex digits.  Checked on the input as typed,
-	 * which may be shorter than the name it normalises to ("x" is
-	 * "docker.io/library/x"), so the bound must hold the whole form:
-	 * ref_name's output must parse again. */
-	if (!*in || strlen(in) > REF_MAX + 1 + 128 + 8 + DIGEST_HEX_LEN)
+	/* Checked on the input as typed, which may be shorter than the name
+	 * it normalises to ("x" is "docker.io/library/x"), so the bound must
+	 * hold the whole form: ref_name's output must parse again. */
+	if (!*in || strlen(in) > REF_FULL_MAX)
 		return kb_errx(e, EINVAL, "image reference \"%.80s\": empty or too long", in);
 	_cleanup_free_ char *s = xstrdup(in);
 	if (split_ref(s, in, &tag, &r, e) < 0)

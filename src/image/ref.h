@@ -8,6 +8,9 @@
 #include "base/digest.h"
 
 #define REF_MAX 255              /* Docker's limit on a whole name */
+/* The longest whole reference: a REF_MAX name, ":" and a 128-character
+ * tag, "@sha256:" and 64 hex digits (456). */
+#define REF_FULL_MAX (REF_MAX + 1 + 128 + 8 + DIGEST_HEX_LEN)
 
 typedef struct image_ref {
 	char *domain;                /* "docker.io", "registry.k8s.io", "127.0.0.1:5000" */

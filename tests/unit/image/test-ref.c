@@ -5,6 +5,7 @@
  * demand relies on; regconf: the user's registries.conf (pull policy,
  * mirror lists, longest-prefix sections, its errors). */
 #include "unit.h"
+#include "image/image.h"
 #include "image/ref.h"
 #include "image/regconf.h"
 
@@ -54,6 +55,16 @@ static void test_normalise(void **state)
 	check(in, want, "docker.io", path);
 	check(want, want, "docker.io", path);
 	free(path);
+	/* ... and an image pulled under that full name is stored under it
+	 * (names were once capped at 255 characters, tag included). */
+	char *stored = oci_name_normalize(want);
+	assert_non_null(stored);
+	assert_string_equal(stored, want);
+	free(stored);
+	char over[REF_FULL_MAX + 2];
+	memset(over, 'a', sizeof over - 1);
+	over[sizeof over - 1] = 0;
+	assert_null(oci_name_normalize(over));
 	assert_string_equal(ref_api_host("docker.io"), "registry-1.docker.io");
 	assert_string_equal(ref_api_host("ghcr.io"), "ghcr.io");
 }
