@@ -207,7 +207,7 @@ static void kill_leftovers(pid_t cmd)
 		;
 }
 
-static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock, bool proc_bound)
+static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock, int startfd, bool proc_bound)
 {
 	kb_error err = { 0 };
 	char pts[64] = "";
@@ -239,6 +239,15 @@ static _Noreturn void init_main(const rt_spec *s, int errfd, int ptysock, bool p
 		close(m);
 	}
 	close(ptysock);
+	/* The root is ready; the command waits for the monitor's word that
+	 * what it needs is done too (before_start).  End-of-file: it failed,
+	 * or the monitor died. */
+	if (startfd >= 0) {
+		char go;
+		if (read(startfd, &go, 1) != 1)
+			_exit(KB_EXIT_FAIL);
+		close(startfd);
+	}
 	if (s->fn) {
 		if (s->fn(s->fn_arg, &err) < 0)
 			die_err(errfd, &err);
@@ -312,6 +321,7 @@ typedef struct monitor {
 				  * held open until init is reaped (rt_die_with_parent) */
 	int err_r;               /* init's and the command's error report, or EOF */
 	int sock;                /* brings the pty master (tty only), else -1 */
+	int start_w;             /* one byte lets the command start (before_start only), else -1 */
 	int master;              /* the pty master, -1 without one */
 	bool in_open;            /* the user's input has not ended */
 	sigset_t set, old;       /* the signals we take through signalfd; the caller's mask */
@@ -330,13 +340,17 @@ static void close_pair(int p[2])
  * its way; the monitor keeps its ends. */
 static int start(const rt_spec *s, monitor *m, bool proc_bound, kb_error *err)
 {
-	int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, sock[2] = { -1, -1 };
+	int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, sock[2] = { -1, -1 }, start_s[2] = { -1, -1 };
 
+	/* start_s is a socket so that the monitor's word to an init that
+	 * has died meanwhile is an error (MSG_NOSIGNAL), not SIGPIPE. */
 	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-	    (s->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) < 0)) {
+	    (s->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) < 0) ||
+	    (s->before_start && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, start_s) < 0)) {
 		int en = errno;
 		close_pair(sync_p);
 		close_pair(err_p);
+		close_pair(sock);
 		return kb_err(err, en, "sandbox: pipe");
 	}
 	/* Block the signals we handle before cloning, so none is lost between
@@ -358,6 +372,7 @@ static int start(const rt_spec *s, monitor *m, bool proc_bound, kb_error *err)
 		close_pair(sync_p);
 		close_pair(err_p);
 		close_pair(sock);
+		close_pair(start_s);
 		return kb_err(err, en, "create namespaces (clone)");
 	}
 	if (pid == 0) {
@@ -366,6 +381,8 @@ static int start(const rt_spec *s, monitor *m, bool proc_bound, kb_error *err)
 		close(err_p[0]);
 		if (sock[0] >= 0)
 			close(sock[0]);
+		if (start_s[0] >= 0)
+			close(start_s[0]);
 		/* If the monitor dies, so does the sandbox: pid 1's death takes
 		 * every process of the namespace with it.  The monitor holds
 		 * the sync pipe's write end until it has reaped us, so its
@@ -375,21 +392,23 @@ static int start(const rt_spec *s, monitor *m, bool proc_bound, kb_error *err)
 		/* Nothing kbuild-ns inherited goes further (child.h), nor its
 		 * own fds (the checkout's lock would outlive it in an orphan):
 		 * only our three channels stay. */
-		int keep[] = { sync_p[0], err_p[1], sock[1] };
-		(void)rt_close_fds(keep, 3);
+		int keep[] = { sync_p[0], err_p[1], sock[1], start_s[1] };
+		(void)rt_close_fds(keep, 4);
 		/* Wait until the monitor has written our id maps: before that we
 		 * are "nobody" and every mount would fail. */
 		if (read(sync_p[0], &go, 1) != 1)
 			_exit(KB_EXIT_FAIL);
 		close(sync_p[0]);
-		init_main(s, err_p[1], sock[1], proc_bound);
+		init_main(s, err_p[1], sock[1], start_s[1], proc_bound);
 	}
 	close(sync_p[0]);
 	close(err_p[1]);
 	if (sock[1] >= 0)
 		close(sock[1]);
-	*m = (monitor){ .pid = pid, .sync_w = sync_p[1], .err_r = err_p[0], .sock = sock[0], .master = -1,
-			.in_open = true, .set = m->set, .old = m->old };
+	if (start_s[1] >= 0)
+		close(start_s[1]);
+	*m = (monitor){ .pid = pid, .sync_w = sync_p[1], .err_r = err_p[0], .sock = sock[0], .start_w = start_s[0],
+			.master = -1, .in_open = true, .set = m->set, .old = m->old };
 	return 0;
 }
 
@@ -507,8 +526,49 @@ static int watch(monitor *m, kb_error *report, size_t *got)
 	return st;
 }
 
+/* A sandbox that will not run: init killed and reaped, the channels
+ * closed, the caller's signal mask back. */
+static int abandon(monitor *m, int r)
+{
+	(void)kill(m->pid, SIGKILL);
+	(void)waitpid(m->pid, NULL, 0);
+	(void)sigprocmask(SIG_SETMASK, &m->old, NULL);
+	close(m->sync_w);
+	close(m->err_r);
+	if (m->sock >= 0)
+		close(m->sock);
+	if (m->start_w >= 0)
+		close(m->start_w);
+	return r;
+}
+
+/* The caller's work beside init's (rt_spec.before_start), with the
+ * caller's signal mask but SIGCHLD still blocked: init's end must stay
+ * pending for watch(), which takes it through a signalfd.  Done once per
+ * rt_run (*done), even when the sandbox is made again proc-bound. */
+static int before_start(const rt_spec *s, monitor *m, bool *done, kb_error *err)
+{
+	if (!*done) {
+		sigset_t mask = m->old;
+		sigaddset(&mask, SIGCHLD);
+		(void)sigprocmask(SIG_SETMASK, &mask, NULL);
+		int r = s->before_start(s->before_arg, err);
+		(void)sigprocmask(SIG_SETMASK, &m->set, NULL);
+		(void)sigprocmask(SIG_BLOCK, &m->old, NULL);
+		if (r < 0)
+			return r;
+		*done = true;
+	}
+	/* An init that died meanwhile has said why on its error pipe. */
+	(void)send(m->start_w, "g", 1, MSG_NOSIGNAL);
+	close(m->start_w);
+	m->start_w = -1;
+	return 0;
+}
+
 /* One sandbox, start to end (rt_run). */
-static int run_once(const rt_spec *s, bool proc_bound, int *ret_status, rt_info *info, kb_error *err)
+static int run_once(const rt_spec *s, bool proc_bound, bool *hook_done, int *ret_status, rt_info *info,
+		    kb_error *err)
 {
 	monitor m;
 	struct termios saved;
@@ -518,17 +578,11 @@ static int run_once(const rt_spec *s, bool proc_bound, int *ret_status, rt_info 
 	*info = (rt_info){ .proc_bound = proc_bound };
 	if ((r = start(s, &m, proc_bound, err)) < 0)
 		return r;
-	if ((r = write_maps(s, m.pid, info, err)) < 0) {
-		(void)kill(m.pid, SIGKILL);
-		(void)waitpid(m.pid, NULL, 0);
-		(void)sigprocmask(SIG_SETMASK, &m.old, NULL);
-		close(m.sync_w);
-		close(m.err_r);
-		if (m.sock >= 0)
-			close(m.sock);
-		return r;
-	}
+	if ((r = write_maps(s, m.pid, info, err)) < 0)
+		return abandon(&m, r);
 	(void)!write(m.sync_w, "g", 1);    /* if init died, the wait tells */
+	if (s->before_start && (r = before_start(s, &m, hook_done, err)) < 0)
+		return abandon(&m, r);
 	if (s->tty) {
 		m.master = rt_recv_fd(m.sock);
 		close(m.sock);
@@ -560,17 +614,18 @@ int rt_run(const rt_spec *s, int *ret_status, rt_info *info, kb_error *err)
 {
 	rt_info dummy;
 	kb_error first = { 0 };
+	bool hook_done = false;
 
 	if (!info)
 		info = &dummy;
 	if (proc_masked)
-		return run_once(s, true, ret_status, info, err);
-	int r = run_once(s, false, ret_status, info, &first);
+		return run_once(s, true, &hook_done, ret_status, info, err);
+	int r = run_once(s, false, &hook_done, ret_status, info, &first);
 	if (r < 0 && first.code == RT_CODE_PROC_MASKED) {
 		/* Nothing was mounted yet (fresh_proc comes first) and the
 		 * namespaces died with init: start again, proc-bound. */
 		proc_masked = true;
-		return run_once(s, true, ret_status, info, err);
+		return run_once(s, true, &hook_done, ret_status, info, err);
 	}
 	if (r < 0)
 		*err = first;

@@ -45,6 +45,14 @@ typedef struct rt_spec {
 	 * seccomp).  It returns 0, or a negative errno with e filled. */
 	int (*fn)(void *arg, kb_error *e);
 	void *fn_arg;
+	/* Work the command must wait for, done by the caller's process
+	 * while init builds the root, so that both run at once (on two
+	 * cores): called once init has its id maps; the command starts only
+	 * after it returned 0.  A failure ends the sandbox before the command
+	 * starts, and rt_run returns it.  Signals reach the caller's process
+	 * as outside rt_run meanwhile (SIGCHLD excepted). */
+	int (*before_start)(void *arg, kb_error *e);
+	void *before_arg;
 	uid_t uid;                   /* the caller's ids outside */
 	gid_t gid;
 } rt_spec;

@@ -50,6 +50,8 @@ struct kb_build {
 	bool snap;                   /* the build works on the snapshot */
 	bool copy;                   /* copy out after a success */
 	bool prepared;               /* the data layer is in use: data_done at close */
+	bool sync_beside;            /* sync-in left for build_run, beside the sandbox's start */
+	version_job *vjob;           /* the version file, when sync_beside */
 	bool use_range;
 	rt_idrange range;
 	envv env;
@@ -866,19 +868,43 @@ int build_init(kb_build *b, kb_error *e)
 /* The version file (version.h): where the build's KUBE_GIT_VERSION_FILE
  * points, from the host's file (read by build_open, so that a wrong one
  * fails before anything is prepared) or the version step. */
-static int put_version_file(kb_build *b, kb_error *e)
+static int version_job_open(kb_build *b, kb_error *e)
 {
 	version_args a = { .build = &b->spec, .data = b->data, .image_id = b->img->id.hex,
 			   .checkout = b->prof->checkout, .root = b->prof->workdir,
 			   .snapshot = b->data->snapshot, .file = version_file(b), .host_text = b->version_file,
 			   .host_len = b->version_len, .step = b->prof->version_step, .image_env = b->image_env,
 			   .n_image_env = b->n_image_env };
-	int r = version_put(&a, e);
+	return version_prepare(&a, &b->vjob, e);
+}
+
+static int put_version_file(kb_build *b, kb_error *e)
+{
+	int r = version_finish(b->vjob, e);
 	/* The step ran on the data layer, mounted volatile: the kernel's
 	 * mark would refuse the build's own mount. */
 	if (r > 0)
 		data_done(b->data);
+	version_job_free(b->vjob);
+	b->vjob = NULL;
 	return r < 0 ? r : 0;
+}
+
+static void say_copy(const kb_build *b)
+{
+	out_status(b->copy ? "Output from this build will be copied back upon completion. "
+			     "Set KUBE_RUN_COPY_OUTPUT=n to disable."
+			   : "Output from this build will NOT be copied back. Set KUBE_RUN_COPY_OUTPUT=y to enable.");
+}
+
+static int sync_now(kb_build *b, kb_error *e)
+{
+	int r;
+	out_status("Syncing sources to the snapshot");
+	if ((r = sync_pass(b, false, e)) < 0 || (r = put_version_file(b, e)) < 0)
+		return r;
+	say_copy(b);
+	return 0;
 }
 
 int build_sync_in(kb_build *b, kb_error *e)
@@ -886,13 +912,36 @@ int build_sync_in(kb_build *b, kb_error *e)
 	int r;
 	if (!b->snap)
 		return 0;
-	out_status("Syncing sources to the snapshot");
-	if ((r = sync_pass(b, false, e)) < 0 || (r = put_version_file(b, e)) < 0)
+	return (r = version_job_open(b, e)) < 0 ? r : sync_now(b, e);
+}
+
+int build_sync_in_beside(kb_build *b, kb_error *e)
+{
+	int r;
+	if (!b->snap)
+		return 0;
+	/* The version step reads the checkout, not the snapshot, so it is
+	 * decided now.  When it must run it needs the data layer, which the
+	 * build sandbox is about to mount; a command started in a
+	 * subdirectory needs the synced snapshot to find it there
+	 * (choose_cwd): then all is done here, in order. */
+	if ((r = version_job_open(b, e)) < 0)
 		return r;
-	out_status(b->copy ? "Output from this build will be copied back upon completion. "
-			     "Set KUBE_RUN_COPY_OUTPUT=n to disable."
-			   : "Output from this build will NOT be copied back. Set KUBE_RUN_COPY_OUTPUT=y to enable.");
+	if (version_job_runs(b->vjob) || (b->prof->subdir[0] && !b->o->at_top))
+		return sync_now(b, e);
+	b->sync_beside = true;
+	out_status("Syncing sources to the snapshot");
+	say_copy(b);
 	return 0;
+}
+
+/* build_run's before_start: the sync-in and the version file, while
+ * init builds the root. */
+static int sync_beside(void *arg, kb_error *e)
+{
+	kb_build *b = arg;
+	int r = sync_pass(b, false, e);
+	return r < 0 ? r : put_version_file(b, e);
 }
 
 /* Started in a subdirectory of the checkout: run and shell start in the
@@ -942,7 +991,14 @@ int build_run(kb_build *b, int *ret_status, kb_error *e)
 	choose_cwd(b);
 	if (b->snap)
 		out_status("Running build command...");
-	if ((r = rt_run(&b->spec, ret_status, &info, e)) < 0)
+	if (b->sync_beside) {
+		b->spec.before_start = sync_beside;
+		b->spec.before_arg = b;
+	}
+	r = rt_run(&b->spec, ret_status, &info, e);
+	b->spec.before_start = NULL;
+	b->sync_beside = false;
+	if (r < 0)
 		return r;
 	say_fallbacks(&info);
 	/* The build writes the data layer and the snapshot, both in the
@@ -1049,6 +1105,7 @@ void build_close(kb_build *b)
 	free(b->cwd);
 	free(b->ref);
 	free(b->version_file);
+	version_job_free(b->vjob);
 	for (size_t i = 0; i < b->n_image_env; i++)
 		free(b->image_env[i]);
 	free(b->image_env);

@@ -5,6 +5,8 @@
  *   build_prepare    lock the data sandbox, map ids, ready the data layer
  *                    (its one-time init runs in the build sandbox)
  *   build_sync_in    the sync sandbox mirrors the checkout into the snapshot
+ *                    (or, build_sync_in_beside, does so during build_run,
+ *                    while the build sandbox's root is being made)
  *   build_run        the build sandbox runs the command on it
  *   build_copy_out   the sync sandbox brings binaries and generated files back
  *   build_record     what ran, for `kbuild-ns status`
@@ -58,6 +60,11 @@ typedef struct kb_build kb_build;
 int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_error *e);
 int build_prepare(kb_build *b, kb_error *e);
 int build_sync_in(kb_build *b, kb_error *e);
+/* The same, left for build_run to do while the build sandbox is being
+ * made (rt_spec.before_start: on another core, the command waits for
+ * it), unless the version step must run or the command starts in a
+ * subdirectory: then done now, as build_sync_in. */
+int build_sync_in_beside(kb_build *b, kb_error *e);
 /* *ret_status: the command's exit status, 128+N after signal N.  A
  * command that cannot be started is an error with e->code 126 or 127. */
 int build_run(kb_build *b, int *ret_status, kb_error *e);

@@ -284,17 +284,17 @@ static void step_key(const version_args *a, const step *st, char out[2 * MD5_LEN
 }
 
 /* The last run's output, when its key matches and no tree changed since
- * it started: put into the snapshot (rewritten only when it differs
- * there), 1.  0 when the step must run, why says for -v. */
-static int reuse_last(const version_args *a, const step *st, const char *key, int sfd, const char *name, char *why,
-		      size_t cap, kb_error *e)
+ * it started: 1 with the text in *ret.  0 when the step must run, why
+ * says for -v. */
+static int last_output(const version_args *a, const step *st, const char *key, char **ret, size_t *ret_len,
+		       char *why, size_t cap)
 {
-	_cleanup_free_ char *rec = NULL, *cur = NULL;
+	_cleanup_free_ char *rec = NULL;
 	char k[2 * MD5_LEN + 1];
 	long long sec;
 	long nsec;
 	int off = -1, r;
-	size_t len = 0, cur_len = 0;
+	size_t len = 0;
 	const char *always = getenv("KBUILD_NS_VERSION_STEP");
 
 	if (always && !strcmp(always, "always")) {
@@ -331,15 +331,12 @@ static int reuse_last(const version_args *a, const step *st, const char *key, in
 			snprintf(why, cap, "%s: %s", where, strerror(-r));
 		return 0;
 	}
-	size_t body_len = len - (size_t)(body - rec);
-	if (read_file_at(sfd, name, 1 << 20, &cur, &cur_len) == 0 && cur_len == body_len && !memcmp(cur, body, body_len))
-		return 1;
-	if ((r = write_file_atomic(sfd, name, body, body_len)) < 0)
-		return kb_err(e, -r, "%s/%s", a->snapshot, name);
+	*ret_len = len - (size_t)(body - rec);
+	*ret = xasprintf("%.*s", (int)*ret_len, body);
 	return 1;
 }
 
-/* Record what the step wrote, for reuse_last. */
+/* Record what the step wrote, for last_output. */
 static void record_step(const version_args *a, const char *key, const struct timespec *since, int sfd,
 			const char *name)
 {
@@ -357,9 +354,78 @@ static void record_step(const version_args *a, const char *key, const struct tim
 		out_verbose("version step: its output is not recorded (%s): it runs again next time", e.msg);
 }
 
+/* ---- the job: decided before the sync, done after it ---- */
+
+struct version_job {
+	version_args a;
+	char *name;                 /* the version file, at the top of the snapshot */
+	char *path;                 /* the same on the host, for messages */
+	const char *text;           /* what to write: the host's file or the last output; NULL: run the step */
+	char *own_text;
+	size_t len;
+	bool nothing;               /* no version file */
+	step st;
+	char key[2 * MD5_LEN + 1];
+};
+
+void version_job_free(version_job *j)
+{
+	if (!j)
+		return;
+	free(j->name);
+	free(j->path);
+	free(j->own_text);
+	step_free(&j->st);
+	free(j);
+}
+
+int version_prepare(const version_args *a, version_job **ret, kb_error *e)
+{
+	version_job *j = calloc(1, sizeof *j);
+	const char *vf = a->file;
+	size_t wl = strlen(a->root);
+	char why[PATH_MAX + 128];
+	int r;
+
+	if (!j)
+		return kb_err_oom(e, "version step");
+	j->a = *a;
+	*ret = j;
+	if (!vf || (!a->step && !a->host_text)) {
+		j->nothing = true;
+		return 0;
+	}
+	if (strncmp(vf, a->root, wl) || vf[wl] != '/' || !vf[wl + 1] || strchr(vf + wl + 1, '/')) {
+		out_verbose("KUBE_GIT_VERSION_FILE %s is not a file at the top of %s: no version file", vf, a->root);
+		j->nothing = true;
+		return 0;
+	}
+	j->name = xstrdup(vf + wl + 1);
+	j->path = xasprintf("%s/%s", a->snapshot, j->name);
+	if (a->host_text) {
+		j->text = a->host_text;
+		j->len = a->host_len;
+		return 0;
+	}
+	if ((r = step_init(a, &j->st, e)) < 0)
+		return r;
+	step_key(a, &j->st, j->key);
+	if (last_output(a, &j->st, j->key, &j->own_text, &j->len, why, sizeof why) > 0) {
+		j->text = j->own_text;
+		out_verbose("version step: not run, nothing it reads changed since the last run");
+	} else {
+		out_verbose("version step: runs (%s)", why);
+	}
+	return 0;
+}
+
+bool version_job_runs(const version_job *j)
+{
+	return !j->nothing && !j->text;
+}
+
 /* Run the step, writing the snapshot's file name, and record it. */
-static int run_and_record(const version_args *a, step *st, const char *key, int sfd, const char *name,
-			  const char *path, kb_error *e)
+static int run_and_record(version_job *j, int sfd, kb_error *e)
 {
 	/* Before the step starts: a change made while it runs is at or
 	 * after this, and makes the next make run it again. */
@@ -367,54 +433,44 @@ static int run_and_record(const version_args *a, step *st, const char *key, int 
 	int r;
 
 	clock_gettime(CLOCK_REALTIME_COARSE, &since);
-	data_drop_version_record(a->data);
+	data_drop_version_record(j->a.data);
 	/* The step writes through a mount of this file. */
-	_cleanup_close_ int fd = openat(sfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	_cleanup_close_ int fd = openat(sfd, j->name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return kb_err(e, errno, "%s", path);
-	if ((r = version_run(a, st, path, e)) < 0)
+		return kb_err(e, errno, "%s", j->path);
+	if ((r = version_run(&j->a, &j->st, j->path, e)) < 0)
 		return r;
-	record_step(a, key, &since, sfd, name);
+	record_step(&j->a, j->key, &since, sfd, j->name);
 	return 1;
+}
+
+int version_finish(version_job *j, kb_error *e)
+{
+	_cleanup_free_ char *cur = NULL;
+	size_t cur_len = 0;
+	int r;
+
+	if (j->nothing)
+		return 0;
+	_cleanup_close_ int sfd = open(j->a.snapshot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return kb_err(e, errno, "%s", j->a.snapshot);
+	if (!j->text)
+		return run_and_record(j, sfd, e);
+	/* Rewritten only when it differs: its mtime is a make prerequisite. */
+	if (read_file_at(sfd, j->name, 1 << 20, &cur, &cur_len) == 0 && cur_len == j->len && !memcmp(cur, j->text, j->len))
+		return 0;
+	if ((r = write_file_atomic(sfd, j->name, j->text, j->len)) < 0)
+		return kb_err(e, -r, "%s", j->path);
+	return 0;
 }
 
 int version_put(const version_args *a, kb_error *e)
 {
-	const char *vf = a->file;
-	size_t wl = strlen(a->root);
-	_cleanup_free_ char *path = NULL;
-	char key[2 * MD5_LEN + 1], why[PATH_MAX + 128];
-	step st = { 0 };
-	int r;
-
-	if (!vf || (!a->step && !a->host_text))
-		return 0;
-	if (strncmp(vf, a->root, wl) || vf[wl] != '/' || !vf[wl + 1] || strchr(vf + wl + 1, '/')) {
-		out_verbose("KUBE_GIT_VERSION_FILE %s is not a file at the top of %s: no version file", vf, a->root);
-		return 0;
-	}
-	const char *name = vf + wl + 1;
-	path = xasprintf("%s/%s", a->snapshot, name);
-	_cleanup_close_ int sfd = open(a->snapshot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sfd < 0)
-		return kb_err(e, errno, "%s", a->snapshot);
-	if (a->host_text) {
-		if ((r = write_file_atomic(sfd, name, a->host_text, a->host_len)) < 0)
-			return kb_err(e, -r, "%s", path);
-		return 0;
-	}
-	if ((r = step_init(a, &st, e)) < 0)
-		goto out;
-	step_key(a, &st, key);
-	if ((r = reuse_last(a, &st, key, sfd, name, why, sizeof why, e)) != 0) {
-		if (r > 0)
-			out_verbose("version step: not run, nothing it reads changed since the last run");
-		r = r < 0 ? r : 0;
-		goto out;
-	}
-	out_verbose("version step: runs (%s)", why);
-	r = run_and_record(a, &st, key, sfd, name, path, e);
-out:
-	step_free(&st);
+	version_job *j = NULL;
+	int r = version_prepare(a, &j, e);
+	if (r == 0)
+		r = version_finish(j, e);
+	version_job_free(j);
 	return r;
 }

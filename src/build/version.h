@@ -52,3 +52,16 @@ typedef struct version_args {
  * naming hack/lib/version.sh and its exit status (its own messages went
  * to stdout and stderr). */
 int version_put(const version_args *a, kb_error *e);
+
+/* The same in two halves, so that the sync-in can run between them, beside
+ * the build sandbox's start (build.c): version_prepare decides (and reads
+ * the checkout, never the snapshot) — nothing to do, a text to write (the
+ * host's file, or the step's last output), or the step to run;
+ * version_finish does it, after the sync.  Only a job that runs the step
+ * needs the data layer (version_job_runs), and so cannot overlap the build
+ * sandbox's mount of it. */
+typedef struct version_job version_job;
+int version_prepare(const version_args *a, version_job **ret, kb_error *e);
+bool version_job_runs(const version_job *j);
+int version_finish(version_job *j, kb_error *e);
+void version_job_free(version_job *j);

@@ -326,7 +326,7 @@ static int build(kb_ctx *c, const run_opts *o)
 	bo.image_helper = helper;
 	bo.verbosity = c->verbosity;
 	if ((r = build_open(c->state_dir, &bo, &b, &e)) < 0 || (r = build_prepare(b, &e)) < 0 ||
-	    (r = build_sync_in(b, &e)) < 0)
+	    (r = build_sync_in_beside(b, &e)) < 0)
 		return cmd_fail(o->cmd, &e);
 	if ((r = build_run(b, &status, &e)) < 0) {
 		int rc = cmd_fail(o->cmd, &e);

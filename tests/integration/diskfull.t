@@ -13,7 +13,7 @@ need unshare mount
 as_user unshare -Urm sh -c 'mount -t tmpfs -o size=1m tmpfs "$1"' sh "$WORK/home" 2>/dev/null ||
 	skip_all "the test user cannot mount a tmpfs in a user namespace"
 
-plan 12
+plan 13
 
 R=$WORK/res
 as_user sh -ec 'mkdir -p "$1/res" "$1/small" "$1/roomy" "$1/co-big" "$1/tiny"
@@ -34,6 +34,7 @@ as_user unshare -Urm sh -c '
 	step tiny "$KB" -q --state-dir "$W/small/st" image import "$W/tiny.tar" --name tiny:1
 	step import2 "$KB" -q --state-dir "$W/roomy/st" image import "$W/rootfs.tar" --name runbox:1
 	step make "$KB" -q --state-dir "$W/roomy/st" -C "$W/co-big" make --image runbox:1 all
+	step norun "$KB" -q --state-dir "$W/roomy/st" -C "$W/co-big" run --image runbox:1 -- echo RAN
 	rm -f "$W/co-big/big"
 	step fill "$KB" -q --state-dir "$W/roomy/st" -C "$W/co-big" run --image runbox:1 -- \
 		sh -c "head -c 8000000 /dev/zero >/fill"
@@ -57,6 +58,8 @@ is "make whose sync-in fills the state directory: 125" "$(rc make)" 125
 one_line make "sync-in: state directory $WORK/roomy/st: .*No space left on device"
 is "... one line naming the state directory and the cause ($(flat "$(cat "$R/make.err")"))" "$?" 0
 grep -q "big" "$R/make.err"; is "... and the file" "$?" 0
+is "a run whose sync-in fails (it runs beside the sandbox's start) does not start the command" \
+	"$(rc norun) $(cat "$R/norun.out")" "125 "
 is "a build that fills the state directory fails with its own status" "$(rc fill)" 1
 grep -q "warning: the state directory $WORK/roomy/st is full (no free space)" "$R/fill.err"
 is "... and a warning names the state directory ($(flat "$(cat "$R/fill.err")"))" "$?" 0
