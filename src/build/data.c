@@ -488,6 +488,14 @@ bool data_ready_for(const kb_data *d, const char *mark)
 	return d->dirfd >= 0 && read_file_at(d->dirfd, DF_READY, 4096, &text, NULL) == 0 && !strcmp(text, mark);
 }
 
+char *data_ready_text(const kb_data *d)
+{
+	char *text = NULL;
+	if (d->dirfd < 0 || read_file_at(d->dirfd, DF_READY, 4096, &text, NULL) < 0)
+		return NULL;
+	return text;
+}
+
 int data_reset(kb_data *d, kb_error *e)
 {
 	int r = clear_layer(d, "reset the data layer", e);

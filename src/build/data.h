@@ -86,6 +86,8 @@ bool data_ready(const kb_data *d);
 /* Ready, and for this mark (what data_mark_ready wrote): the profile, or
  * the profile and a digest of the tree's Dockerfile steps. */
 bool data_ready_for(const kb_data *d, const char *mark);
+/* The ready mark's text (what data_mark_ready wrote), or NULL. */
+char *data_ready_text(const kb_data *d);
 int data_reset(kb_data *d, kb_error *e);
 int data_mark_ready(kb_data *d, const char *mark, kb_error *e);
 

@@ -358,9 +358,13 @@ static int walk_all(exporter *x, const kb_data *d)
 static int put_meta(exporter *x, const cache_target *t)
 {
 	const cache_counts *n = &x->total;
-	json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "format", CACHE_FORMAT,
+	/* The ready mark says which init the layer had (the profile, and a
+	 * digest of the tree's Dockerfile steps): an import puts the same
+	 * one back, so that a build of the same tree keeps the layer. */
+	_cleanup_free_ char *ready = data_ready_text(t->data);
+	json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "format", CACHE_FORMAT,
 			      "key", t->data->key, "version", t->data->version, "image", t->image_id, "profile",
-			      t->prof->name, "arch", t->arch, "branch", t->prof->branch, "counts", "entries",
+			      t->prof->name, "ready", ready, "arch", t->arch, "branch", t->prof->branch, "counts", "entries",
 			      (json_int_t)n->entries, "files", (json_int_t)n->files, "bytes", (json_int_t)n->bytes,
 			      "whiteouts", (json_int_t)n->whiteouts, "opaques", (json_int_t)n->opaques);
 	_cleanup_free_ char *text = m ? json_dumps(m, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;

@@ -71,6 +71,24 @@ int cache_read_meta(int fd, uint64_t size, const char *path, json_t **ret, kb_er
 	return 0;
 }
 
+/* The ready mark to give the imported layer: the one the exported state
+ * had (its init: the profile, and the digest of the tree's Dockerfile
+ * steps), so that a build of the same tree keeps the layer rather than
+ * resetting it to run the init again; a cache without one (or with one
+ * that is not a short line) gets the profile's name, which a tree with a
+ * Dockerfile does not take as ready. */
+static const char *ready_mark(json_t *m, const cache_target *t)
+{
+	const char *r = json_string_value(json_object_get(m, "ready"));
+	size_t n = r ? strlen(r) : 0;
+	if (!n || n > 1024)
+		return t->prof->name;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)r[i] < 0x20 || r[i] == 0x7f)
+			return t->prof->name;
+	return r;
+}
+
 /* A cache made for another image or state version would give a build
  * that mixes the two: refused unless forced. */
 static int check_meta(json_t *m, const cache_target *t, const char *path, bool force, kb_error *e)
@@ -212,7 +230,7 @@ int cache_import(const char *state_dir, const char *image, const char *path, boo
 		if (mkdir(dir, 0700) < 0)
 			r = kb_err(e, errno, "%s", dir);
 		else if ((r = unpack_in_child(j, e)) == 0 && (r = move_in(inc, path, e)) == 0 &&
-			 (r = data_mark_ready(inc, t.prof->name, e)) == 0)
+			 (r = data_mark_ready(inc, ready_mark(meta, &t), e)) == 0)
 			r = data_exchange(t.data, inc, e);
 	}
 	if (r < 0 && inc)

@@ -29,7 +29,7 @@ need python3
 PYTHON=python3
 . "$SRCDIR/tests/integration/make-lib.sh"
 
-plan 28
+plan 29
 
 umask 022
 unset KUBE_RUN_COPY_OUTPUT KUBE_VERBOSE KBUILD_NS_IMAGE KUBE_GIT_VERSION_FILE GOLDFLAGS GOFLAGS \
@@ -131,6 +131,27 @@ for era in 2017 2023 2024; do
 	is "$era: after an edit, make stamps $want-dirty, dirty" "$rc $(stamp "$era")" "0 $want-dirty dirty"
 	egit "$era" checkout -q -- cmd
 done
+
+# A cache of a tree with a Dockerfile keeps its init: imported into a new
+# state directory, the next make neither prepares the data sandbox again
+# (which would empty the imported layer) nor compiles anything.
+# (The loop's last make of 2017 stamped an edit: one more, settled clean,
+# before the export.)
+ST2=$WORK/state2
+ekq 2017 make WHAT="cmd/kubectl cmd/kube-proxy" >"$WORK/2017-ce.out" 2>&1 &&
+	ekq 2017 cache export "$WORK/2017.cache" >>"$WORK/2017-ce.out" 2>&1 &&
+	as_user "$KBUILD_NS" -q --state-dir "$ST2" image import "$WORK/eras.tar" >>"$WORK/2017-ce.out" 2>&1 &&
+	as_user "$KBUILD_NS" -q --state-dir "$ST2" -C "$WORK/2017" cache import "$WORK/2017.cache" >>"$WORK/2017-ce.out" 2>&1
+rc=$?
+tail_on "$rc" "$WORK/2017-ce.out"
+as_user env GOFLAGS=-x timeout -k 5 "$MAKE_TIMEOUT" "$KBUILD_NS" --state-dir "$ST2" -C "$WORK/2017" \
+	make WHAT="cmd/kubectl cmd/kube-proxy" </dev/null >"$WORK/2017-ci.out" 2>&1
+rc2=$?
+tail_on "$rc2" "$WORK/2017-ci.out"
+is "2017: after cache export and import into a new state, make prepares nothing and compiles nothing" \
+	"$rc $rc2 $(has "$WORK/2017-ci.out" "Preparing the data sandbox") $(ncompile "$WORK/2017-ci.out") $(stamp 2017)" \
+	"0 0 no 0 $want_2017 clean"
+rm -rf "$WORK/2017.cache"
 
 # 2024: a changed Dockerfile prepares the data sandbox anew.
 hu 'echo "RUN touch /kbuild-ns-eras-marker" >>"$1/build/build-image/Dockerfile"' "$WORK/2024"
