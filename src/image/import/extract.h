@@ -23,6 +23,14 @@ typedef struct extract_opts {
 	 * are not root in a user namespace and so lack CAP_DAC_OVERRIDE over
 	 * our own 0555 directories. */
 	bool relax_modes;
+	/* OCI form (the store on overlayfs): whiteouts stay ".wh.NAME" and
+	 * opaque markers ".wh..wh..opq", as empty regular files, and the
+	 * layer's root gets EXTRACT_XATTR_FORM = "oci".  overlayfs refuses
+	 * to create a 0/0 device through itself (ovl_mknod: EPERM, so that
+	 * no one makes a whiteout in its merged view), and a user.overlay.*
+	 * xattr is its own on a userxattr mount; such a layer is read only
+	 * by build/flatroot.c's merge, never used as an overlay lower. */
+	bool oci_whiteouts;
 	/* Set by another thread to stop early (another layer failed). */
 	const _Atomic int *cancel;
 } extract_opts;
@@ -43,4 +51,7 @@ int extract_tar(zstream *z, int rootfd, const extract_opts *o, const char *what,
 /* Clean a member path: strip leading "/" and "./", drop "." components
  * and repeated slashes.  Returns NULL (and sets e) for a ".." component
  * or an over-long path; "" is the layer root. */
+/* The xattr on a layer's root that says its whiteouts are in OCI form. */
+#define EXTRACT_XATTR_FORM "user.kbuild-ns.whiteouts"
+
 char *extract_clean_path(const char *p, kb_error *e);
