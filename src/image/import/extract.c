@@ -2,6 +2,7 @@
  * were hostile. */
 #include "image/import/extract.h"
 #include "image/import/tarindex.h"
+#include "image/store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -650,8 +651,8 @@ int extract_tar(zstream *z, int rootfd, const extract_opts *o, const char *what,
 	 * tar end marker. */
 	if ((r = zstream_drain(z, e)) < 0)
 		goto out;
-	if (o->oci_whiteouts && fsetxattr(rootfd, EXTRACT_XATTR_FORM, "oci", 3, 0) < 0)
-		r = kb_err(e, errno, "%s: set %s", what, EXTRACT_XATTR_FORM);
+	if (o->oci_whiteouts && fsetxattr(rootfd, STORE_XATTR_LAYER_FORM, "oci", 3, 0) < 0)
+		r = kb_err(e, errno, "%s: set %s", what, STORE_XATTR_LAYER_FORM);
 out:
 	archive_read_free(a);
 	cache_drop(&x);

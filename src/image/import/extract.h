@@ -25,7 +25,7 @@ typedef struct extract_opts {
 	bool relax_modes;
 	/* OCI form (the store on overlayfs): whiteouts stay ".wh.NAME" and
 	 * opaque markers ".wh..wh..opq", as empty regular files, and the
-	 * layer's root gets EXTRACT_XATTR_FORM = "oci".  overlayfs refuses
+	 * layer's root gets STORE_XATTR_LAYER_FORM = "oci" (image/store.h).  overlayfs refuses
 	 * to create a 0/0 device through itself (ovl_mknod: EPERM, so that
 	 * no one makes a whiteout in its merged view), and a user.overlay.*
 	 * xattr is its own on a userxattr mount; such a layer is read only
@@ -51,7 +51,4 @@ int extract_tar(zstream *z, int rootfd, const extract_opts *o, const char *what,
 /* Clean a member path: strip leading "/" and "./", drop "." components
  * and repeated slashes.  Returns NULL (and sets e) for a ".." component
  * or an over-long path; "" is the layer root. */
-/* The xattr on a layer's root that says its whiteouts are in OCI form. */
-#define EXTRACT_XATTR_FORM "user.kbuild-ns.whiteouts"
-
 char *extract_clean_path(const char *p, kb_error *e);
