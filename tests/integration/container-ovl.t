@@ -82,11 +82,12 @@ sys.exit(any(os.getxattr(l.path, \"user.kbuild-ns.whiteouts\") != b\"oci\" for l
 
 # ---- make and run on a generic checkout ---------------------------------------------
 MCO=$O/m/mco
-hu 'mkdir -p "$1" && printf "%s\n" "all:" \
+# (Written through the overlay: without root it exists only in onovl's namespace.)
+onovl sh -ec 'mkdir -p "$1" && printf "%s\n" "all:" \
 	"	mkdir -p _output/bin" \
 	"	printf \"#!/bin/sh\\necho hello\\n\" >_output/bin/hello" \
 	"	chmod +x _output/bin/hello" \
-	"	echo build >>/root/builds" >"$1/Makefile"' "$MCO"
+	"	echo build >>/root/builds" >"$1/Makefile"' sh "$MCO"
 ok "make with the state directory on overlayfs: exit 0" kbo -C "$MCO" make --image mk:1
 keep
 is "the warning is printed once" "$(grep -c "$warn_re" "$WORK/last.out")" 1
@@ -111,7 +112,7 @@ ok "... and make works again after it" kbo -q -C "$MCO" make --image mk:1
 
 # ---- whiteouts and opaque directories in the copy --------------------------------------
 CO2=$O/m/co2
-hu 'mkdir -p "$1"' "$CO2"
+onovl mkdir -p "$CO2"
 ok "run on the layered image (busybox bound in)" kbo -q -C "$CO2" run --image multi:1 \
 	--bind /bin/busybox:/kbtest/busybox:ro -- /kbtest/busybox true
 # The reference: the same image in an ordinary state directory, its
@@ -144,7 +145,7 @@ keep
 ok "doctor notes the copied root and gives the volume/emptyDir fix" sh -c \
 	'grep -q "^note  *overlay: .*overlayfs.*copied root" "$1" && grep -q "emptyDir" "$1" &&
 	grep -q "^note  *xattrs: .*copy of the image" "$1"' sh "$WORK/last.out"
-fails "cache export refuses in one line naming the mode and the fix" 125 kbo -C "$MCO" cache export \
+fails "cache export refuses in one line naming the mode and the fix" 125 kbo -q -C "$MCO" cache export \
 	--image mk:1 "$O/m/c.tar.zst"
 keep
 ok "... (one line: overlayfs, copied root, --state-dir)" sh -c 'test "$(grep -c "^kbuild-ns:" "$1")" = 1 &&
