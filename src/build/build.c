@@ -55,6 +55,7 @@ struct kb_build {
 	version_job *vjob;           /* the version file, when sync_beside */
 	bool flat;                   /* the state directory is on overlayfs: a copied root (flatroot.h) */
 	bool flat_fresh;             /* that copy was just made: nothing ran in it yet */
+	bool flat_layers;            /* ... because the image's layers are in OCI form (flat_layers) */
 	bool use_range;
 	rt_idrange range;
 	envv env;
@@ -622,6 +623,20 @@ static bool copy_wanted(const build_opts *o)
 	return (v[0] == 'y' || v[0] == 'Y') && !v[1];
 }
 
+/* Layers unpacked in OCI form (on overlayfs) but a state directory
+ * that is not (it was moved): overlayfs would show their ".wh." files,
+ * so the copied root it is, which reads either form. */
+static void flat_layers(kb_build *b)
+{
+	for (size_t i = 0; !b->flat && i < b->img->n_layers; i++) {
+		_cleanup_free_ char *l = xasprintf("%s/layers/%s", b->store->root, b->img->layers[i].diff_id.hex);
+		if (flatroot_layer_path_oci(l)) {
+			b->flat = true;
+			b->flat_layers = true;
+		}
+	}
+}
+
 int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_error *e)
 {
 	_cleanup_(build_closep) kb_build *b = calloc(1, sizeof *b);
@@ -655,6 +670,7 @@ int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_er
 		return r;
 	if (!b->plan && (r = load_image_env(b, e)) < 0)
 		return r;
+	flat_layers(b);
 	if (o->release && (r = rules_first(&b->prof->rules.out, o->release->copy_out, o->release->n_copy_out,
 					   "kbuild-ns release", e)) < 0)
 		return r;
@@ -786,15 +802,22 @@ static int flat_root(kb_build *b, kb_error *e)
 	bool said = b->spec.plain_root != NULL;
 	b->spec.plain_root = b->data->rootfs;
 	b->flat_fresh = made;
-	if (made)
+	if (made && b->flat_layers)
+		out_warn("image %s: its layers were unpacked on overlayfs (whiteouts kept as .wh. files), which an "
+			 "overlay cannot use: the build's root is a copy of the image (%.1f MB, made in %.1f s); "
+			 "kbuild-ns image rm and import it again for the overlay", b->ref, st.bytes / 1e6, ms / 1e3);
+	else if (made)
 		out_warn("state directory %s is on overlayfs, which takes no overlay upper layer: the build's root is "
 			 "a copy of the image (%.1f MB, made in %.1f s), its writes kept in the copy; put --state-dir "
 			 "on a volume or an emptyDir for the overlay (kbuild-ns doctor)", b->state_dir,
 			 st.bytes / 1e6, ms / 1e3);
 	if (!said)
-		out_verbose("root: a copy of the image's %zu %s in %s (the state directory is on overlayfs, which the "
-			    "kernel refuses as an overlay upper layer)%s", img->n_layers,
-			    plural(img->n_layers, "layer", "layers"), b->data->rootfs, made ? "" : ", kept from an earlier run");
+		out_verbose("root: a copy of the image's %zu %s in %s (%s)%s", img->n_layers,
+			    plural(img->n_layers, "layer", "layers"), b->data->rootfs,
+			    b->flat_layers ? "its layers are in OCI form, unpacked on overlayfs"
+					   : "the state directory is on overlayfs, which the kernel refuses as an overlay "
+					     "upper layer",
+			    made ? "" : ", kept from an earlier run");
 	if (made)
 		out_verbose("copied root: %llu files (%llu bytes), %llu directories, %llu symlinks, %llu hard links, "
 			    "%llu whiteouts and %llu opaque directories applied, in %ld ms",

@@ -61,6 +61,13 @@ bool flatroot_layer_oci(int fd)
 	return n == 3 && !memcmp(v, "oci", 3);
 }
 
+bool flatroot_layer_path_oci(const char *path)
+{
+	char v[8];
+	ssize_t n = getxattr(path, STORE_XATTR_LAYER_FORM, v, sizeof v);
+	return n == 3 && !memcmp(v, "oci", 3);
+}
+
 static bool overlay_opaque(int fd)
 {
 	char v[4];

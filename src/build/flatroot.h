@@ -41,6 +41,8 @@ flatroot_kind flatroot_classify(const char *name, mode_t mode, dev_t rdev, bool 
 
 /* Is the layer directory fd in OCI form (its root's mark)? */
 bool flatroot_layer_oci(int fd);
+/* The same by path (one getxattr: every build asks it of each layer). */
+bool flatroot_layer_path_oci(const char *path);
 
 /* Merge the layers (directory fds, bottom first) into the empty
  * directory dstfd.  Run as root of a user namespace mapping the caller,

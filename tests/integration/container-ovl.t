@@ -48,7 +48,7 @@ else
 fi
 onovl sh -c 'test "$(stat -f -c %T "$1")" = overlayfs' sh "$O/m" || skip_all "$O/m is not an overlayfs mount"
 
-plan 22
+plan 24
 
 # kbo ARGS...: kbuild-ns with the state directory on the overlay.
 kbo() { onovl timeout -k 5 "$RUN_TIMEOUT" "$KBUILD_NS" --state-dir "$OS" "$@" </dev/null; }
@@ -138,6 +138,18 @@ fi
 ok "... a whited-out directory is gone, the opaque directory holds only the upper layers' files" sh -c \
 	'! grep -q "^del/gonedir" "$1" && ! grep -q "^opq/old1" "$1" && ! grep -q "^opq/sub" "$1" &&
 	grep -q "^opq/new	" "$1" && grep -q "^opq/third	" "$1" && grep -q "^del/gone	f" "$1"' sh "$WORK/got"
+
+# A store unpacked on overlayfs, moved to an ordinary file system: its
+# layers' .wh. files must not reach an overlay; the copied root reads them.
+onovl unshare -Ur sh -c 'mkdir -p "$2" && cp -a "$1/store" "$2/"' sh "$OS" "$WORK/moved" 2>"$WORK/.cp" ||
+	sed 's/^/# /' "$WORK/.cp"
+ok "a store moved off overlayfs: run on its OCI-form layers works (a copied root)" as_user "$KBUILD_NS" \
+	--state-dir "$WORK/moved" -C "$CO" run --image multi:1 --bind /bin/busybox:/kbtest/busybox:ro -- \
+	/kbtest/busybox sh -c 'test ! -e /del/gonedir && test ! -e /opq/old1 && test -e /opq/new'
+keep
+ok "... and the warning says why and what to do" grep -q \
+	"^kbuild-ns: warning: image multi:1: its layers were unpacked on overlayfs.*image rm and import it again" \
+	"$WORK/last.out"
 
 # ---- doctor and cache ----------------------------------------------------------------
 ok "doctor with the state on overlayfs: no PROBLEM (exit 0)" kbo doctor
