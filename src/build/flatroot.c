@@ -301,7 +301,9 @@ int flatroot_merge(int dstfd, const int *layers, size_t n, flatroot_stats *st, k
 	int r = 0;
 
 	memset(st, 0, sizeof *st);
-	umask(0);    /* modes are the layers' own */
+	/* Modes are the layers' own; restored, since without user
+	 * namespaces rt_isolate runs this in kbuild-ns itself. */
+	mode_t old_umask = umask(0);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		f.oci = flatroot_layer_oci(layers[i]);
 		f.plen = 0;
@@ -310,6 +312,7 @@ int flatroot_merge(int dstfd, const int *layers, size_t n, flatroot_stats *st, k
 		tdestroy(f.links, link_free);
 		f.links = NULL;
 	}
+	umask(old_umask);
 	return r;
 }
 
