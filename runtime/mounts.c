@@ -181,6 +181,20 @@ static int mount_overlay(const rt_spec *s, kb_error *err)
 	return 0;
 }
 
+/* A plain root: the directory bound on rootdir, so that pivot_root has
+ * a mount point to take.  Used where the state directory is on overlayfs
+ * (a container's root file system): the kernel takes no upper layer
+ * there, since overlayfs's dentries revalidate as a network file
+ * system's do, and params.c (ovl_mount_dir_check, ovl_dentry_remote)
+ * refuses such a file system as upperdir ("not supported as upperdir").
+ * Writes then land in the directory itself. */
+static int mount_plain_root(const rt_spec *s, kb_error *err)
+{
+	if (mount(s->plain_root, s->rootdir, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return kb_err(err, errno, "bind %s on %s", s->plain_root, s->rootdir);
+	return 0;
+}
+
 /* /proc/sys read-only: a read-only clone of the fresh proc's own sys,
  * moved over it.  Made from fds alone: a path string such as
  * "$rootdir/proc/sys" would be resolved by the host, which follows an
@@ -332,9 +346,10 @@ int rt_build_root(const rt_spec *s, bool bind_proc, kb_error *err)
 	if (!bind_proc && (pfd = fresh_proc(err)) < 0 && pfd != -ENOSYS)
 		return -1;
 
-	/* 3. The root: the image's layers under the persistent data layer. */
+	/* 3. The root: the image's layers under the persistent data layer
+	 * (or a plain directory: mount_plain_root). */
 	int r = -1, rootfd = -1;
-	if (mount_overlay(s, err) < 0)
+	if ((s->plain_root ? mount_plain_root(s, err) : mount_overlay(s, err)) < 0)
 		goto out;
 	rootfd = open(s->rootdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {

@@ -370,6 +370,20 @@ void explain_xattrs(rt_probe *p, int err, const char *what, const char *shown, u
 		probe_fix(p, "  kbuild-ns --state-dir /var/tmp/kbuild-ns-%s doctor", user_name());
 		return;
 	}
+	if (magic == OVERLAYFS_SUPER_MAGIC && strstr(what, "mknod")) {
+		/* ovl_mknod refuses a 0/0 device (EPERM), but user.* xattrs
+		 * work: the store keeps whiteouts as ".wh." files there, and
+		 * builds run on a copy of the image (src/build/flatroot.h). */
+		probe_set(p, RT_PROBE_NOTE, err, "%s is on overlayfs (as in a container): no whiteout devices (mknod: %s) "
+			  "and no overlay upper layer there, so whiteouts are kept as .wh. files and builds run on a "
+			  "copy of the image (more disk, a slower first run, no cache export or import)", shown,
+			  strerror(err));
+		probe_fix(p, "for the overlay, give the state directory a real filesystem, for example a volume or an "
+			  "emptyDir:");
+		probe_fix(p, "  docker run -v kbuild-ns-state:/var/lib/kbuild-ns -e KBUILD_NS_STATE_DIR=/var/lib/kbuild-ns ...");
+		probe_fix(p, "  Kubernetes: volumes: [{name: state, emptyDir: {}}], mounted where KBUILD_NS_STATE_DIR points");
+		return;
+	}
 	if (magic == OVERLAYFS_SUPER_MAGIC) {
 		probe_set(p, RT_PROBE_PROBLEM, err, "%s is on overlayfs (as inside a container), which can hold neither "
 			  "the store's whiteouts nor an overlay's upper layer (%s: %s)", shown, what, strerror(err));
@@ -400,12 +414,15 @@ void explain_overlay(rt_probe *p, const host_facts *h, int err, const char *step
 	const char *why = strerror(err);
 
 	if (magic == OVERLAYFS_SUPER_MAGIC) {
-		probe_set(p, RT_PROBE_PROBLEM, err, "%s is itself on overlayfs (as inside a container), which cannot hold "
-			  "an overlay's upper layer (%s: %s)", shown, step, why);
-		probe_fix(p, "give the state directory a real filesystem, for example a volume or an emptyDir:");
+		/* params.c (ovl_mount_dir_check): overlayfs's dentries
+		 * revalidate, so it is "not supported as upperdir". */
+		probe_set(p, RT_PROBE_NOTE, err, "%s is itself on overlayfs (as inside a container), which cannot hold "
+			  "an overlay's upper layer (%s: %s): builds run on a copied root instead, without overlay "
+			  "(see xattrs)", shown, step, why);
+		probe_fix(p, "for the overlay, give the state directory a real filesystem, for example a volume or an "
+			  "emptyDir:");
 		probe_fix(p, "  docker run -v kbuild-ns-state:/var/lib/kbuild-ns -e KBUILD_NS_STATE_DIR=/var/lib/kbuild-ns ...");
 		probe_fix(p, "  Kubernetes: volumes: [{name: state, emptyDir: {}}], mounted where KBUILD_NS_STATE_DIR points");
-		fix_state_dir(p);
 	} else if (magic == NFS_SUPER_MAGIC || magic == 0x65735546 || magic == 0xff534d42 || magic == 0xfe534d42) {
 		probe_set(p, RT_PROBE_PROBLEM, err, "%s is on %s, which cannot hold an overlay's upper layer (%s: %s)",
 			  shown, fs_name(magic), step, why);

@@ -20,6 +20,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
@@ -512,6 +513,12 @@ static void probe_from_part(rt_probe *p, const trial_part *t, const host_facts *
 		probe_set(p, RT_PROBE_UNKNOWN, 0, "not tried: %s", untried);
 	} else if (!strcmp(p->id, "overlay")) {
 		explain_overlay(p, h, t->err, t->step, shown, magic);
+	} else if (!strcmp(p->id, "lowerdir+") && magic == OVERLAYFS_SUPER_MAGIC && !strcmp(t->step, "fsconfig upperdir")) {
+		/* Both lowerdir+ keys were taken (overlayfs checks keys as they
+		 * come since it has its own fs_context); only the upper layer on
+		 * the state directory's overlayfs was refused, which the overlay
+		 * probe tells. */
+		probe_set(p, RT_PROBE_OK, 0, "%s", ok_text);
 	} else if (!strcmp(p->id, "lowerdir+")) {
 		explain_lowerdir_plus(p, t->err, t->step, strlen(dir));
 	} else {

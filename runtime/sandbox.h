@@ -26,6 +26,11 @@ typedef struct rt_spec {
 	size_t n_lowers;
 	const char *upper, *work;    /* persistent overlay upper and work dirs */
 	const char *rootdir;         /* an empty directory to build the root on */
+	/* Instead of the overlay: a directory used as the root itself, bound
+	 * on rootdir (lowers, upper and work are then not used).  For a state
+	 * directory on overlayfs, which the kernel refuses as an upper layer
+	 * (mounts.c, mount_plain_root). */
+	const char *plain_root;
 	const rt_bind *binds;
 	size_t n_binds;
 	char *const *argv;

@@ -3,6 +3,7 @@
 #include "build/build.h"
 #include "build/buildimage.h"
 #include "build/data.h"
+#include "build/flatroot.h"
 #include "build/ondemand.h"
 #include "build/profile.h"
 #include "build/sync.h"
@@ -52,6 +53,9 @@ struct kb_build {
 	bool prepared;               /* the data layer is in use: data_done at close */
 	bool sync_beside;            /* sync-in left for build_run, beside the sandbox's start */
 	version_job *vjob;           /* the version file, when sync_beside */
+	bool flat;                   /* the state directory is on overlayfs: a copied root (flatroot.h) */
+	bool flat_fresh;             /* that copy was just made: nothing ran in it yet */
+	bool flat_layers;            /* ... because the image's layers are in OCI form (flat_layers) */
 	bool use_range;
 	rt_idrange range;
 	envv env;
@@ -619,28 +623,18 @@ static bool copy_wanted(const build_opts *o)
 	return (v[0] == 'y' || v[0] == 'Y') && !v[1];
 }
 
-/* The state directory on overlayfs, as a container's root file system is:
- * overlayfs will not take an upper layer there (the kernel logs "not
- * supported as upperdir": overlayfs as an upper file system lacks what
- * an upper needs, such as whiteout renames and its own xattrs).  Refused
- * before anything is pulled or made, with where to put it instead; the
- * directory itself need not exist yet (its nearest parent tells). */
-static int check_state_fs(const char *state_dir, kb_error *e)
+/* Layers unpacked in OCI form (on overlayfs) but a state directory
+ * that is not (it was moved): overlayfs would show their ".wh." files,
+ * so the copied root it is, which reads either form. */
+static void flat_layers(kb_build *b)
 {
-	_cleanup_free_ char *dir = xstrdup(state_dir);
-	struct statfs sf;
-	char *slash;
-
-	int r;
-
-	while ((r = statfs(dir, &sf)) < 0 && (slash = strrchr(dir, '/')) && slash != dir)
-		*slash = 0;
-	if (r < 0 || (unsigned long)sf.f_type != OVERLAYFS_SUPER_MAGIC)
-		return 0;
-	return kb_errx(e, EOPNOTSUPP, "state directory %s is on overlayfs (a container's root file system?), which "
-		       "cannot hold the build's overlay upper layer: put --state-dir (or KBUILD_NS_STATE_DIR) on a "
-		       "volume or an emptyDir, e.g. docker run -v kbuild-ns-state:/state ... and "
-		       "kbuild-ns --state-dir /state", state_dir);
+	for (size_t i = 0; !b->flat && i < b->img->n_layers; i++) {
+		_cleanup_free_ char *l = xasprintf("%s/layers/%s", b->store->root, b->img->layers[i].diff_id.hex);
+		if (flatroot_layer_path_oci(l)) {
+			b->flat = true;
+			b->flat_layers = true;
+		}
+	}
 }
 
 int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_error *e)
@@ -665,13 +659,18 @@ int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_er
 		return -(e->errnum ? e->errnum : EINVAL);
 	}
 	say_profile(b->prof);
-	if ((r = check_state_fs(state_dir, e)) < 0 || (r = read_version_file(b, e)) < 0 ||
+	/* A state directory on overlayfs (a container's root file system)
+	 * takes no overlay upper layer: the build's root is then a copy of
+	 * the image (flatroot.h, flat_root). */
+	b->flat = data_on_overlayfs(state_dir);
+	if ((r = read_version_file(b, e)) < 0 ||
 	    (r = data_open_as(state_dir, b->prof, o->release ? o->release->data_format : DATA_FORMAT, false, &b->data,
 			      e)) < 0 ||
 	    (r = keep_state_out(b, e)) < 0 || (r = find_image(b, e)) < 0 || (r = plan_build_image(b, e)) < 0)
 		return r;
 	if (!b->plan && (r = load_image_env(b, e)) < 0)
 		return r;
+	flat_layers(b);
 	if (o->release && (r = rules_first(&b->prof->rules.out, o->release->copy_out, o->release->n_copy_out,
 					   "kbuild-ns release", e)) < 0)
 		return r;
@@ -776,6 +775,58 @@ static char *ready_mark(const kb_build *b)
 	return b->plan ? xasprintf("%s dockerfile %s", b->prof->name, b->plan->mark) : xstrdup(b->prof->name);
 }
 
+/* The state directory on overlayfs: the root is the data sandbox's copy
+ * of the image's layers (flatroot.h says why), made when missing or made
+ * from another image; a one-line warning when it is made, the details at
+ * -v every time. */
+static int flat_root(kb_build *b, kb_error *e)
+{
+	const image_rec *img = b->img;
+	flatroot_stats st = { 0 };
+	bool made;
+	long ms = 0;
+	int r;
+
+	if (!b->flat)
+		return 0;
+	_cleanup_free_ const char **hex = calloc(img->n_layers + 1, sizeof *hex);
+	_cleanup_free_ char *layers = xasprintf("%s/layers", b->store->root);
+	if (!hex)
+		return kb_err_oom(e, "build");
+	for (size_t i = 0; i < img->n_layers; i++)
+		hex[i] = img->layers[i].diff_id.hex;
+	flatroot_args a = { .data = b->data, .layers_dir = layers, .layers = hex, .n_layers = img->n_layers,
+			    .image_id = img->id.hex, .range = b->use_range ? &b->range : NULL };
+	if ((r = flatroot_ensure(&a, &made, &st, &ms, e)) < 0)
+		return r;
+	bool said = b->spec.plain_root != NULL;
+	b->spec.plain_root = b->data->rootfs;
+	b->flat_fresh = made;
+	if (made && b->flat_layers)
+		out_warn("image %s: its layers were unpacked on overlayfs (whiteouts kept as .wh. files), which an "
+			 "overlay cannot use: the build's root is a copy of the image (%.1f MB, made in %.1f s); "
+			 "kbuild-ns image rm and import it again for the overlay", b->ref, st.bytes / 1e6, ms / 1e3);
+	else if (made)
+		out_warn("state directory %s is on overlayfs, which takes no overlay upper layer: the build's root is "
+			 "a copy of the image (%.1f MB, made in %.1f s), its writes kept in the copy; put --state-dir "
+			 "on a volume or an emptyDir for the overlay (kbuild-ns doctor)", b->state_dir,
+			 st.bytes / 1e6, ms / 1e3);
+	if (!said)
+		out_verbose("root: a copy of the image's %zu %s in %s (%s)%s", img->n_layers,
+			    plural(img->n_layers, "layer", "layers"), b->data->rootfs,
+			    b->flat_layers ? "its layers are in OCI form, unpacked on overlayfs"
+					   : "the state directory is on overlayfs, which the kernel refuses as an overlay "
+					     "upper layer",
+			    made ? "" : ", kept from an earlier run");
+	if (made)
+		out_verbose("copied root: %llu files (%llu bytes), %llu directories, %llu symlinks, %llu hard links, "
+			    "%llu whiteouts and %llu opaque directories applied, in %ld ms",
+			    (unsigned long long)st.files, (unsigned long long)st.bytes, (unsigned long long)st.dirs,
+			    (unsigned long long)st.symlinks, (unsigned long long)st.hardlinks,
+			    (unsigned long long)st.whiteouts, (unsigned long long)st.opaques, ms);
+	return 0;
+}
+
 /* The data sandbox's one-time init, as root in the build sandbox: the
  * tree's Dockerfile (buildimage_init_run), or the profile's built-in
  * steps (data_init_run). */
@@ -786,8 +837,12 @@ static int init_data(kb_build *b, kb_error *e)
 	int status = 0, r;
 
 	out_status("Preparing the data sandbox %s-%s", b->data->key, b->data->version);
-	if ((r = data_reset(b->data, e)) < 0)
+	/* A copied root just made is as empty of writes as a reset makes it. */
+	if (!b->flat_fresh && (r = data_reset(b->data, e)) < 0)
 		return r;
+	if ((r = flat_root(b, e)) < 0)
+		return r;
+	b->flat_fresh = false;
 	/* Timestamps in the build's logs in the host's zone (the classic
 	 * image copies /etc/localtime in). */
 	if (!b->plan && !b->o->release && read_file_at(AT_FDCWD, "/etc/localtime", 1 << 20, &tz, &tz_len) < 0)
@@ -848,8 +903,8 @@ int build_prepare(kb_build *b, kb_error *e)
 	/* A release starts from an empty data layer and snapshot, and runs
 	 * the init itself (build_init) after its preflight. */
 	if (b->o->release)
-		return data_clear(b->data, e);
-	if ((r = build_init(b, e)) < 0) {
+		return (r = data_clear(b->data, e)) < 0 ? r : flat_root(b, e);
+	if ((r = flat_root(b, e)) < 0 || (r = build_init(b, e)) < 0) {
 		if (disk_write_error(e->errnum))
 			kb_err_prefix(e, "state directory %s", b->state_dir);
 		return r;

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
+#include <linux/magic.h>
 
 /* The names in a state directory (data.h). */
 #define DF_UPPER "upper"
@@ -25,6 +27,9 @@
 #define DF_META "meta.json"
 #define DF_SYNCED "synced"
 #define DF_VERSION "version-step"
+#define DF_ROOTFS "rootfs"
+#define DF_ROOTFS_NEW "rootfs.new"
+#define DF_ROOTFS_IMAGE "rootfs-image"
 
 void data_free(kb_data *d)
 {
@@ -41,6 +46,7 @@ void data_free(kb_data *d)
 	free(d->work);
 	free(d->root);
 	free(d->snapshot);
+	free(d->rootfs);
 	free(d);
 }
 
@@ -257,6 +263,7 @@ int data_open_as(const char *state_dir, const kb_profile *p, const char *format,
 	d->work = xasprintf("%s/" DF_WORK, d->dir);
 	d->root = xasprintf("%s/" DF_ROOT, d->dir);
 	d->snapshot = xasprintf("%s/" DF_SNAPSHOT, d->dir);
+	d->rootfs = xasprintf("%s/" DF_ROOTFS, d->dir);
 	d->dirfd = open(d->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (d->dirfd < 0 && errno != ENOENT)
 		return kb_err(e, errno, "state %s", d->dir);
@@ -418,7 +425,9 @@ static int clear_layer(kb_data *d, const char *why, kb_error *e)
 {
 	int r;
 	(void)unlinkat(d->dirfd, DF_READY, 0);
-	if ((r = data_rm_tree(d->dirfd, DF_UPPER, e)) < 0 || (r = data_rm_tree(d->dirfd, DF_WORK, e)) < 0) {
+	(void)unlinkat(d->dirfd, DF_ROOTFS_IMAGE, 0);
+	if ((r = data_rm_tree(d->dirfd, DF_UPPER, e)) < 0 || (r = data_rm_tree(d->dirfd, DF_WORK, e)) < 0 ||
+	    (r = data_rm_tree(d->dirfd, DF_ROOTFS, e)) < 0 || (r = data_rm_tree(d->dirfd, DF_ROOTFS_NEW, e)) < 0) {
 		kb_err_prefix(e, "state %s: %s", d->dir, why);
 		return r;
 	}
@@ -503,6 +512,55 @@ int data_reset(kb_data *d, kb_error *e)
 		return r;
 	if (mkdirat(d->dirfd, DF_UPPER, 0755) < 0 || mkdirat(d->dirfd, DF_WORK, 0700) < 0)
 		return kb_err(e, errno, "state %s: reset the data layer", d->dir);
+	return 0;
+}
+
+/* statfs of the directory, or of its nearest parent that exists (the
+ * state directory is made only when a build starts). */
+bool data_on_overlayfs(const char *state_dir)
+{
+	_cleanup_free_ char *dir = xstrdup(state_dir);
+	struct statfs sf;
+	char *slash;
+	int r;
+
+	while ((r = statfs(dir, &sf)) < 0 && (slash = strrchr(dir, '/')) && slash != dir)
+		*slash = 0;
+	return r == 0 && (unsigned long)sf.f_type == OVERLAYFS_SUPER_MAGIC;
+}
+
+bool data_rootfs_for(const kb_data *d, const char *image_id)
+{
+	_cleanup_free_ char *text = NULL;
+	return d->dirfd >= 0 && read_file_at(d->dirfd, DF_ROOTFS_IMAGE, 256, &text, NULL) == 0 &&
+	       !strcmp(text, image_id) && faccessat(d->dirfd, DF_ROOTFS, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+void data_unready(kb_data *d)
+{
+	(void)unlinkat(d->dirfd, DF_READY, 0);
+}
+
+int data_rootfs_begin(kb_data *d, kb_error *e)
+{
+	int r;
+	(void)unlinkat(d->dirfd, DF_ROOTFS_IMAGE, 0);
+	if ((r = data_rm_tree(d->dirfd, DF_ROOTFS, e)) < 0 || (r = data_rm_tree(d->dirfd, DF_ROOTFS_NEW, e)) < 0) {
+		kb_err_prefix(e, "state %s", d->dir);
+		return r;
+	}
+	if (mkdirat(d->dirfd, DF_ROOTFS_NEW, 0755) < 0)
+		return kb_err(e, errno, "state %s/" DF_ROOTFS_NEW, d->dir);
+	return 0;
+}
+
+int data_rootfs_commit(kb_data *d, const char *image_id, kb_error *e)
+{
+	int r;
+	if (renameat(d->dirfd, DF_ROOTFS_NEW, d->dirfd, DF_ROOTFS) < 0)
+		return kb_err(e, errno, "state %s/" DF_ROOTFS, d->dir);
+	if ((r = write_file_atomic(d->dirfd, DF_ROOTFS_IMAGE, image_id, strlen(image_id))) < 0)
+		return kb_err(e, -r, "state %s/" DF_ROOTFS_IMAGE, d->dir);
 	return 0;
 }
 

@@ -11,6 +11,10 @@
  *   meta.json      what ran last, for `kbuild-ns status`
  *   synced         its ctime: later than every ctime the last sync-in that
  *                  wrote anything gave (data_sync_mark)
+ *   rootfs/        with the state directory on overlayfs, instead of
+ *                  upper/: the image's layers merged into one directory,
+ *                  the build's root (flatroot.h); rootfs.new/ while made
+ *   rootfs-image   the image id rootfs/ was made from
  *
  * key     = first 10 hex digits of md5("$HOSTNAME:<physical checkout>:<branch>"),
  *           as upstream's build/common.sh computes it (so CI jobs on one
@@ -37,6 +41,7 @@ typedef struct kb_data {
 	char *version;
 	char *dir;                  /* $STATE/projects/<key>-<version> */
 	char *upper, *work, *root, *snapshot;   /* its directories */
+	char *rootfs;               /* the copied root (flatroot.h), when used */
 	int dirfd;                  /* -1 when opened without create and absent */
 	int lock_fd;
 } kb_data;
@@ -89,6 +94,20 @@ bool data_ready_for(const kb_data *d, const char *mark);
 /* The ready mark's text (what data_mark_ready wrote), or NULL. */
 char *data_ready_text(const kb_data *d);
 int data_reset(kb_data *d, kb_error *e);
+/* Drop the ready mark: the init runs again (and resets the layer). */
+void data_unready(kb_data *d);
+
+/* The state directory (or its nearest existing parent) is on overlayfs,
+ * as a container's root file system is: no overlay upper layer there. */
+bool data_on_overlayfs(const char *state_dir);
+/* The copied root, for a state directory on overlayfs (flatroot.h):
+ * rootfs/ is there and was made from image_id.  A reset (data_reset,
+ * clear_layer) removes it with upper/. */
+bool data_rootfs_for(const kb_data *d, const char *image_id);
+/* Remove rootfs/ and make an empty rootfs.new/ to merge the layers into. */
+int data_rootfs_begin(kb_data *d, kb_error *e);
+/* rootfs.new/ becomes rootfs/, made from image_id. */
+int data_rootfs_commit(kb_data *d, const char *image_id, kb_error *e);
 int data_mark_ready(kb_data *d, const char *mark, kb_error *e);
 
 /* The sync mark (sync.h, resend_since): its ctime in *ret, or zero when

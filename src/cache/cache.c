@@ -42,6 +42,21 @@ int cache_target_open(const char *state_dir, const char *image, bool create, cac
 	return 0;
 }
 
+/* A cache is the data sandbox's overlay upper layer and the snapshot's
+ * _output.  With the state directory on overlayfs there is no upper
+ * layer: the build's writes are mixed into a copy of the image
+ * (build/flatroot.h), and telling them from the image's files would take
+ * a comparison with the layers that is not written yet.  So both
+ * directions refuse, naming the mode and the fix. */
+int cache_refuse_copied_root(const char *state_dir, kb_error *e)
+{
+	if (!data_on_overlayfs(state_dir))
+		return 0;
+	return kb_errx(e, EOPNOTSUPP, "state directory %s is on overlayfs, where builds run on a copied root "
+		       "with no overlay upper layer to carry: put --state-dir (or KBUILD_NS_STATE_DIR) on a volume "
+		       "or an emptyDir (kbuild-ns doctor)", state_dir);
+}
+
 void cache_target_close(cache_target *t)
 {
 	data_free(t->data);

@@ -59,3 +59,6 @@ typedef struct cache_target {
 } cache_target;
 int cache_target_open(const char *state_dir, const char *image, bool create, cache_target *t, kb_error *e);
 void cache_target_close(cache_target *t);
+/* EOPNOTSUPP when the state directory is on overlayfs (a copied root,
+ * no upper layer: cache.c says why). */
+int cache_refuse_copied_root(const char *state_dir, kb_error *e);

@@ -448,6 +448,8 @@ int cache_export(const char *state_dir, const char *image, const char *path, cac
 {
 	cache_target t;
 	rt_idrange range;
+	if (cache_refuse_copied_root(state_dir, e) < 0)
+		return -EOPNOTSUPP;
 	export_job *j = rt_iso_shared(sizeof *j);
 	int r = j ? cache_target_open(state_dir, image, false, &t, e) : kb_err(e, errno, "cache");
 	if (r == 0 && !data_ready(t.data))

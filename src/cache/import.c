@@ -219,6 +219,8 @@ int cache_import(const char *state_dir, const char *image, const char *path, boo
 		return kb_err(e, errno, "%s", path);
 	if (!S_ISREG(st.st_mode))
 		return kb_errx(e, EINVAL, "%s: not a regular file", path);
+	if ((r = cache_refuse_copied_root(state_dir, e)) < 0)
+		return r;
 	unpack_job *j = rt_iso_shared(sizeof *j);
 	if (!j)
 		return kb_err(e, errno, "cache");

@@ -29,6 +29,10 @@
  * leaves nothing half-written where readers look. */
 #pragma once
 #include "base/digest.h"
+
+/* On a layer's root: "oci" when its whiteouts are ".wh." files, as a
+ * store on overlayfs keeps them (import/extract.h says why). */
+#define STORE_XATTR_LAYER_FORM "user.kbuild-ns.whiteouts"
 #include <stdbool.h>
 #include <sys/file.h>
 

@@ -2,6 +2,7 @@
  * were hostile. */
 #include "image/import/extract.h"
 #include "image/import/tarindex.h"
+#include "image/store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -219,7 +220,12 @@ static int do_opaque(xctx *x, const char *dir, const char *member)
 	_cleanup_close_ int fd = openat2_in_root(x->root, dir, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return kb_err(x->e, errno, "%s: member %s", x->what, member);
-	if (fsetxattr(fd, XATTR_OPAQUE, "y", 1, 0) < 0)
+	if (x->o->oci_whiteouts) {
+		int m = openat(fd, WH_OPAQUE, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (m < 0)
+			return kb_err(x->e, errno, "%s: member %s", x->what, member);
+		close(m);
+	} else if (fsetxattr(fd, XATTR_OPAQUE, "y", 1, 0) < 0)
 		return kb_err(x->e, errno, "%s: member %s: set %s", x->what, member, XATTR_OPAQUE);
 	if (add_opaque(x, dir) < 0)
 		return kb_err_oom(x->e, x->what);
@@ -231,6 +237,12 @@ static int do_opaque(xctx *x, const char *dir, const char *member)
 	}
 	while ((de = readdir(d))) {
 		struct stat s;
+		if (x->o->oci_whiteouts) {
+			if (!strncmp(de->d_name, WH_PREFIX, 4) && strcmp(de->d_name, WH_OPAQUE) &&
+			    unlinkat(fd, de->d_name, 0) == 0)
+				x->st->whiteouts--;
+			continue;
+		}
 		if (de->d_type != DT_CHR && de->d_type != DT_UNKNOWN)
 			continue;
 		if (fstatat(fd, de->d_name, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(s.st_mode) && s.st_rdev == 0) {
@@ -243,6 +255,30 @@ static int do_opaque(xctx *x, const char *dir, const char *member)
 	return 0;
 }
 
+/* OCI form (extract_opts.oci_whiteouts): NAME, if this layer made it,
+ * goes as the 0/0 device would have replaced it, and an empty
+ * ".wh.NAME" says the rest. */
+static int oci_whiteout(xctx *x, const char *dir, const char *name, const char *member, int pfd)
+{
+	char wh[NAME_MAX + 8];
+	int r, fd;
+	if (strlen(name) > NAME_MAX - 4)
+		return kb_errx(x->e, ENAMETOOLONG, "%s: member %s", x->what, member);
+	snprintf(wh, sizeof wh, WH_PREFIX "%s", name);
+	struct stat st;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if ((r = remove_entry(x, pfd, name)) < 0)
+			return kb_err(x->e, -r, "%s: member %s: remove", x->what, member);
+		if ((r = open_dir(x, dir, member, &pfd)) < 0)
+			return r;
+	}
+	if ((fd = openat(pfd, wh, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return kb_err(x->e, errno, "%s: member %s", x->what, member);
+	close(fd);
+	x->st->whiteouts++;
+	return 0;
+}
+
 static int do_whiteout(xctx *x, const char *dir, const char *name, const char *member)
 {
 	int pfd, r;
@@ -252,6 +288,8 @@ static int do_whiteout(xctx *x, const char *dir, const char *name, const char *m
 		return 0;    /* the opaque directory hides the lower entry already */
 	if ((r = open_dir(x, dir, member, &pfd)) < 0)
 		return r;
+	if (x->o->oci_whiteouts)
+		return oci_whiteout(x, dir, name, member, pfd);
 	/* A 0/0 character device is overlayfs' whiteout; since Linux 5.8 any
 	 * user may create one (no CAP_MKNOD needed). */
 	while (mknodat(pfd, name, S_IFCHR | 0, makedev(0, 0)) < 0) {
@@ -611,7 +649,10 @@ int extract_tar(zstream *z, int rootfd, const extract_opts *o, const char *what,
 	}
 	/* The digests must cover every byte, including padding after the
 	 * tar end marker. */
-	r = zstream_drain(z, e);
+	if ((r = zstream_drain(z, e)) < 0)
+		goto out;
+	if (o->oci_whiteouts && fsetxattr(rootfd, STORE_XATTR_LAYER_FORM, "oci", 3, 0) < 0)
+		r = kb_err(e, errno, "%s: set %s", what, STORE_XATTR_LAYER_FORM);
 out:
 	archive_read_free(a);
 	cache_drop(&x);

@@ -23,6 +23,14 @@ typedef struct extract_opts {
 	 * are not root in a user namespace and so lack CAP_DAC_OVERRIDE over
 	 * our own 0555 directories. */
 	bool relax_modes;
+	/* OCI form (the store on overlayfs): whiteouts stay ".wh.NAME" and
+	 * opaque markers ".wh..wh..opq", as empty regular files, and the
+	 * layer's root gets STORE_XATTR_LAYER_FORM = "oci" (image/store.h).  overlayfs refuses
+	 * to create a 0/0 device through itself (ovl_mknod: EPERM, so that
+	 * no one makes a whiteout in its merged view), and a user.overlay.*
+	 * xattr is its own on a userxattr mount; such a layer is read only
+	 * by build/flatroot.c's merge, never used as an overlay lower. */
+	bool oci_whiteouts;
 	/* Set by another thread to stop early (another layer failed). */
 	const _Atomic int *cancel;
 } extract_opts;

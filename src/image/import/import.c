@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/statfs.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 
 typedef struct job {
 	layer_plan *lp;              /* first plan layer with this content */
@@ -92,7 +94,11 @@ static int unpack_job(pool *p, size_t i, layer_input *in, kb_error *e)
 		     : zstream_open(&z, in->fd, in->off, in->len, zf, p->o->max_layer_size, j->label, e);
 	if (r < 0)
 		return r;
-	extract_opts xo = { .relax_modes = p->o->relax_modes, .cancel = &p->cancel };
+	/* A store on overlayfs (a container's root file system) keeps
+	 * whiteouts in OCI form: extract.h says why. */
+	struct statfs sf;
+	bool oci = fstatfs(root, &sf) == 0 && (unsigned long)sf.f_type == OVERLAYFS_SUPER_MAGIC;
+	extract_opts xo = { .relax_modes = p->o->relax_modes, .oci_whiteouts = oci, .cancel = &p->cancel };
 	void *ctx[2] = { p, (void *)(uintptr_t)i };
 	if ((r = extract_tar(z, root, &xo, j->label, on_progress, ctx, &j->st, e)) < 0)
 		return r;

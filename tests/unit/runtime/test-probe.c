@@ -93,10 +93,24 @@ static void test_state_on_overlayfs(void **state)
 {
 	(void)state;
 	rt_probe p = { .id = "xattrs" };
+	/* No whiteout devices, but xattrs: the copied root (a note). */
 	explain_xattrs(&p, EPERM, "mknod a whiteout (character device 0/0)", "/state", OVERLAYFS_SUPER_MAGIC);
-	assert_int_equal(p.state, RT_PROBE_PROBLEM);
+	assert_int_equal(p.state, RT_PROBE_NOTE);
 	assert_contains(p.finding, "is on overlayfs");
+	assert_contains(p.finding, "copy of the image");
 	assert_contains(p.fix, "emptyDir");
+	/* No user xattrs either: nothing works there. */
+	rt_probe q = { .id = "xattrs" };
+	explain_xattrs(&q, EOPNOTSUPP, "setxattr user.kbuild-ns.probe", "/state", OVERLAYFS_SUPER_MAGIC);
+	assert_int_equal(q.state, RT_PROBE_PROBLEM);
+	assert_contains(q.fix, "emptyDir");
+	/* The overlay probe: a note naming the copied root. */
+	host_facts h = plain();
+	rt_probe o = { .id = "overlay" };
+	explain_overlay(&o, &h, EINVAL, "mount overlay", "/state", OVERLAYFS_SUPER_MAGIC);
+	assert_int_equal(o.state, RT_PROBE_NOTE);
+	assert_contains(o.finding, "copied root");
+	assert_contains(o.fix, "emptyDir");
 }
 
 int main(void)

@@ -10,6 +10,7 @@
  * the canary directory beside the root; extract_clean_path. */
 #include "unit.h"
 #include "image/import/extract.h"
+#include "image/store.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -274,6 +275,37 @@ static void test_whiteout_replaces(void **state)
 	assert_true(S_ISCHR(mode_of("a/x")));
 	assert_true(S_ISCHR(mode_of("a/dir")));
 	assert_int_equal(st.whiteouts, 2);
+}
+
+/* OCI form (a store on overlayfs): whiteouts and the opaque marker stay
+ * as empty ".wh." files, with the same replacements and redundancies as
+ * in overlay form, and the layer's root is marked. */
+static void test_whiteouts_oci(void **state)
+{
+	int fd = tar_start();
+	TW(fd, .name = "a/x", .data = "x");
+	TW(fd, .name = "a/.wh.x");                 /* replaces a/x */
+	TW(fd, .name = ".wh.gone");
+	TW(fd, .name = "d/.wh.early");
+	TW(fd, .name = "d/keep", .data = "keep");
+	TW(fd, .name = "d/.wh..wh..opq");
+	TW(fd, .name = "d/.wh.late");              /* redundant in an opaque dir */
+	TW(fd, .name = ".wh..wh.plnk");            /* AUFS bookkeeping: ignored */
+	if (extract_o(fd, &(extract_opts){ .oci_whiteouts = true }) < 0)
+		fail_msg("extract_tar failed: %s", err.msg);
+	assert_false(exists("a/x"));
+	assert_true(S_ISREG(mode_of("a/.wh.x")));
+	assert_true(S_ISREG(mode_of(".wh.gone")));
+	assert_true(S_ISREG(mode_of("d/.wh..wh..opq")));
+	assert_false(exists("d/.wh.early"));
+	assert_false(exists("d/.wh.late"));
+	assert_false(exists(".wh..wh.plnk"));
+	expect_content("d/keep", "keep");
+	assert_string_equal(xattr("d", "user.overlay.opaque"), "");
+	assert_string_equal(xattr("", STORE_XATTR_LAYER_FORM), "oci");
+	assert_int_equal(st.whiteouts, 2);
+	assert_int_equal(st.opaques, 1);
+	check_outside();
 }
 
 static void test_override_stat(void **state)
@@ -571,7 +603,7 @@ static void test_clean_path(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_basic), T(test_whiteouts), T(test_whiteout_replaces), T(test_override_stat), T(test_devices),
+		T(test_basic), T(test_whiteouts), T(test_whiteouts_oci), T(test_whiteout_replaces), T(test_override_stat), T(test_devices),
 		T(test_relax_modes), T(test_dotdot), T(test_absolute),
 		T(test_symlink_escape), T(test_final_symlink), T(test_hardlink_rewrite),
 		T(test_hardlink_outside), T(test_symlink_loop), T(test_bad_streams), T(test_cancel),
