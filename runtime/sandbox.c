@@ -391,7 +391,7 @@ static int start(const rt_spec *s, monitor *m, bool proc_bound, kb_error *err)
 			_exit(KB_EXIT_FAIL);
 		/* Nothing kbuild-ns inherited goes further (child.h), nor its
 		 * own fds (the checkout's lock would outlive it in an orphan):
-		 * only our three channels stay. */
+		 * only our channels stay (sync, error, pty, start). */
 		int keep[] = { sync_p[0], err_p[1], sock[1], start_s[1] };
 		(void)rt_close_fds(keep, 4);
 		/* Wait until the monitor has written our id maps: before that we

@@ -249,13 +249,13 @@ static int tree_changed(const char *top, bool in_git, const struct timespec *sin
 {
 	int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct stat st;
+	snprintf(where, cap, "%s", top);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		int r = -errno;
 		if (fd >= 0)
 			close(fd);
 		return r;
 	}
-	snprintf(where, cap, "%s", top);
 	if (at_or_after(&st.st_ctim, since)) {
 		close(fd);
 		return 1;
