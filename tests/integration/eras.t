@@ -29,7 +29,7 @@ need python3
 PYTHON=python3
 . "$SRCDIR/tests/integration/make-lib.sh"
 
-plan 29
+plan 30
 
 umask 022
 unset KUBE_RUN_COPY_OUTPUT KUBE_VERBOSE KBUILD_NS_IMAGE KUBE_GIT_VERSION_FILE GOLDFLAGS GOFLAGS \
@@ -205,6 +205,22 @@ is "2023: after a run with a host KUBE_GIT_VERSION_FILE, the step's last output 
 	"$(vs)" "not run clean $want_2023"
 hu 'touch "$1/cmd/kubectl/kubectl.go"' "$WORK/2023"
 is "2023: a file touched (its ctime moved): the step runs" "$(vs)" "runs clean $want_2023"
+
+# A checkout that belongs to another uid: git refuses to read it unless
+# safe.directory says so, which the step passes in its environment.  Only
+# root can make such a checkout for the test user.
+if [ "$(id -u)" = 0 ] && [ "$TEST_UID" != 0 ]; then
+	rm -rf "$WORK/2023-root"
+	cp -r "$WORK/2023" "$WORK/2023-root" && chmod -R a+rX "$WORK/2023-root"
+	out=$(as_user timeout -k 5 "$MAKE_TIMEOUT" "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/2023-root" \
+		run --no-copy-output -- cat .dockerized-kube-version-defs </dev/null 2>&1)
+	is "2023, a copy owned by root: the step reads it all the same (safe.directory), clean" \
+		"$(echo "$out" | sed -n -e "s/^KUBE_GIT_TREE_STATE='\(.*\)'/\1/p" -e "s/^KUBE_GIT_VERSION='\(.*\)'/\1/p" | paste -sd' ' -)" \
+		"clean $want_2023"
+	rm -rf "$WORK/2023-root"
+else
+	_result 0 "2023, a copy owned by another uid # SKIP only root can make one for the test user"
+fi
 
 # status -v names the rules' origins.
 out=$(kb -v -C "$WORK/2017" status 2>&1)
