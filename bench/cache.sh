@@ -37,6 +37,10 @@
 #                          default synthetic cache)
 #   BENCH_SETTLE           seconds to wait after a large deletion before
 #                          timing (default 300; see "ext4" in bench/README.md)
+#   KBUILD_NS_VERSION_STEP passed on to every kbuild-ns: "always" makes the
+#                          warm local make run the version step too, as
+#                          the first make after an import must (the
+#                          cache's own effect, without that difference)
 #
 # The floor's tar runs as root when the script is started as root (the
 # data layer holds whiteouts, character devices only root may create, and
@@ -73,6 +77,7 @@ TAG=$(cat "$EXAMPLE/build/build-image/cross/VERSION" 2>/dev/null) || die "no cro
 
 bench_user
 user_env=(USER="$TEST_USER" LOGNAME="$TEST_USER")
+[ -z "${KBUILD_NS_VERSION_STEP:-}" ] || user_env+=(KBUILD_NS_VERSION_STEP="$KBUILD_NS_VERSION_STEP")
 make_work kbuild-ns-cache bin log floor
 cleanup() {
 	if [ "$keep" = 1 ]; then
