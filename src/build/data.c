@@ -378,7 +378,7 @@ long data_lock_holder(const kb_data *d)
 
 /* ---- the data layer's marks ---- */
 
-static void boot_id(char buf[64])
+void data_boot_id(char buf[64])
 {
 	/* Not read_file_at: a /proc file says its size is 0. */
 	_cleanup_close_ int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
@@ -443,7 +443,7 @@ int data_prepare(kb_data *d, const char *idmap, bool *ret_reset, kb_error *e)
 	int r;
 
 	*ret_reset = false;
-	boot_id(boot);
+	data_boot_id(boot);
 	/* See data.h.  No mark at all is a new layer. */
 	bool have_mark = read_file_at(d->dirfd, DF_IN_USE, 64, &mark, NULL) == 0;
 	bool this_boot = have_mark && !strcmp(mark, boot);

@@ -116,6 +116,9 @@ int data_sync_mark(const kb_data *d, struct timespec *ret);
 /* After a sync-in that wrote files or modes: set the mark, with a ctime
  * strictly later than any the sync gave (a clock tick at most). */
 int data_set_sync_mark(kb_data *d, kb_error *e);
+/* This boot's id (/proc/sys/kernel/random/boot_id), "" when unreadable:
+ * times taken on this machine since it booted compare with file times. */
+void data_boot_id(char buf[64]);
 /* The version step's record (version.h): its text (at most 1 MB), or
  * NULL when there is none; written through a temporary name; dropped
  * before the step runs again, so a failed step leaves none. */

@@ -31,6 +31,7 @@
 
 #define CACHE_FORMAT 1
 #define CACHE_META "kbuild-ns-cache.json"
+#define CACHE_MAX_VERSION_RECORD (16u << 10)    /* the version step's record, carried when no longer */
 
 typedef struct cache_counts {
 	uint64_t entries, files, bytes, whiteouts, opaques, skipped;

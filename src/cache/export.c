@@ -362,9 +362,19 @@ static int put_meta(exporter *x, const cache_target *t)
 	 * digest of the tree's Dockerfile steps): an import puts the same
 	 * one back, so that a build of the same tree keeps the layer. */
 	_cleanup_free_ char *ready = data_ready_text(t->data);
-	json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "format", CACHE_FORMAT,
+	/* The version step's record, with this boot's id: its test compares
+	 * the checkout's ctimes with a moment on this machine's clock, so an
+	 * import keeps it only on the same machine in the same boot (import.c). */
+	size_t vlen = 0;
+	_cleanup_free_ char *vrec = data_read_version_record(t->data, &vlen);
+	char boot[64];
+	data_boot_id(boot);
+	json_t *vs = vrec && vlen <= CACHE_MAX_VERSION_RECORD && boot[0] && !memchr(vrec, 0, vlen)
+			     ? json_pack("{s:s, s:s}", "boot", boot, "record", vrec)
+			     : NULL;
+	json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s?, s:o?, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "format", CACHE_FORMAT,
 			      "key", t->data->key, "version", t->data->version, "image", t->image_id, "profile",
-			      t->prof->name, "ready", ready, "arch", t->arch, "branch", t->prof->branch, "counts", "entries",
+			      t->prof->name, "ready", ready, "version_step", vs, "arch", t->arch, "branch", t->prof->branch, "counts", "entries",
 			      (json_int_t)n->entries, "files", (json_int_t)n->files, "bytes", (json_int_t)n->bytes,
 			      "whiteouts", (json_int_t)n->whiteouts, "opaques", (json_int_t)n->opaques);
 	_cleanup_free_ char *text = m ? json_dumps(m, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;

@@ -89,6 +89,24 @@ static const char *ready_mark(json_t *m, const cache_target *t)
 	return r;
 }
 
+/* The version step's record (version.h), kept only when the cache was
+ * made on this machine in this boot: the record's test compares the
+ * checkout's ctimes with a moment on the exporting machine's clock,
+ * which says nothing on another machine's (or after a reboot, when the
+ * clock may have been set).  The record is checked again when used (its
+ * digest names the image, the checkout, the variables). */
+static int keep_version_record(json_t *m, kb_data *inc, kb_error *e)
+{
+	json_t *vs = json_object_get(m, "version_step");
+	const char *boot = json_string_value(json_object_get(vs, "boot"));
+	const char *rec = json_string_value(json_object_get(vs, "record"));
+	char here[64];
+	data_boot_id(here);
+	if (!boot || !rec || !here[0] || strcmp(boot, here) || strlen(rec) > CACHE_MAX_VERSION_RECORD)
+		return 0;
+	return data_write_version_record(inc, rec, strlen(rec), e);
+}
+
 /* A cache made for another image or state version would give a build
  * that mixes the two: refused unless forced. */
 static int check_meta(json_t *m, const cache_target *t, const char *path, bool force, kb_error *e)
@@ -232,7 +250,8 @@ int cache_import(const char *state_dir, const char *image, const char *path, boo
 		if (mkdir(dir, 0700) < 0)
 			r = kb_err(e, errno, "%s", dir);
 		else if ((r = unpack_in_child(j, e)) == 0 && (r = move_in(inc, path, e)) == 0 &&
-			 (r = data_mark_ready(inc, ready_mark(meta, &t), e)) == 0)
+			 (r = data_mark_ready(inc, ready_mark(meta, &t), e)) == 0 &&
+			 (r = keep_version_record(meta, inc, e)) == 0)
 			r = data_exchange(t.data, inc, e);
 	}
 	if (r < 0 && inc)
