@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -195,76 +196,194 @@ static bool at_or_after(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
 }
 
-/* where + len gets "/name" (or "name" at the top), cut to fit. */
-static size_t path_add(char *where, size_t len, size_t cap, const char *name)
+/* The walk runs on every core: a checkout the size of Kubernetes' is
+ * tens of thousands of fstatat calls, each a few microseconds.  Threads
+ * take directories from one stack; a directory found while the stack
+ * holds WALK_QUEUE of them (each an open fd) is walked by the thread that
+ * found it.  The first change found stops every thread. */
+#define WALK_QUEUE 128
+#define WALK_THREADS 8
+
+typedef struct wdir {
+	struct wdir *next;
+	int fd;
+	bool in_git;
+	unsigned depth;
+	char path[];                 /* for the message: the tree's path and below */
+} wdir;
+
+typedef struct walker {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	wdir *stack;
+	size_t queued;
+	unsigned busy;               /* threads inside a directory */
+	const struct timespec *since;
+	int result;                  /* 1: changed, -errno: unreadable */
+	char where[PATH_MAX];
+} walker;
+
+static wdir *wdir_new(int fd, const char *parent, const char *name, bool in_git, unsigned depth)
 {
-	int n = snprintf(where + len, cap - len, "%s%s", len ? "/" : "", name);
-	return n < 0 || (size_t)n >= cap - len ? cap - 1 : len + (size_t)n;
+	wdir *d = malloc(sizeof *d + strlen(parent) + strlen(name) + 2);
+	if (!d)
+		return NULL;
+	*d = (wdir){ .fd = fd, .in_git = in_git, .depth = depth };
+	sprintf(d->path, "%s%s%s", parent, *name ? "/" : "", name);
+	return d;
 }
 
-/* Is an entry below fd (which this takes) changed at or after since?  1
- * with its path in where, 0 when none is, -errno when the tree cannot be
- * read.  in_git: fd is in a git directory, where "objects" beside a HEAD
- * is the object store. */
-static int changed_below(int fd, bool in_git, const struct timespec *since, unsigned depth, char *where,
-			 size_t len, size_t cap)
+static void walk_stop(walker *w, int r, const char *dir, const char *name)
 {
-	DIR *dir = fdopendir(fd);
-	struct dirent *de;
-	int r = 0;
+	pthread_mutex_lock(&w->mu);
+	if (!w->result) {
+		w->result = r;
+		snprintf(w->where, sizeof w->where, "%s%s%s", dir, *name ? "/" : "", name);
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+}
 
-	if (!dir) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	while (r == 0 && (errno = 0, de = readdir(dir))) {
-		const char *n = de->d_name;
-		struct stat st;
-		if (!strcmp(n, ".") || !strcmp(n, ".."))
-			continue;
-		size_t l = path_add(where, len, cap, n);
-		if (fstatat(dirfd(dir), n, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			r = errno == ENOENT ? 1 : -errno;    /* gone meanwhile: changed */
-		else if (at_or_after(&st.st_ctim, since))
-			r = 1;
-		else if (!S_ISDIR(st.st_mode) ||
-			 (in_git && !strcmp(n, "objects") && faccessat(dirfd(dir), "HEAD", F_OK, AT_SYMLINK_NOFOLLOW) == 0))
-			;
-		else if (depth >= WALK_DEPTH)
-			r = 1;    /* deeper than any checkout: say changed */
-		else {
-			int cfd = openat(dirfd(dir), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			r = cfd < 0 ? -errno
-				    : changed_below(cfd, in_git || !strcmp(n, ".git"), since, depth + 1, where, l, cap);
-		}
-		if (r == 0)
-			where[len] = 0;
-	}
-	if (r == 0 && errno)
-		r = -errno;
-	closedir(dir);
+static bool walk_stopped(walker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	bool r = w->result != 0;
+	pthread_mutex_unlock(&w->mu);
 	return r;
 }
 
-/* A tree (the checkout, or a git directory outside it) changed since? */
-static int tree_changed(const char *top, bool in_git, const struct timespec *since, char *where, size_t cap)
+/* One directory (d, which this takes): every entry's ctime against since,
+ * its subdirectories queued or walked here.  in_git: d is in a git
+ * directory, where "objects" beside a HEAD is the object store, only
+ * ever added to (what names its objects, HEAD, refs, packed-refs and the
+ * index, is walked). */
+static void walk_dir(walker *w, wdir *d)
 {
-	int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct stat st;
-	snprintf(where, cap, "%s", top);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int r = -errno;
-		if (fd >= 0)
+	DIR *dir = fdopendir(d->fd);
+	struct dirent *de;
+	unsigned n = 0;
+
+	if (!dir) {
+		walk_stop(w, -errno, d->path, "");
+		close(d->fd);
+		free(d);
+		return;
+	}
+	while ((errno = 0, de = readdir(dir))) {
+		const char *nm = de->d_name;
+		struct stat st;
+		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
+			continue;
+		if ((++n & 63) == 0 && walk_stopped(w))
+			break;
+		if (fstatat(dirfd(dir), nm, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			walk_stop(w, errno == ENOENT ? 1 : -errno, d->path, nm);    /* gone meanwhile: changed */
+			break;
+		}
+		if (at_or_after(&st.st_ctim, w->since)) {
+			walk_stop(w, 1, d->path, nm);
+			break;
+		}
+		if (!S_ISDIR(st.st_mode) ||
+		    (d->in_git && !strcmp(nm, "objects") && faccessat(dirfd(dir), "HEAD", F_OK, AT_SYMLINK_NOFOLLOW) == 0))
+			continue;
+		if (d->depth >= WALK_DEPTH) {
+			walk_stop(w, 1, d->path, nm);    /* deeper than any checkout: say changed */
+			break;
+		}
+		int cfd = openat(dirfd(dir), nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		wdir *c = cfd < 0 ? NULL : wdir_new(cfd, d->path, nm, d->in_git || !strcmp(nm, ".git"), d->depth + 1);
+		if (!c) {
+			walk_stop(w, cfd < 0 ? -errno : -ENOMEM, d->path, nm);
+			if (cfd >= 0)
+				close(cfd);
+			break;
+		}
+		pthread_mutex_lock(&w->mu);
+		bool queue = w->queued < WALK_QUEUE;
+		if (queue) {
+			c->next = w->stack;
+			w->stack = c;
+			w->queued++;
+			pthread_cond_signal(&w->cv);
+		}
+		pthread_mutex_unlock(&w->mu);
+		if (!queue)
+			walk_dir(w, c);
+	}
+	if (!de && errno)
+		walk_stop(w, -errno, d->path, "");
+	closedir(dir);
+	free(d);
+}
+
+static void *walk_worker(void *arg)
+{
+	walker *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->stack && w->busy && !w->result)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->result || !w->stack) {
+			pthread_cond_broadcast(&w->cv);
+			break;
+		}
+		wdir *d = w->stack;
+		w->stack = d->next;
+		w->queued--;
+		w->busy++;
+		pthread_mutex_unlock(&w->mu);
+		walk_dir(w, d);
+		pthread_mutex_lock(&w->mu);
+		w->busy--;
+		if (!w->busy && !w->stack)
+			pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* The trees (the checkout, and git directories outside it, which are
+ * git directories from the top) changed since?  1 with the first changed
+ * path in where, 0 when nothing is, -errno when one cannot be read. */
+static int trees_changed(const char *const *tops, const bool *in_git, size_t n, const struct timespec *since,
+			 char *where, size_t cap)
+{
+	walker w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .since = since };
+	pthread_t th[WALK_THREADS];
+	size_t nth = 0, want = (size_t)cpu_count();
+
+	for (size_t i = 0; i < n && !w.result; i++) {
+		struct stat st;
+		int fd = open(tops[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		wdir *d = fd >= 0 && fstat(fd, &st) == 0 ? wdir_new(fd, tops[i], "", in_git[i], 0) : NULL;
+		if (!d) {
+			walk_stop(&w, fd < 0 ? -errno : -ENOMEM, tops[i], "");
+			if (fd >= 0)
+				close(fd);
+		} else if (at_or_after(&st.st_ctim, since)) {
+			walk_stop(&w, 1, tops[i], "");
 			close(fd);
-		return r;
+			free(d);
+		} else {
+			d->next = w.stack;
+			w.stack = d;
+			w.queued++;
+		}
 	}
-	if (at_or_after(&st.st_ctim, since)) {
-		close(fd);
-		return 1;
+	want = want < 1 ? 1 : want > WALK_THREADS ? WALK_THREADS : want;
+	while (nth + 1 < want && pthread_create(&th[nth], NULL, walk_worker, &w) == 0)
+		nth++;
+	walk_worker(&w);
+	for (size_t i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	for (wdir *d = w.stack, *next; d; d = next) {    /* left when a change stopped the walk */
+		next = d->next;
+		close(d->fd);
+		free(d);
 	}
-	size_t len = strlen(where);
-	return changed_below(fd, in_git, since, 0, where, len, cap);
+	snprintf(where, cap, "%s", w.where);
+	return w.result;
 }
 
 /* What the step's output depends on besides the trees. */
@@ -324,9 +443,9 @@ static int last_output(const version_args *a, const step *st, const char *key, c
 	}
 	struct timespec since = { .tv_sec = (time_t)sec, .tv_nsec = nsec };
 	char where[PATH_MAX];
-	r = tree_changed(a->checkout, false, &since, where, sizeof where);
-	for (size_t i = 0; r == 0 && i < st->n_gd; i++)
-		r = tree_changed(st->gd[i], true, &since, where, sizeof where);
+	const char *tops[3] = { a->checkout, st->gd[0], st->gd[1] };
+	const bool in_git[3] = { false, true, true };
+	r = trees_changed(tops, in_git, 1 + st->n_gd, &since, where, sizeof where);
 	if (r != 0) {
 		if (r > 0)
 			snprintf(why, cap, "%s changed since the last run", where);
