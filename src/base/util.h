@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/types.h>
 
@@ -21,6 +22,12 @@
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #endif
 #define ARRAY_SIZE(x) (sizeof(x) / sizeof((x)[0]))
+/* Order of two file times: <0, 0, >0. */
+static inline int ts_cmp(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec != b->tv_sec ? (a->tv_sec < b->tv_sec ? -1 : 1)
+				      : (a->tv_nsec > b->tv_nsec) - (a->tv_nsec < b->tv_nsec);
+}
 
 static inline void freep(void *p) { free(*(void **)p); }
 static inline void closep(int *fd)

@@ -614,11 +614,6 @@ int data_sync_mark(const kb_data *d, struct timespec *ret)
 	return 0;
 }
 
-static bool ts_after(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
-}
-
 int data_set_sync_mark(kb_data *d, kb_error *e)
 {
 	/* Every file the sync wrote has a ctime at or before now; the mark's
@@ -634,7 +629,7 @@ int data_set_sync_mark(kb_data *d, kb_error *e)
 	for (int i = 0; i < 1000; i++) {
 		if (futimens(fd, NULL) < 0 || fstat(fd, &now) < 0)
 			return kb_err(e, errno, "state %s/" DF_SYNCED, d->dir);
-		if (ts_after(&now.st_ctim, &first.st_ctim))
+		if (ts_cmp(&now.st_ctim, &first.st_ctim) > 0)
 			return 0;
 		struct timespec ms = { 0, 1000000 };
 		(void)nanosleep(&ms, NULL);

@@ -346,8 +346,7 @@ static int copy_link(walk *w, int sfd, int dfd, const char *name, bool have, con
 static bool changed_since_sync(const walk *w, const struct stat *ds)
 {
 	const struct timespec *t = w->o->resend_since;
-	return t && (ds->st_ctim.tv_sec > t->tv_sec ||
-		     (ds->st_ctim.tv_sec == t->tv_sec && ds->st_ctim.tv_nsec >= t->tv_nsec));
+	return t && ts_cmp(&ds->st_ctim, t) >= 0;
 }
 
 static void mirror_entry(walk *w, int sfd, int dfd, const char *rel, const entry *se, const entry *de)

@@ -191,11 +191,6 @@ static int version_run(const version_args *a, step *st, const char *out, kb_erro
 #define RECORD_HEAD "kbuild-ns version step 1"
 #define WALK_DEPTH 200
 
-static bool at_or_after(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec >= b->tv_nsec);
-}
-
 /* The walk runs on every core: a checkout the size of Kubernetes' is
  * tens of thousands of fstatat calls, each a few microseconds.  Threads
  * take directories from one stack; a directory found while the stack
@@ -280,7 +275,7 @@ static void walk_dir(walker *w, wdir *d)
 			walk_stop(w, errno == ENOENT ? 1 : -errno, d->path, nm);    /* gone meanwhile: changed */
 			break;
 		}
-		if (at_or_after(&st.st_ctim, w->since)) {
+		if (ts_cmp(&st.st_ctim, w->since) >= 0) {
 			walk_stop(w, 1, d->path, nm);
 			break;
 		}
@@ -361,7 +356,7 @@ static int trees_changed(const char *const *tops, const bool *in_git, size_t n, 
 			walk_stop(&w, fd < 0 ? -errno : -ENOMEM, tops[i], "");
 			if (fd >= 0)
 				close(fd);
-		} else if (at_or_after(&st.st_ctim, since)) {
+		} else if (ts_cmp(&st.st_ctim, since) >= 0) {
 			walk_stop(&w, 1, tops[i], "");
 			close(fd);
 			free(d);
@@ -585,14 +580,4 @@ int version_finish(version_job *j, kb_error *e)
 	if ((r = write_file_atomic(sfd, j->name, j->text, j->len)) < 0)
 		return kb_err(e, -r, "%s", j->path);
 	return 0;
-}
-
-int version_put(const version_args *a, kb_error *e)
-{
-	version_job *j = NULL;
-	int r = version_prepare(a, &j, e);
-	if (r == 0)
-		r = version_finish(j, e);
-	version_job_free(j);
-	return r;
 }

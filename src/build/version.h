@@ -41,25 +41,22 @@ typedef struct version_args {
 	size_t n_image_env;
 } version_args;
 
-/* Put the version file where file points, which must be a file at the
- * top of root (a note at -v otherwise): the host's file copied, as
- * classic build/common.sh copies it, or the version step's output — its
- * last run's, kept in data's record, while nothing it reads has changed
- * since (no ctime in the checkout or its git directory at or after the
- * moment before that run; the same image, variables and script), else
- * from running it again.  1 when the step ran (on the data layer, mounted volatile: the caller removes the
- * kernel's mark), 0 when there was nothing to do or a copy, or an error
- * naming hack/lib/version.sh and its exit status (its own messages went
- * to stdout and stderr). */
-int version_put(const version_args *a, kb_error *e);
-
-/* The same in two halves, so that the sync-in can run between them, beside
- * the build sandbox's start (build.c): version_prepare decides (and reads
- * the checkout, never the snapshot) — nothing to do, a text to write (the
- * host's file, or the step's last output), or the step to run;
- * version_finish does it, after the sync.  Only a job that runs the step
- * needs the data layer (version_job_runs), and so cannot overlap the build
- * sandbox's mount of it. */
+/* The version file where file points, which must be a file at the top
+ * of root (a note at -v otherwise): the host's file copied, as classic
+ * build/common.sh copies it, or the version step's output — its last
+ * run's, kept in data's record, while nothing it reads has changed since
+ * (no ctime in the checkout or its git directory at or after the moment
+ * before that run; the same image, variables and script), else from
+ * running it again.  In two halves, so that the sync-in can run between
+ * them, beside the build sandbox's start (build.c): version_prepare
+ * decides (it reads the checkout, never the snapshot) — nothing to do, a
+ * text to write, or the step to run; version_finish does it, after the
+ * sync, and returns 1 when the step ran (on the data layer, mounted
+ * volatile: the caller removes the kernel's mark), 0 when it wrote a text
+ * or there was nothing to do, or an error naming hack/lib/version.sh and
+ * its exit status (its own messages went to stdout and stderr).  Only a
+ * job that runs the step needs the data layer (version_job_runs), and so
+ * cannot overlap the build sandbox's mount of it. */
 typedef struct version_job version_job;
 int version_prepare(const version_args *a, version_job **ret, kb_error *e);
 bool version_job_runs(const version_job *j);
