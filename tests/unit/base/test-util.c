@@ -168,12 +168,26 @@ static void test_rm_wide(void **state)
 	tmpdir_free(t);
 }
 
+/* File times order by seconds, then nanoseconds (a same-second pair is
+ * where the sync mark and the version walk decide). */
+static void test_ts_cmp(void **state)
+{
+	(void)state;
+	struct timespec a = { 10, 500 }, b = { 10, 499 }, c = { 9, 999999999 }, d = { 10, 500 };
+	assert_true(ts_cmp(&a, &b) > 0);
+	assert_true(ts_cmp(&b, &a) < 0);
+	assert_true(ts_cmp(&c, &b) < 0);
+	assert_true(ts_cmp(&a, &c) > 0);
+	assert_int_equal(ts_cmp(&a, &d), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rm_swap_never_chmods_through),
 		cmocka_unit_test(test_chmod_nofollow),
 		cmocka_unit_test(test_rm_keeps_outside),
+		cmocka_unit_test(test_ts_cmp),
 		cmocka_unit_test(test_rm_deep_few_fds),
 		cmocka_unit_test(test_rm_wide),
 	};
