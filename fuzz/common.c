@@ -164,3 +164,56 @@ void fz_tar_end(int fd)
 	if (write_all(fd, zero, sizeof zero) < 0)
 		fz_fail("tar write: %s", strerror(errno));
 }
+
+char *fz_text(const uint8_t *data, size_t size, size_t max)
+{
+	char *text = size <= max ? malloc(size + 1) : NULL;
+	if (!text)
+		return NULL;
+	memcpy(text, data, size);
+	text[size] = 0;
+	return text;
+}
+
+char *fz_subst(const fz_section *s, fz_ref_fn ref, void *arg, size_t max, size_t *ret_len)
+{
+	size_t cap = s->len * 2 + 80, len = 0;
+	char *out = malloc(cap);
+	if (!out)
+		fz_fail("out of memory");
+	for (size_t i = 0; i < s->len; i++) {
+		char c = s->data[i], buf[80];
+		const char *put = NULL;
+		if ((c == '@' || c == '%' || c == '#') && i + 1 < s->len) {
+			char k = s->data[i + 1];
+			size_t n = k >= '1' && k <= '9' ? (size_t)(k - '1') : k >= 'a' && k <= 'z' ? (size_t)(k - 'a') + 9
+											     : SIZE_MAX;
+			const kb_digest *d;
+			size_t size;
+			if (n != SIZE_MAX && ref(arg, n, &d, &size)) {
+				if (c == '@')
+					snprintf(buf, sizeof buf, "sha256:%s", d->hex);
+				else if (c == '%')
+					snprintf(buf, sizeof buf, "%s", d->hex);
+				else
+					snprintf(buf, sizeof buf, "%zu", size);
+				put = buf;
+				i++;
+			}
+		}
+		size_t pl = put ? strlen(put) : 1;
+		if (len + pl + 1 > cap) {
+			cap = (len + pl + 1) * 2;
+			if (cap > max || !(out = realloc(out, cap)))
+				fz_fail("out of memory");
+		}
+		if (put)
+			memcpy(out + len, put, pl);
+		else
+			out[len] = c;
+		len += pl;
+	}
+	out[len] = 0;
+	*ret_len = len;
+	return out;
+}

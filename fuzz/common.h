@@ -4,6 +4,7 @@
  * the library's answer.  Harness code only: every target calls the same
  * library functions the programs call, never a copy of them. */
 #pragma once
+#include "base/digest.h"
 #include "base/util.h"
 #include "runtime/error.h"
 
@@ -55,3 +56,15 @@ void fz_sections_free(fz_sections *s);
 /* A minimal ustar writer into an fd (GNU 'L' records for long names). */
 void fz_tar_add(int fd, const char *name, char type, const void *data, size_t len, const char *link);
 void fz_tar_end(int fd);
+
+/* The input as a C string, as read_file_at gives a file: a copy with a
+ * NUL after it (so cut at an inner NUL by strlen); NULL when over max
+ * bytes or out of memory (the input is then skipped). */
+char *fz_text(const uint8_t *data, size_t size, size_t max);
+
+/* A section with "@N", "%N" and "#N" (N = 1-9, then a-z for 10-35)
+ * replaced by "sha256:<hex>", "<hex>" and the size of blob N, when ref
+ * knows blob N (returns true and fills *d, *size); anything else kept.
+ * At most max bytes out, else the run stops as out of memory. */
+typedef bool (*fz_ref_fn)(void *arg, size_t n, const kb_digest **d, size_t *size);
+char *fz_subst(const fz_section *s, fz_ref_fn ref, void *arg, size_t max, size_t *ret_len);

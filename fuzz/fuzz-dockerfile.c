@@ -28,14 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	dockerfile *df = NULL;
 	kb_error e = { 0 };
-
-	if (size > (1u << 20))    /* profile.c's MAX_TREE_FILE */
-		return 0;
-	char *text = malloc(size + 1);
+	char *text = fz_text(data, size, 1u << 20);    /* profile.c's MAX_TREE_FILE */
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = 0;
 	/* profile.c hands it over as a C string (strlen). */
 	int r = dockerfile_parse(text, strlen(text), "build/build-image/Dockerfile", &df, &e);
 	fz_check_error(r, &e, "dockerfile_parse");

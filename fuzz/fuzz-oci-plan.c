@@ -50,46 +50,20 @@ typedef struct blob_ref {
 	size_t size;
 } blob_ref;
 
-/* Replace @N, %N and #N by what blob N resolved to; others stay. */
-static char *subst(const fz_section *s, const blob_ref *refs, size_t n_refs, size_t *ret_len)
+/* Blob n of the archive, once its body is made (fz_subst). */
+typedef struct refs_arg {
+	const blob_ref *refs;
+	size_t n;
+} refs_arg;
+
+static bool blob_of(void *arg, size_t n, const kb_digest **d, size_t *size)
 {
-	size_t cap = s->len * 2 + 1, len = 0;
-	char *out = malloc(cap);
-	if (!out)
-		fz_fail("out of memory");
-	for (size_t i = 0; i < s->len; i++) {
-		char c = s->data[i], buf[80];
-		const char *put = NULL;
-		if ((c == '@' || c == '%' || c == '#') && i + 1 < s->len) {
-			char d = s->data[i + 1];
-			size_t k = d >= '1' && d <= '9' ? (size_t)(d - '1') : d >= 'a' && d <= 'z' ? (size_t)(d - 'a') + 9
-												 : SIZE_MAX;
-			if (k < n_refs && refs[k].done) {
-				if (c == '@')
-					snprintf(buf, sizeof buf, "sha256:%s", refs[k].d.hex);
-				else if (c == '%')
-					snprintf(buf, sizeof buf, "%s", refs[k].d.hex);
-				else
-					snprintf(buf, sizeof buf, "%zu", refs[k].size);
-				put = buf;
-				i++;
-			}
-		}
-		size_t pl = put ? strlen(put) : 1;
-		if (len + pl + 1 > cap) {
-			cap = (len + pl + 1) * 2;
-			if (cap > MAX_SUBST_OUT * 4 || !(out = realloc(out, cap)))
-				fz_fail("out of memory");
-		}
-		if (put)
-			memcpy(out + len, put, pl);
-		else
-			out[len] = c;
-		len += pl;
-	}
-	out[len] = 0;
-	*ret_len = len;
-	return out;
+	const refs_arg *a = arg;
+	if (n >= a->n || !a->refs[n].done)
+		return false;
+	*d = &a->refs[n].d;
+	*size = a->refs[n].size;
+	return true;
 }
 
 /* The archive: one member per section, in the input's order. */
@@ -102,7 +76,8 @@ static int write_archive(const fz_sections *ss)
 	for (size_t i = 0; i < ss->n; i++)
 		ref_of[i] = !strcmp(ss->v[i].name, "blob") || !strcmp(ss->v[i].name, "cfg") ? n_refs++ : SIZE_MAX;
 	for (size_t i = ss->n; i-- > 0;) {
-		bodies[i] = subst(&ss->v[i], refs, n_refs, &lens[i]);
+		refs_arg ra = { refs, n_refs };
+		bodies[i] = fz_subst(&ss->v[i], blob_of, &ra, MAX_SUBST_OUT * 4, &lens[i]);
 		if (ref_of[i] != SIZE_MAX) {
 			blob_ref *b = &refs[ref_of[i]];
 			sha256_buf(bodies[i], lens[i], &b->d);

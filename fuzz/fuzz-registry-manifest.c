@@ -56,47 +56,21 @@ static int serve(void *ctx, blob_kind kind, const kb_digest *d, uint64_t size, s
 	return kb_errx(e, ENOENT, "GET blob sha256:%.12s: 404 Not Found", d->hex);
 }
 
-/* "@N", "%N", "#N" as in fuzz-oci-plan.c. */
-static char *subst(const fz_section *s, const docs *ds, const size_t *blob_at, size_t n_blobs, size_t *ret_len)
+/* Blob n of the documents, once its body is made (fz_subst). */
+typedef struct blobs_arg {
+	const docs *ds;
+	const size_t *at;
+	size_t n;
+} blobs_arg;
+
+static bool blob_of(void *arg, size_t n, const kb_digest **d, size_t *size)
 {
-	size_t cap = s->len * 2 + 80, len = 0;
-	char *out = malloc(cap);
-	if (!out)
-		fz_fail("out of memory");
-	for (size_t i = 0; i < s->len; i++) {
-		char c = s->data[i], buf[80];
-		const char *put = NULL;
-		if ((c == '@' || c == '%' || c == '#') && i + 1 < s->len) {
-			char k = s->data[i + 1];
-			size_t b = k >= '1' && k <= '9' ? (size_t)(k - '1') : k >= 'a' && k <= 'z' ? (size_t)(k - 'a') + 9
-											     : SIZE_MAX;
-			if (b < n_blobs && ds->v[blob_at[b]].data) {
-				const doc *x = &ds->v[blob_at[b]];
-				if (c == '@')
-					snprintf(buf, sizeof buf, "sha256:%s", x->d.hex);
-				else if (c == '%')
-					snprintf(buf, sizeof buf, "%s", x->d.hex);
-				else
-					snprintf(buf, sizeof buf, "%zu", x->len);
-				put = buf;
-				i++;
-			}
-		}
-		size_t pl = put ? strlen(put) : 1;
-		if (len + pl + 1 > cap) {
-			cap = (len + pl + 1) * 2;
-			if (!(out = realloc(out, cap)))
-				fz_fail("out of memory");
-		}
-		if (put)
-			memcpy(out + len, put, pl);
-		else
-			out[len] = c;
-		len += pl;
-	}
-	out[len] = 0;
-	*ret_len = len;
-	return out;
+	const blobs_arg *a = arg;
+	if (n >= a->n || !a->ds->v[a->at[n]].data)
+		return false;
+	*d = &a->ds->v[a->at[n]].d;
+	*size = a->ds->v[a->at[n]].len;
+	return true;
 }
 
 static void plan(const docs *ds, const remote_root *root, const plan_opts *o)
@@ -136,7 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			root = i;
 	}
 	for (size_t i = ss.n; i-- > 0;) {
-		ds.v[i].data = subst(&ss.v[i], &ds, blob_at, n_blobs, &ds.v[i].len);
+		blobs_arg ba = { &ds, blob_at, n_blobs };
+		ds.v[i].data = fz_subst(&ss.v[i], blob_of, &ba, SIZE_MAX, &ds.v[i].len);
 		sha256_buf(ds.v[i].data, ds.v[i].len, &ds.v[i].d);
 	}
 	if (root != SIZE_MAX) {

@@ -15,14 +15,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const fns[] = { "kube::build::rsync", "kube::build::sync_to_container",
 					   "kube::build::copy_output" };
-	if (size > (1u << 20))    /* profile.c's MAX_TREE_FILE */
-		return 0;
 	/* As read_file_at gives it: NUL-terminated, cut at an inner NUL. */
-	char *text = malloc(size + 1);
+	char *text = fz_text(data, size, 1u << 20);    /* profile.c's MAX_TREE_FILE */
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(fns); i++) {
 		filter_list l = { 0 };
