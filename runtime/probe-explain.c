@@ -51,17 +51,24 @@ void probe_fix(rt_probe *p, const char *fmt, ...)
 	p->fix[n + 1] = 0;
 }
 
+/* The start of a small /proc or /sys file, NUL-terminated ("" when it
+ * cannot be read; one read: these files say their size is 0).  The
+ * number of bytes read, or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return n;
+}
+
 static long read_long(const char *path)
 {
 	char buf[32];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(path, buf, sizeof buf) <= 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
 	if (buf[0] == 'Y' || buf[0] == 'N')    /* a module parameter */
 		return buf[0] == 'Y';
 	char *end;
@@ -75,11 +82,7 @@ static bool docker_sign(void)
 	if (statfs("/", &sf) == 0 && (unsigned long)sf.f_type == OVERLAYFS_SUPER_MAGIC)
 		return true;
 	char buf[1024];
-	int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = 0;
+	read_small("/proc/self/cgroup", buf, sizeof buf);
 	return strstr(buf, "docker") || strstr(buf, "kubepods") || strstr(buf, "containerd");
 }
 
@@ -88,11 +91,7 @@ static bool docker_sign(void)
 static bool under_seccomp(void)
 {
 	char buf[4096];
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = 0;
+	read_small("/proc/self/status", buf, sizeof buf);
 	const char *p = strstr(buf, "\nSeccomp:");
 	return p && atoi(p + 9) == 2;
 }
@@ -102,13 +101,8 @@ static bool in_nested_userns(void)
 {
 	char buf[128];
 	unsigned long a, b, c;
-	int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
+	if (read_small("/proc/self/uid_map", buf, sizeof buf) <= 0)
 		return false;
-	buf[n] = 0;
 	return !(sscanf(buf, "%lu %lu %lu", &a, &b, &c) == 3 && a == 0 && b == 0 && c == 4294967295UL);
 }
 
