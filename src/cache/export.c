@@ -72,7 +72,7 @@ static la_ssize_t write_cb(struct archive *a, void *arg, const void *data, size_
  * allocates and faults in: 2^27, the most `zstd -d` and libarchive read
  * without options, made the archive of a 125 MB state of the 2017-shaped
  * tree 7% smaller than 2^24 but `zstd -d` of it 3x slower (0.64 against
- * 0.21 s; 0.27 against 0.06 s of it in the kernel, which fills the
+ * 0.21 s; 0.27 against 0.05 s of it in the kernel, which fills the
  * larger buffer). */
 static int start_zstd(exporter *x)
 {
