@@ -4,6 +4,7 @@
 #include "isolate.h"
 #include "child.h"
 #include "userns.h"
+#include "runns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,19 +48,26 @@ void rt_iso_shared_free(void *p, size_t len)
 /* The child's namespaces: its own user namespace (mapped by itself, or by
  * the parent through the setuid helpers when up/down are given) and the
  * mount namespace it owns, made private. */
-static int enter_namespaces(iso_hdr *h, const int *up, const int *down)
+static int enter_namespaces(iso_hdr *h, const int *up, const int *down, int nsfd)
 {
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 
-	/* A new user namespace first: it owns the mount namespace made with
-	 * it, which is what lets an unprivileged process clone and remount
-	 * (mount_namespaces(7): CAP_SYS_ADMIN in the owning user ns). */
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+	/* The run's user namespace, mapped already (runns.h): a mount
+	 * namespace of our own under it.  Where setns is refused (a seccomp
+	 * profile may allow unshare and not setns), one of our own. */
+	if (nsfd >= 0 && setns(nsfd, CLONE_NEWUSER) == 0) {
+		close(nsfd);
+		if (unshare(CLONE_NEWNS) < 0)
+			return kb_err(&h->err, errno, "unshare a mount namespace");
+	} else if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+		/* A new user namespace first: it owns the mount namespace
+		 * made with it, which is what lets an unprivileged process
+		 * clone and remount (mount_namespaces(7): CAP_SYS_ADMIN in
+		 * the owning user ns). */
 		h->fallback = !up && (errno == EPERM || errno == EINVAL || errno == ENOSPC || errno == EACCES);
 		return kb_err(&h->err, errno, "unshare user and mount namespaces");
-	}
-	if (up) {
+	} else if (up) {
 		/* Root inside is the caller, 1..N the subordinate range: the
 		 * namespace's capabilities then reach files of those ids too. */
 		char c = 1;
@@ -105,6 +113,7 @@ typedef struct iso_call {
 	void *arg;
 	void *shared;
 	int keep_fd;                /* an fd of the caller's that fn uses, or -1 */
+	int nsfd;                   /* the run's user namespace to join, or -1 */
 	pid_t parent;
 } iso_call;
 
@@ -119,9 +128,9 @@ static int child(const rt_iso_dir *dirs, size_t n, const iso_call *c, const int 
 		return 1;
 	/* Nothing else of the caller's: no fd it inherited (child.h), none
 	 * of its own but the mapping pipes and the one fn was promised. */
-	int keep[] = { up ? up[1] : -1, down ? down[0] : -1, c->keep_fd };
-	(void)rt_close_fds(keep, 3);
-	if (enter_namespaces(h, up, down) < 0)
+	int keep[] = { up ? up[1] : -1, down ? down[0] : -1, c->keep_fd, c->nsfd };
+	(void)rt_close_fds(keep, 4);
+	if (enter_namespaces(h, up, down, c->nsfd) < 0)
 		return 1;
 	for (size_t i = 0; i < n; i++)
 		if ((fds[i] = clone_dir(h, &dirs[i])) < 0)
@@ -176,11 +185,14 @@ static int child_result(pid_t pid, iso_hdr *h, kb_error *err)
 	return 0;
 }
 
-static int isolate(const rt_iso_dir *dirs, size_t n, int keep_fd, const rt_idrange *range, rt_iso_fn fn, void *arg,
-		   void *shared, bool *ret_isolated, kb_error *err)
+static int isolate(const rt_iso_dir *dirs, size_t n, int keep_fd, int nsfd, const rt_idrange *range, rt_iso_fn fn,
+		   void *arg, void *shared, bool *ret_isolated, kb_error *err)
 {
 	iso_hdr *h = hdr_of(shared);
-	iso_call c = { .fn = fn, .arg = arg, .shared = shared, .keep_fd = keep_fd, .parent = getpid() };
+	iso_call c = { .fn = fn, .arg = arg, .shared = shared, .keep_fd = keep_fd, .nsfd = nsfd, .parent = getpid() };
+
+	if (nsfd >= 0)
+		range = NULL;
 	int up[2] = { -1, -1 }, down[2] = { -1, -1 };
 
 	*ret_isolated = false;
@@ -223,7 +235,13 @@ static int isolate(const rt_iso_dir *dirs, size_t n, int keep_fd, const rt_idran
 int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso_fn fn, void *arg, void *shared,
 	       bool *ret_isolated, kb_error *err)
 {
-	return isolate(dirs, n, -1, range, fn, arg, shared, ret_isolated, err);
+	return isolate(dirs, n, -1, -1, range, fn, arg, shared, ret_isolated, err);
+}
+
+int rt_isolate_in(rt_runns *ns, const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared,
+		  bool *ret_isolated, kb_error *err)
+{
+	return isolate(dirs, n, -1, ns ? ns->fd : -1, NULL, fn, arg, shared, ret_isolated, err);
 }
 
 /* ---- work on files of subordinate ids ---- */
@@ -249,7 +267,7 @@ int rt_call_mapped(const rt_idrange *range, int keep_fd, int (*fn)(void *arg, kb
 	void *shared = rt_iso_shared(1);
 	if (!shared)
 		return kb_err(err, errno, "map the subordinate ids");
-	int r = isolate(NULL, 0, keep_fd, range, mapped_fn, &m, shared, &isolated, err);
+	int r = isolate(NULL, 0, keep_fd, -1, range, mapped_fn, &m, shared, &isolated, err);
 	rt_iso_shared_free(shared, 1);
 	return r;
 }

@@ -38,6 +38,12 @@ void rt_iso_shared_free(void *p, size_t len);
 int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso_fn fn, void *arg, void *shared,
 	       bool *ret_isolated, kb_error *err);
 
+/* The same in the run's user namespace (runns.h), whatever its maps:
+ * only a mount namespace is made, under it.  Without one (ns NULL, or no
+ * sandbox of the run has made it yet), as rt_isolate with range NULL. */
+struct rt_runns;
+int rt_isolate_in(struct rt_runns *ns, const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared,
+		  bool *ret_isolated, kb_error *err);
 /* Run fn in a child process in a new user namespace where the caller is
  * root and ids 1..N are the subordinate range (newuidmap/newgidmap):
  * with the namespace's capabilities it may remove or change the files a

@@ -30,6 +30,7 @@
 #include "userns.h"
 #include "caps.h"
 #include "seccomp-filter.h"
+#include "runns.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -42,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -324,6 +326,7 @@ typedef struct monitor {
 	int start_w;             /* one byte lets the command start (before_start only), else -1 */
 	int master;              /* the pty master, -1 without one */
 	bool in_open;            /* the user's input has not ended */
+	bool joined;             /* in the run's user namespace: its maps are written */
 	sigset_t set, old;       /* the signals we take through signalfd; the caller's mask */
 } monitor;
 
@@ -336,21 +339,139 @@ static void close_pair(int p[2])
 		}
 }
 
+/* The channels between the monitor and init: [0] is the reading end,
+ * [1] the writing end (the monitor reads err and writes sync and start;
+ * sock carries the pty master, [0] the monitor's). */
+typedef struct chans {
+	int sync[2], err[2], sock[2], start[2];
+} chans;
+
+static void close_chans(chans *c)
+{
+	close_pair(c->sync);
+	close_pair(c->err);
+	close_pair(c->sock);
+	close_pair(c->start);
+}
+
+/* init's first steps, in the child, whichever way it was cloned. */
+static _Noreturn void init_child(const rt_spec *s, chans *c, bool proc_bound)
+{
+	char go;
+	close(c->sync[1]);
+	close(c->err[0]);
+	if (c->sock[0] >= 0)
+		close(c->sock[0]);
+	if (c->start[0] >= 0)
+		close(c->start[0]);
+	/* If the monitor dies, so does the sandbox: pid 1's death takes
+	 * every process of the namespace with it.  The monitor holds the
+	 * sync pipe's write end until it has reaped us, so its hangup tells
+	 * a death that came before we asked. */
+	if (!rt_die_with_parent(0, c->sync[0]))
+		_exit(KB_EXIT_FAIL);
+	/* Nothing kbuild-ns inherited goes further (child.h), nor its own
+	 * fds (the checkout's lock would outlive it in an orphan): only our
+	 * channels stay (sync, error, pty, start). */
+	int keep[] = { c->sync[0], c->err[1], c->sock[1], c->start[1] };
+	(void)rt_close_fds(keep, 4);
+	/* Wait until the monitor has written our id maps: before that we
+	 * are "nobody" and every mount would fail.  (In the run's user
+	 * namespace, the word is already in the pipe.) */
+	if (read(c->sync[0], &go, 1) != 1)
+		_exit(KB_EXIT_FAIL);
+	close(c->sync[0]);
+	init_main(s, c->err[1], c->sock[1], c->start[1], proc_bound);
+}
+
+/* Joining the run's user namespace (rt_spec.userns) takes a middle
+ * process: only a process inside a user namespace can make namespaces it
+ * owns, and setns(CLONE_NEWUSER) is one-way, so the monitor cannot be
+ * that process.  The middle shares the monitor's memory and the monitor
+ * sleeps meanwhile (CLONE_VM | CLONE_VFORK, as posix_spawn): it joins,
+ * unshares the other namespaces (CLONE_NEWPID applies to its next
+ * child, which becomes pid 1), and clones init with CLONE_PARENT, so that
+ * init is the monitor's child, as in the one-clone way, and the middle
+ * ends at once. */
+typedef struct join_arg {
+	const rt_spec *s;
+	chans *c;
+	int nsfd, flags;
+	bool proc_bound;
+	pid_t pid;                  /* init */
+	int errnum;
+	bool joined;                /* setns succeeded */
+} join_arg;
+
+static int join_main(void *arg)
+{
+	join_arg *a = arg;
+	/* setns(CLONE_NEWUSER) gives the caller every capability in the
+	 * namespace it joins, which a process whose euid owns a child
+	 * namespace of its own may do (user_namespaces(7)); it needs a
+	 * process that shares neither its thread group nor its fs_struct. */
+	if (setns(a->nsfd, CLONE_NEWUSER) < 0) {
+		a->errnum = errno;
+		return 1;
+	}
+	a->joined = true;
+	if (unshare(a->flags) < 0) {
+		a->errnum = errno;
+		return 1;
+	}
+	/* A raw clone with no new stack: init gets a copy of this memory
+	 * (the monitor's, with this stack) and goes on from here. */
+	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0)
+		init_child(a->s, a->c, a->proc_bound);
+	a->pid = pid;
+	a->errnum = pid < 0 ? errno : 0;
+	return 0;
+}
+
+/* A kernel or a seccomp profile that refuses setns to us: every later
+ * sandbox of this process makes its own user namespace, as before. */
+static bool join_refused;
+
+static pid_t clone_joined(const rt_spec *s, chans *c, int nsfd, int flags, bool proc_bound, int *ret_errno)
+{
+	/* init runs on a copy of this stack: room for it as on a main
+	 * thread's (only the pages it touches are ever allocated). */
+	const size_t size = 8 << 20;
+	join_arg a = { .s = s, .c = c, .nsfd = nsfd, .flags = flags, .proc_bound = proc_bound, .pid = -1 };
+	char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+			   -1, 0);
+	if (stack == MAP_FAILED) {
+		*ret_errno = errno;
+		return -1;
+	}
+	pid_t mid = clone(join_main, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	if (mid < 0)
+		a.errnum = errno;
+	else
+		while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+			;
+	munmap(stack, size);
+	if (!a.joined && mid > 0 && (a.errnum == EPERM || a.errnum == EINVAL || a.errnum == ENOSYS))
+		join_refused = true;
+	*ret_errno = a.errnum;
+	return a.pid;
+}
+
 /* Make the channels, clone init into its new namespaces and send it on
  * its way; the monitor keeps its ends. */
 static int start(const rt_spec *s, monitor *m, bool proc_bound, kb_error *err)
 {
-	int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, sock[2] = { -1, -1 }, start_s[2] = { -1, -1 };
+	chans c = { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	int nsfd = s->userns && !join_refused ? s->userns->fd : -1;
 
-	/* start_s is a socket so that the monitor's word to an init that
-	 * has died meanwhile is an error (MSG_NOSIGNAL), not SIGPIPE. */
-	if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-	    (s->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) < 0) ||
-	    (s->before_start && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, start_s) < 0)) {
+	/* start is a socket so that the monitor's word to an init that has
+	 * died meanwhile is an error (MSG_NOSIGNAL), not SIGPIPE. */
+	if (pipe2(c.sync, O_CLOEXEC) < 0 || pipe2(c.err, O_CLOEXEC) < 0 ||
+	    (s->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.sock) < 0) ||
+	    (s->before_start && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c.start) < 0)) {
 		int en = errno;
-		close_pair(sync_p);
-		close_pair(err_p);
-		close_pair(sock);
+		close_chans(&c);
 		return kb_err(err, en, "sandbox: pipe");
 	}
 	/* Block the signals we handle before cloning, so none is lost between
@@ -358,57 +479,50 @@ static int start(const rt_spec *s, monitor *m, bool proc_bound, kb_error *err)
 	sigset_forwarded(&m->set);
 	(void)sigprocmask(SIG_BLOCK, &m->set, &m->old);
 
-	int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+	int flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
 	if (!proc_bound)
 		flags |= CLONE_NEWPID;
 	if (!s->net_host)
 		flags |= CLONE_NEWNET;
-	/* A raw clone with no new stack behaves like fork(); glibc's clone()
-	 * wrapper would want a stack and a function. */
-	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	pid_t pid = -1;
+	int en = 0;
+	bool joined = false;
+	if (nsfd >= 0) {
+		/* The maps are written: init need not wait for them. */
+		(void)!write(c.sync[1], "g", 1);
+		pid = clone_joined(s, &c, nsfd, flags, proc_bound, &en);
+		joined = pid > 0;
+		if (pid < 0 && join_refused) {
+			/* A fresh pipe: the word in this one is for a joined init. */
+			close_pair(c.sync);
+			if (pipe2(c.sync, O_CLOEXEC) < 0)
+				en = errno;
+			else
+				nsfd = -1;
+		}
+	}
+	if (nsfd < 0)
+		/* A raw clone with no new stack behaves like fork(); glibc's
+		 * clone() wrapper would want a stack and a function. */
+		pid = (pid_t)syscall(SYS_clone, (unsigned long)(flags | CLONE_NEWUSER) | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0)
+		init_child(s, &c, proc_bound);
 	if (pid < 0) {
-		int en = errno;
+		if (!en)
+			en = errno;
 		(void)sigprocmask(SIG_SETMASK, &m->old, NULL);
-		close_pair(sync_p);
-		close_pair(err_p);
-		close_pair(sock);
-		close_pair(start_s);
-		return kb_err(err, en, "create namespaces (clone)");
+		close_chans(&c);
+		return kb_err(err, en, joined || nsfd >= 0 ? "create namespaces in the run's user namespace"
+							: "create namespaces (clone)");
 	}
-	if (pid == 0) {
-		char go;
-		close(sync_p[1]);
-		close(err_p[0]);
-		if (sock[0] >= 0)
-			close(sock[0]);
-		if (start_s[0] >= 0)
-			close(start_s[0]);
-		/* If the monitor dies, so does the sandbox: pid 1's death takes
-		 * every process of the namespace with it.  The monitor holds
-		 * the sync pipe's write end until it has reaped us, so its
-		 * hangup tells a death that came before we asked. */
-		if (!rt_die_with_parent(0, sync_p[0]))
-			_exit(KB_EXIT_FAIL);
-		/* Nothing kbuild-ns inherited goes further (child.h), nor its
-		 * own fds (the checkout's lock would outlive it in an orphan):
-		 * only our channels stay (sync, error, pty, start). */
-		int keep[] = { sync_p[0], err_p[1], sock[1], start_s[1] };
-		(void)rt_close_fds(keep, 4);
-		/* Wait until the monitor has written our id maps: before that we
-		 * are "nobody" and every mount would fail. */
-		if (read(sync_p[0], &go, 1) != 1)
-			_exit(KB_EXIT_FAIL);
-		close(sync_p[0]);
-		init_main(s, err_p[1], sock[1], start_s[1], proc_bound);
-	}
-	close(sync_p[0]);
-	close(err_p[1]);
-	if (sock[1] >= 0)
-		close(sock[1]);
-	if (start_s[1] >= 0)
-		close(start_s[1]);
-	*m = (monitor){ .pid = pid, .sync_w = sync_p[1], .err_r = err_p[0], .sock = sock[0], .start_w = start_s[0],
-			.master = -1, .in_open = true, .set = m->set, .old = m->old };
+	close(c.sync[0]);
+	close(c.err[1]);
+	if (c.sock[1] >= 0)
+		close(c.sock[1]);
+	if (c.start[1] >= 0)
+		close(c.start[1]);
+	*m = (monitor){ .pid = pid, .sync_w = c.sync[1], .err_r = c.err[0], .sock = c.sock[0], .start_w = c.start[0],
+			.master = -1, .in_open = true, .joined = joined, .set = m->set, .old = m->old };
 	return 0;
 }
 
@@ -578,9 +692,16 @@ static int run_once(const rt_spec *s, bool proc_bound, bool *hook_done, int *ret
 	*info = (rt_info){ .proc_bound = proc_bound };
 	if ((r = start(s, &m, proc_bound, err)) < 0)
 		return r;
-	if ((r = write_maps(s, m.pid, info, err)) < 0)
-		return abandon(&m, r);
-	(void)!write(m.sync_w, "g", 1);    /* if init died, the wait tells */
+	if (!m.joined) {
+		if ((r = write_maps(s, m.pid, info, err)) < 0)
+			return abandon(&m, r);
+		(void)!write(m.sync_w, "g", 1);    /* if init died, the wait tells */
+		if (s->userns)
+			rt_runns_adopt(s->userns, m.pid, info->range_failed, &info->range_err);
+	} else if (s->userns->range_failed) {
+		info->range_failed = true;
+		info->range_err = s->userns->range_err;
+	}
 	if (s->before_start && (r = before_start(s, &m, hook_done, err)) < 0)
 		return abandon(&m, r);
 	if (s->tty) {

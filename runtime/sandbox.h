@@ -45,6 +45,13 @@ typedef struct rt_spec {
 	bool tty;                    /* give the command its own pty */
 	bool volatile_upper;         /* overlay "volatile": no sync at unmount */
 	const struct rt_idrange *range;  /* subordinate ids to map as 1..N (root mode), or NULL */
+	/* The run's user namespace (runns.h): when it has one, the sandbox
+	 * joins it and makes only the other namespaces, under it (user_host
+	 * and range were the first sandbox's business, not read); when not,
+	 * the sandbox makes one as without it and, its maps written, it
+	 * becomes the run's.  NULL: a user namespace of its own, kept by
+	 * nobody (a sandbox whose ids differ, as the version step's). */
+	struct rt_runns *userns;
 	/* Instead of a command: a function of ours, run as root inside on
 	 * the finished root (after pivot_root, before capabilities and
 	 * seccomp).  It returns 0, or a negative errno with e filled. */

@@ -12,6 +12,7 @@
 #include "base/words.h"
 #include "image/image.h"
 #include "runtime/isolate.h"
+#include "runtime/runns.h"
 #include "runtime/seccomp-filter.h"
 
 #include <errno.h>
@@ -58,6 +59,7 @@ struct kb_build {
 	bool flat_layers;            /* ... because the image's layers are in OCI form (flat_layers) */
 	bool use_range;
 	rt_idrange range;
+	rt_runns ns;                 /* the run's user namespace (runns.h) */
 	envv env;
 	char **lowers;               /* layer paths, top first */
 	rt_bind binds[MAX_BINDS];
@@ -316,7 +318,7 @@ static int sync_fn(void *arg, const int *fds, void *shared, kb_error *e)
 /* One pass in a fresh sync sandbox.  It sees the two trees and nothing
  * else of the host, the one it reads read-only: sync-in cannot touch the
  * checkout, copy-out cannot change the snapshot it reads. */
-static int sync_once(kb_build *b, bool out, const rt_idrange *range, sync_stats *st, bool *isolated, kb_error *e)
+static int sync_once(kb_build *b, bool out, bool mapped, sync_stats *st, bool *isolated, kb_error *e)
 {
 	const kb_data *d = b->data;
 	rt_iso_dir dirs[2] = {
@@ -333,26 +335,29 @@ static int sync_once(kb_build *b, bool out, const rt_idrange *range, sync_stats 
 	sync_stats *sh = rt_iso_shared(sizeof *sh);
 	if (!sh)
 		return kb_err(e, errno, "sync sandbox");
-	r = rt_isolate(dirs, 2, range, sync_fn, &j, sh, isolated, e);
+	r = mapped ? rt_isolate(dirs, 2, &b->range, sync_fn, &j, sh, isolated, e)
+		   : rt_isolate_in(&b->ns, dirs, 2, sync_fn, &j, sh, isolated, e);
 	*st = *sh;
 	rt_iso_shared_free(sh, sizeof *sh);
 	return r;
 }
 
-/* Files of subordinate ids (a range-mapped build that ran something as
- * another user, or unpacked a tar as root) are out of reach of the
- * caller's own ids: on EACCES/EPERM, once more with the range mapped. */
+/* In the run's user namespace.  Files of subordinate ids (a
+ * range-mapped build that ran something as another user, or unpacked a
+ * tar as root) are out of reach of the caller's own ids: without that
+ * namespace's range, on EACCES/EPERM once more with the range mapped. */
 static int sync_pass(kb_build *b, bool out, kb_error *e)
 {
 	const char *what = out ? "copy-out" : "sync-in";
 	sync_stats st = { 0 };
 	bool isolated = false, mapped = false;
-	int r = sync_once(b, out, NULL, &st, &isolated, e);
+	int r = sync_once(b, out, false, &st, &isolated, e);
 	bool wrote = st.copied || st.modes;
-	if (r < 0 && b->use_range && (e->errnum == EACCES || e->errnum == EPERM)) {
+	bool ns_range = b->ns.fd >= 0 && b->use_range && !b->ns.range_failed;
+	if (r < 0 && b->use_range && !ns_range && (e->errnum == EACCES || e->errnum == EPERM)) {
 		*e = (kb_error){ 0 };
 		mapped = true;
-		r = sync_once(b, out, &b->range, &st, &isolated, e);
+		r = sync_once(b, out, true, &st, &isolated, e);
 		wrote = wrote || st.copied || st.modes;
 	}
 	/* The files this sync wrote have the sync's ctime: the mark goes
@@ -648,6 +653,7 @@ int build_open(const char *state_dir, const build_opts *o, kb_build **ret, kb_er
 	b->state_dir = xstrdup(state_dir);
 	b->snap = !o->bind_source;
 	b->copy = copy_wanted(o);
+	b->ns = (rt_runns)RT_RUNNS_INIT;
 	if (b->snap)
 		out_status("Verifying Prerequisites....");
 	/* The state directory is made by build_prepare, not here: a run
@@ -695,6 +701,7 @@ int build_open_existing(const char *state_dir, kb_build **ret, kb_error *e)
 	b->o = &copy_only;
 	b->state_dir = xstrdup(state_dir);
 	b->snap = b->copy = true;
+	b->ns = (rt_runns)RT_RUNNS_INIT;
 	b->use_range = data_find_range(&b->range);
 	if ((r = profile_load(".", false, &b->prof, e)) < 0)
 		return r;
@@ -762,7 +769,7 @@ static int make_spec(kb_build *b, kb_error *e)
 		.argv = b->o->shell ? shell_argv : b->o->argv, .cwd = b->prof->workdir, .hostname = b->hostname,
 		.user_host = b->o->user_host, .net_host = b->o->net_host, .no_seccomp = b->o->no_seccomp,
 		.tty = !b->o->release && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), .uid = getuid(), .gid = getgid(),
-		.volatile_upper = true, .range = b->use_range ? &b->range : NULL,
+		.volatile_upper = true, .range = b->use_range ? &b->range : NULL, .userns = &b->ns,
 	};
 	return 0;
 }
@@ -1170,5 +1177,6 @@ void build_close(kb_build *b)
 	data_free(b->data);
 	profile_free(b->prof);
 	free(b->state_dir);
+	rt_runns_end(&b->ns);
 	free(b);
 }

@@ -162,6 +162,7 @@ static int version_run(const version_args *a, step *st, const char *out, kb_erro
 	 * owner, so a matching owner spares git reading every file. */
 	s.user_host = true;
 	s.range = NULL;
+	s.userns = NULL;
 	if ((r = rt_run(&s, &status, NULL, e)) < 0)
 		kb_err_prefix(e, "version step");
 	else if (status != 0)
