@@ -63,6 +63,15 @@ if [ -n "$range" ] && [ -n "$tname" ] && grep -q "^$tname:\|^$TEST_UID:" /etc/su
 	out=$(as_user env -u KBUILD_NS_IDMAP "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co-range" run --image "$IMG" \
 		-- sh -c 'test ! -e d && echo gone' </dev/null 2>&1)
 	is "subuid range: a snapshot directory of another id is removed by the next sync-in" "$out" gone
+	# The sync sandboxes join the run's user namespace (runtime/runns.h),
+	# range and all: an output of another id, readable by it alone, comes
+	# back at the first try, not after a second pass with the range mapped.
+	out=$(as_user env -u KBUILD_NS_IDMAP "$KBUILD_NS" -v --state-dir "$STATE" -C "$WORK/co-range" run --image "$IMG" \
+		-- sh -c 'mkdir -p _output/bin && echo b >_output/bin/tool && chown -R 1000:1000 _output &&
+			  chmod 600 _output/bin/tool' </dev/null 2>&1 | grep 'copy-out:')
+	is "subuid range: an output of another id is copied out in the run's user namespace ($(flat "$out"))" \
+		"$(cat "$WORK/co-range/_output/bin/tool" 2>/dev/null):$(echo "$out" | grep -c 'subordinate ids')" "b:0"
+	as_user rm -rf "$WORK/co-range/_output"
 	# A new version (here: the checkout becomes Kubernetes-shaped) drops
 	# the old state, files of other ids included.
 	as_user env -u KBUILD_NS_IDMAP "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co-range" run --image "$IMG" \
