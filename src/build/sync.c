@@ -199,7 +199,8 @@ static int open_child(int pfd, const char *name)
 }
 
 /* Queue directory rel; with pfds (the parent's source and destination
- * fds) and name, its fds are opened now while the budget allows. */
+ * fds; copy-out passes -1 for the destination, opened only when a file
+ * lands) and name, its fds are opened now while the budget allows. */
 static int push_at(walk *w, const char *rel, const struct stat *meta, const int *pfds, const char *name)
 {
 	size_t len = strlen(rel);
@@ -209,8 +210,8 @@ static int push_at(walk *w, const char *rel, const struct stat *meta, const int 
 	j->sfd = j->dfd = -1;
 	if (pfds && atomic_load(&w->held) < MAX_HELD_FDS) {
 		j->sfd = open_child(pfds[0], name);
-		j->dfd = j->sfd >= 0 ? open_child(pfds[1], name) : -1;
-		if (j->dfd < 0 && j->sfd >= 0) {
+		j->dfd = j->sfd >= 0 && pfds[1] >= 0 ? open_child(pfds[1], name) : -1;
+		if (j->dfd < 0 && j->sfd >= 0 && pfds[1] >= 0) {
 			close(j->sfd);
 			j->sfd = -1;
 		}
@@ -242,7 +243,8 @@ static void free_job(walk *w, job *j)
 {
 	if (j->sfd >= 0) {
 		close(j->sfd);
-		close(j->dfd);
+		if (j->dfd >= 0)
+			close(j->dfd);
 		atomic_fetch_sub(&w->held, 2);
 	}
 	free(j);
@@ -586,7 +588,8 @@ static bool out_writable(walk *w, const job *j, int dfd, int *state)
 
 static void out_job(walk *w, job *j)
 {
-	_cleanup_close_ int sfd = sfile_open_dir(w->srcfd, j->rel);
+	_cleanup_close_ int own_s = j->sfd < 0 ? sfile_open_dir(w->srcfd, j->rel) : -1;
+	int sfd = j->sfd >= 0 ? j->sfd : own_s;
 	_cleanup_close_ int dfd = -1;
 	const sync_rules *ru = w->o->rules;
 	listing S = { 0 };
@@ -607,7 +610,8 @@ static void out_job(walk *w, job *j)
 			break;
 		}
 		if (se->type == DT_DIR) {
-			if (!filter_hides(&ru->out, path, true) && (r = push(w, path, NULL)) < 0)
+			const int pfds[2] = { sfd, -1 };
+			if (!filter_hides(&ru->out, path, true) && (r = push_at(w, path, NULL, pfds, se->name)) < 0)
 				fail(w, -r, "copy-out", path);
 			continue;
 		}
