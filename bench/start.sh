@@ -27,6 +27,8 @@
 #   ch-run                         (Charliecloud, on the flattened root)
 #   runc run                       (rootless, on the flattened root)
 #   podman run --rm --network none (rootless, private overlay store)
+#   unshare -U with a subordinate range, and with one id
+#                                  (the price of newuidmap/newgidmap alone)
 #   true                           (the cost of fork and exec alone)
 # and prints the mean, median and fastest time of each with its ratio to
 # kbuild-ns.  A tool that is missing or does not work here is listed as
@@ -39,8 +41,8 @@
 #   --warmup N     untimed runs of each tool first (default 20; podman 3)
 #   --only LIST    comma-separated rows (kbuild-ns-snap,kbuild-ns,kbuild-ns-single,
 #                  kbuild-ns-unconfined,kbuild-ns-nonet,bwrap,unshare,unshare-volatile,ch-run,
-#                  runc,podman,true); kbuild-ns is the reference for the
-#                  ratios, so keep it in the list
+#                  runc,podman,idmap-range,idmap-single,true); kbuild-ns is
+#                  the reference for the ratios, so keep it in the list
 #   --profile N    after the timings, N more runs of kbuild-ns under perf
 #                  (uprobes and tracepoints; root only) and a table of where
 #                  their time goes, by bench/start-phases.py
@@ -210,7 +212,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 declare -A skipped failed cmdline rowenv
-rows=(kbuild-ns-snap kbuild-ns kbuild-ns-single kbuild-ns-unconfined kbuild-ns-nonet bwrap unshare unshare-volatile ch-run runc podman true)
+rows=(kbuild-ns-snap kbuild-ns kbuild-ns-single kbuild-ns-unconfined kbuild-ns-nonet bwrap unshare unshare-volatile ch-run runc podman
+	idmap-range idmap-single true)
 label() {
 	case $1 in
 	kbuild-ns-snap) echo "kbuild-ns run -- true, defaults (snapshot, copy-out)" ;;
@@ -224,6 +227,8 @@ label() {
 	ch-run) echo "ch-run (flat root)" ;;
 	runc) echo "runc run, rootless (flat root)" ;;
 	podman) echo "podman run --rm --network none" ;;
+	idmap-range) echo "unshare -U, subordinate range (newuidmap)" ;;
+	idmap-single) echo "unshare -U, one id (--map-root-user)" ;;
 	true) echo "true (fork+exec only)" ;;
 	esac
 }
@@ -379,6 +384,15 @@ if command -v podman >/dev/null && command -v skopeo >/dev/null; then
 else
 	skipped[podman]="podman or skopeo is not installed"
 fi
+# The price of a subordinate range alone, as util-linux pays it: a user
+# namespace whose maps newuidmap and newgidmap write, against one whose
+# single map unshare writes itself (--map-users needs util-linux 2.38).
+if unshare --help 2>/dev/null | grep -q -- --map-users; then
+	cmdline[idmap-range]="unshare -U --map-users=auto --map-groups=auto --map-root-user true"
+	cmdline[idmap-single]="unshare -U --map-root-user true"
+else
+	for r in idmap-range idmap-single; do skipped[$r]="unshare has no --map-users (util-linux before 2.38)"; done
+fi
 cmdline[true]="true"
 
 # One untimed run of each (for kbuild-ns this also creates the data layer,
@@ -472,6 +486,16 @@ if [ -n "$kb" ]; then
 		else print "  kbuild-ns within 1.5x of bwrap: no bwrap figure"
 		if (pm != "") printf "  at least 25x faster than podman: %.1fx %s\n", pm / kb, (pm / kb >= 25 ? "met" : "NOT met")
 		else print "  at least 25x faster than podman: no podman figure" }'
+	awk -v kb="$kb" -v snap="$(get kbuild-ns-snap 2)" -v single="$(get kbuild-ns-single 2)" -v bw="$(get bwrap 2)" \
+		-v rg="$(get idmap-range 2)" -v one="$(get idmap-single 2)" 'BEGIN {
+		if (bw == "") { print "targets (issue 12): no bwrap figure"; exit }
+		print "targets (issue 12), against bwrap, which maps one id:"
+		if (snap != "") printf "  defaults (snapshot, copy-out) within 1.2x: %.2fx %s\n", snap / bw, (snap / bw <= 1.2 ? "met" : "NOT met")
+		printf "  --source bind --no-copy-output within 1.0x: %.2fx %s\n", kb / bw, (kb / bw <= 1.0 ? "met" : "NOT met")
+		if (single != "") printf "  the same with one id (KBUILD_NS_IDMAP=single): %.2fx\n", single / bw
+		if (rg != "" && one != "")
+			printf "  a subordinate range alone (unshare -U, range minus one id): %.2f ms = %.2fx bwrap\n", rg - one, (rg - one) / bw
+		if (single != "") printf "  kbuild-ns, range minus one id: %.2f ms\n", kb - single }'
 fi
 
 # ---------------------------------------------------------------------------
