@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_DIRS 8
+#define MAX_DIRS RT_ISO_MAX_DIRS
 
 /* The child's report, ahead of the caller's shared area. */
 typedef struct iso_hdr {
@@ -114,6 +116,7 @@ typedef struct iso_call {
 	void *shared;
 	int keep_fd;                /* an fd of the caller's that fn uses, or -1 */
 	int nsfd;                   /* the run's user namespace to join, or -1 */
+	int go_fd;                  /* made ahead: wait here for the word to run fn, or -1 */
 	pid_t parent;
 } iso_call;
 
@@ -128,13 +131,26 @@ static int child(const rt_iso_dir *dirs, size_t n, const iso_call *c, const int 
 		return 1;
 	/* Nothing else of the caller's: no fd it inherited (child.h), none
 	 * of its own but the mapping pipes and the one fn was promised. */
-	int keep[] = { up ? up[1] : -1, down ? down[0] : -1, c->keep_fd, c->nsfd };
-	(void)rt_close_fds(keep, 4);
+	int keep[] = { up ? up[1] : -1, down ? down[0] : -1, c->keep_fd, c->nsfd, c->go_fd };
+	(void)rt_close_fds(keep, 5);
+	/* Made ahead, it waits while a build runs in the same user
+	 * namespace, and holds the trees fn writes: not dumpable, so that
+	 * no process of that namespace may ptrace it or reach its fds
+	 * through /proc (that takes CAP_SYS_PTRACE where its memory was
+	 * made, the host's user namespace: ptrace(2), "Ptrace access mode
+	 * checking"). */
+	if (c->go_fd >= 0)
+		(void)prctl(PR_SET_DUMPABLE, 0);
 	if (enter_namespaces(h, up, down, c->nsfd) < 0)
 		return 1;
 	for (size_t i = 0; i < n; i++)
 		if ((fds[i] = clone_dir(h, &dirs[i])) < 0)
 			return 1;
+	if (c->go_fd >= 0) {
+		char go;
+		if (read(c->go_fd, &go, 1) != 1 || go != 'g')
+			return 0;    /* not wanted after all: nothing done */
+	}
 	return c->fn(c->arg, fds, c->shared, &h->err) < 0 ? 1 : 0;
 }
 
@@ -189,7 +205,8 @@ static int isolate(const rt_iso_dir *dirs, size_t n, int keep_fd, int nsfd, cons
 		   void *arg, void *shared, bool *ret_isolated, kb_error *err)
 {
 	iso_hdr *h = hdr_of(shared);
-	iso_call c = { .fn = fn, .arg = arg, .shared = shared, .keep_fd = keep_fd, .nsfd = nsfd, .parent = getpid() };
+	iso_call c = { .fn = fn, .arg = arg, .shared = shared, .keep_fd = keep_fd, .nsfd = nsfd, .go_fd = -1,
+		       .parent = getpid() };
 
 	if (nsfd >= 0)
 		range = NULL;
@@ -242,6 +259,64 @@ int rt_isolate_in(rt_runns *ns, const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, 
 		  bool *ret_isolated, kb_error *err)
 {
 	return isolate(dirs, n, -1, ns ? ns->fd : -1, NULL, fn, arg, shared, ret_isolated, err);
+}
+
+/* ---- made ahead ---- */
+
+void rt_isolate_ahead(rt_iso_ahead *a, rt_runns *ns, const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg,
+		      void *shared)
+{
+	int go[2];
+	*a = (rt_iso_ahead){ .ns = ns, .n = n, .fn = fn, .arg = arg, .shared = shared, .go_w = -1 };
+	if (n > MAX_DIRS)
+		return;
+	memcpy(a->dirs, dirs, n * sizeof *dirs);
+	/* Only in the run's user namespace, which needs no maps written for
+	 * it: the point is to have nothing left to do but fn. */
+	if (!ns || ns->fd < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0)
+		return;
+	iso_call c = { .fn = fn, .arg = arg, .shared = shared, .keep_fd = -1, .nsfd = ns->fd, .go_fd = go[1],
+		       .parent = getpid() };
+	*hdr_of(shared) = (iso_hdr){ 0 };
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(go[0]);
+		_exit(child(a->dirs, n, &c, NULL, NULL));
+	}
+	close(go[1]);
+	if (pid < 0) {
+		close(go[0]);
+		return;
+	}
+	a->pid = pid;
+	a->go_w = go[0];
+}
+
+int rt_isolate_go(rt_iso_ahead *a, bool run, bool *ret_isolated, kb_error *err)
+{
+	*ret_isolated = false;
+	if (a->pid <= 0)
+		return run ? rt_isolate_in(a->ns, a->dirs, a->n, a->fn, a->arg, a->shared, ret_isolated, err) : 0;
+	/* A child that died waiting (a ^C meant for the build, say) cannot
+	 * take the word (MSG_NOSIGNAL: an error, not SIGPIPE): made again. */
+	bool sent = run && send(a->go_w, "g", 1, MSG_NOSIGNAL) == 1;
+	close(a->go_w);
+	a->go_w = -1;
+	pid_t pid = a->pid;
+	a->pid = 0;
+	if (!sent) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return run ? rt_isolate_go(a, true, ret_isolated, err) : 0;
+	}
+	iso_hdr *h = hdr_of(a->shared);
+	int r = child_result(pid, h, err);
+	if (h->fallback) {
+		*err = (kb_error){ 0 };
+		return in_process(a->dirs, a->n, a->fn, a->arg, a->shared, err);
+	}
+	*ret_isolated = true;
+	return r;
 }
 
 /* ---- work on files of subordinate ids ---- */

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include "sandbox.h"
 
+#define RT_ISO_MAX_DIRS 8
+
 typedef struct rt_iso_dir {
 	const char *path;
 	bool ro;
@@ -44,6 +46,28 @@ int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso
 struct rt_runns;
 int rt_isolate_in(struct rt_runns *ns, const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared,
 		  bool *ret_isolated, kb_error *err);
+/* The same, made ahead of its work: rt_isolate_ahead forks the child,
+ * which joins the run's user namespace, makes its mount namespace and
+ * clones the directories, then waits (not dumpable meanwhile); the
+ * caller goes on, and rt_isolate_go gives it the word (run) and returns
+ * fn's result as rt_isolate_in would, or ends it without running fn.
+ * The sync sandbox's copy-out is made while the build runs.  arg and
+ * shared, and the paths in dirs, must stay valid until rt_isolate_go;
+ * fn sees arg as it was at rt_isolate_ahead.  Nothing fails at
+ * rt_isolate_ahead: without the run's namespace, or if the child cannot
+ * be made or dies waiting, rt_isolate_go does it all then. */
+typedef struct rt_iso_ahead {
+	pid_t pid;                  /* the waiting child, or 0 */
+	int go_w;
+	struct rt_runns *ns;
+	rt_iso_dir dirs[RT_ISO_MAX_DIRS];
+	size_t n;
+	rt_iso_fn fn;
+	void *arg, *shared;
+} rt_iso_ahead;
+void rt_isolate_ahead(rt_iso_ahead *a, struct rt_runns *ns, const rt_iso_dir *dirs, size_t n, rt_iso_fn fn,
+		      void *arg, void *shared);
+int rt_isolate_go(rt_iso_ahead *a, bool run, bool *ret_isolated, kb_error *err);
 /* Run fn in a child process in a new user namespace where the caller is
  * root and ids 1..N are the subordinate range (newuidmap/newgidmap):
  * with the namespace's capabilities it may remove or change the files a

@@ -656,19 +656,29 @@ static int abandon(monitor *m, int r)
 	return r;
 }
 
-/* The caller's work beside init's (rt_spec.before_start), with the
- * caller's signal mask but SIGCHLD still blocked: init's end must stay
- * pending for watch(), which takes it through a signalfd.  Done once per
- * rt_run (*done), even when the sandbox is made again proc-bound. */
+/* The caller's hooks run with the caller's signal mask but SIGCHLD still
+ * blocked: init's end must stay pending for watch(), which takes it
+ * through a signalfd. */
+static void hook_mask(const monitor *m, bool enter)
+{
+	sigset_t mask = m->old;
+	sigaddset(&mask, SIGCHLD);
+	if (enter) {
+		(void)sigprocmask(SIG_SETMASK, &mask, NULL);
+		return;
+	}
+	(void)sigprocmask(SIG_SETMASK, &m->set, NULL);
+	(void)sigprocmask(SIG_BLOCK, &m->old, NULL);
+}
+
+/* The caller's work beside init's (rt_spec.before_start).  Done once
+ * per rt_run (*done), even when the sandbox is made again proc-bound. */
 static int before_start(const rt_spec *s, monitor *m, bool *done, kb_error *err)
 {
 	if (!*done) {
-		sigset_t mask = m->old;
-		sigaddset(&mask, SIGCHLD);
-		(void)sigprocmask(SIG_SETMASK, &mask, NULL);
+		hook_mask(m, true);
 		int r = s->before_start(s->before_arg, err);
-		(void)sigprocmask(SIG_SETMASK, &m->set, NULL);
-		(void)sigprocmask(SIG_BLOCK, &m->old, NULL);
+		hook_mask(m, false);
 		if (r < 0)
 			return r;
 		*done = true;
@@ -704,6 +714,11 @@ static int run_once(const rt_spec *s, bool proc_bound, bool *hook_done, int *ret
 	}
 	if (s->before_start && (r = before_start(s, &m, hook_done, err)) < 0)
 		return abandon(&m, r);
+	if (s->after_start) {
+		hook_mask(&m, true);
+		s->after_start(s->after_arg);
+		hook_mask(&m, false);
+	}
 	if (s->tty) {
 		m.master = rt_recv_fd(m.sock);
 		close(m.sock);

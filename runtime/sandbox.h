@@ -65,6 +65,12 @@ typedef struct rt_spec {
 	 * as outside rt_run meanwhile (SIGCHLD excepted). */
 	int (*before_start)(void *arg, kb_error *e);
 	void *before_arg;
+	/* Work of the caller's that may run beside the command: called once
+	 * the command has been let go (its maps written, before_start done),
+	 * with signals as for before_start; it cannot fail the sandbox.  Called
+	 * again if the sandbox is made again proc-bound. */
+	void (*after_start)(void *arg);
+	void *after_arg;
 	uid_t uid;                   /* the caller's ids outside */
 	gid_t gid;
 } rt_spec;

@@ -60,6 +60,7 @@ struct kb_build {
 	bool use_range;
 	rt_idrange range;
 	rt_runns ns;                 /* the run's user namespace (runns.h) */
+	struct out_ahead *ahead;     /* the copy-out's sandbox, made while the build runs */
 	envv env;
 	char **lowers;               /* layer paths, top first */
 	rt_bind binds[MAX_BINDS];
@@ -315,23 +316,74 @@ static int sync_fn(void *arg, const int *fds, void *shared, kb_error *e)
 	return j->out ? sync_copy_out(fds[0], fds[1], &o, shared, e) : sync_mirror(fds[0], fds[1], &o, shared, e);
 }
 
-/* One pass in a fresh sync sandbox.  It sees the two trees and nothing
+/* A pass's job and directories.  It sees the two trees and nothing
  * else of the host, the one it reads read-only: sync-in cannot touch the
  * checkout, copy-out cannot change the snapshot it reads. */
-static int sync_once(kb_build *b, bool out, bool mapped, sync_stats *st, bool *isolated, kb_error *e)
+static void sync_setup(const kb_build *b, bool out, sync_job *j, rt_iso_dir dirs[2])
 {
 	const kb_data *d = b->data;
-	rt_iso_dir dirs[2] = {
-		{ .path = out ? d->snapshot : b->prof->checkout, .ro = true },
-		{ .path = out ? b->prof->checkout : d->snapshot, .ro = false },
-	};
 	const char *v = getenv("KUBE_VERBOSE");
+	dirs[0] = (rt_iso_dir){ .path = out ? d->snapshot : b->prof->checkout, .ro = true };
+	dirs[1] = (rt_iso_dir){ .path = out ? b->prof->checkout : d->snapshot, .ro = false };
 	/* build/common.sh adds rsync's -iv at KUBE_VERBOSE >= 6. */
-	sync_job j = { .rules = &b->prof->rules, .log = v && atoi(v) >= 6 ? out_change : NULL, .out = out,
-		       .checkout = b->prof->checkout };
+	*j = (sync_job){ .rules = &b->prof->rules, .log = v && atoi(v) >= 6 ? out_change : NULL, .out = out,
+			 .checkout = b->prof->checkout };
+}
+
+/* The copy-out's sync sandbox, made while the build runs (build_run's
+ * after_start): forking it, joining the run's user namespace, making its
+ * mount namespace and cloning the two trees are then done when the build
+ * ends, and only the walk is left (rt_isolate_ahead). */
+typedef struct out_ahead {
+	rt_iso_ahead iso;
+	sync_job job;
+	sync_stats *stats;           /* shared with the child */
+} out_ahead;
+
+static void copy_out_ahead(void *arg)
+{
+	kb_build *b = arg;
+	rt_iso_dir dirs[2];
+	if (!b->copy || b->ahead || b->ns.fd < 0)
+		return;
+	out_ahead *a = calloc(1, sizeof *a);
+	if (!a || !(a->stats = rt_iso_shared(sizeof *a->stats))) {
+		free(a);
+		return;    /* made when it is needed, as without */
+	}
+	sync_setup(b, true, &a->job, dirs);
+	rt_isolate_ahead(&a->iso, &b->ns, dirs, 2, sync_fn, &a->job, a->stats);
+	b->ahead = a;
+}
+
+/* The sandbox made ahead: run (copy-out) or ended unused. */
+static int ahead_go(kb_build *b, bool run, sync_stats *st, bool *isolated, kb_error *e)
+{
+	out_ahead *a = b->ahead;
+	bool iso;
+	kb_error ignored = { 0 };
+	int r = rt_isolate_go(&a->iso, run, isolated ? isolated : &iso, run ? e : &ignored);
+	if (st)
+		*st = *a->stats;
+	rt_iso_shared_free(a->stats, sizeof *a->stats);
+	free(a);
+	b->ahead = NULL;
+	return run ? r : 0;
+}
+
+/* One pass in a fresh sync sandbox (or, for copy-out, the one made
+ * ahead), in the run's user namespace or, mapped, one with the range. */
+static int sync_once(kb_build *b, bool out, bool mapped, sync_stats *st, bool *isolated, kb_error *e)
+{
+	rt_iso_dir dirs[2];
+	sync_job j;
 	int r;
-	if (!out && (r = data_sync_mark(d, &j.mark)) < 0)
-		return kb_err(e, -r, "state %s: the sync mark", d->dir);
+
+	if (out && !mapped && b->ahead)
+		return ahead_go(b, true, st, isolated, e);
+	sync_setup(b, out, &j, dirs);
+	if (!out && (r = data_sync_mark(b->data, &j.mark)) < 0)
+		return kb_err(e, -r, "state %s: the sync mark", b->data->dir);
 	sync_stats *sh = rt_iso_shared(sizeof *sh);
 	if (!sh)
 		return kb_err(e, errno, "sync sandbox");
@@ -1057,8 +1109,13 @@ int build_run(kb_build *b, int *ret_status, kb_error *e)
 		b->spec.before_start = sync_beside;
 		b->spec.before_arg = b;
 	}
+	if (b->snap && b->copy) {
+		b->spec.after_start = copy_out_ahead;
+		b->spec.after_arg = b;
+	}
 	r = rt_run(&b->spec, ret_status, &info, e);
 	b->spec.before_start = NULL;
+	b->spec.after_start = NULL;
 	b->sync_beside = false;
 	if (r < 0)
 		return r;
@@ -1177,6 +1234,8 @@ void build_close(kb_build *b)
 	data_free(b->data);
 	profile_free(b->prof);
 	free(b->state_dir);
+	if (b->ahead)
+		(void)ahead_go(b, false, NULL, NULL, NULL);
 	rt_runns_end(&b->ns);
 	free(b);
 }
