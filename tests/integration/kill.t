@@ -73,12 +73,6 @@ start_import() {
 		image import "$SCR/big.tar" --name big:1 ) >"$SCR/imp.out" 2>&1 &
 	PID=$!
 }
-# descendants PID: every process below PID (threads' children included).
-descendants() {
-	for _c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-		echo "$_c"; descendants "$_c"
-	done
-}
 
 killed=0 finished=0 hit=0 stray=0
 i=0

@@ -68,6 +68,13 @@ if [ "$(id -u)" = 0 ] && ! as_user sh -c 'test -x "$1" && { [ ! -e "$2" ] || tes
 	SRCDIR=$WORK/share/src
 fi
 
+# descendants PID: every process below PID (threads' children included).
+descendants() {
+	for _c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		echo "$_c"; descendants "$_c"
+	done
+}
+
 # kb ARGS...: kbuild-ns as the test user, on this script's state directory.
 kb() { as_user "$KBUILD_NS" -q --state-dir "$STATE" "$@"; }
 

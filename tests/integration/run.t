@@ -20,7 +20,7 @@
 need python3
 . "$SRCDIR/tests/integration/run-lib.sh"
 
-plan 65
+plan 67
 
 # ok_probe DESC [RUN-OPTS] -- PROBE-ARGS...: the probe's check holds inside.
 ok_probe() { _d=$1; shift; ok "$_d" sb "$@"; }
@@ -96,6 +96,8 @@ if [ -n "$range" ] && [ -n "$tname" ] && grep -q "^$tname:\|^$TEST_UID:" /etc/su
 		"$rc:$(test -d "$sd/upper/var/x" && echo still-there):${sd:+known}" "0::known"
 else
 	skip_one "subuid range: a snapshot directory of another id is removed" "no subuid range or newuidmap for the test user"
+	skip_one "subuid range: an output of another id is copied out in the run's user namespace" \
+		"no subuid range or newuidmap for the test user"
 	skip_one "subuid range: a version change removes the old state" "no subuid range or newuidmap for the test user"
 	skip_one "subuid range: clean removes a data layer holding files of other ids" "no subuid range or newuidmap for the test user"
 	skip_one "subuid range: uid_map maps 0 to the user and 1.. to the range" "no subuid range or newuidmap for the test user"
@@ -314,3 +316,30 @@ EOF
 rc=$?
 is "kbuild-ns shell runs the commands of a here-document" "$(flat "$out")" "sum=42 | /src | persisted"
 is "... and exits with the shell's status" "$rc" 3
+
+# ---- the copy-out's sandbox, made while the build runs ------------------------------------------
+# A child of kbuild-ns beside the build's init waits with the trees
+# cloned (build.c, copy_out_ahead); no process of the user may reach it
+# (not dumpable: its /proc/PID/fd is root's).  Killed while it waits, the
+# copy-out is made afresh at the end, and the output comes back all the same.
+mkdir -p "$WORK/co-ahead" && chown "$TEST_UID:$TEST_GID" "$WORK/co-ahead" 2>/dev/null
+( as_user_exec timeout -k 5 "$RUN_TIMEOUT" "$KBUILD_NS" -q --state-dir "$STATE" -C "$WORK/co-ahead" run \
+	--image "$IMG" -- sh -c 'mkdir -p _output/bin && echo a >_output/bin/t && touch started && sleep 3' ) \
+	</dev/null >"$WORK/ahead.out" 2>&1 &
+pid=$!
+waiting=""
+for _ in $(seq 100); do
+	if ls "$STATE"/projects/*/snapshot/started >/dev/null 2>&1; then
+		for k in $(descendants "$pid"); do
+			[ "$(cat "/proc/$k/comm" 2>/dev/null)" = kbuild-ns ] && waiting=$k
+		done
+		break
+	fi
+	sleep 0.1
+done
+fds=$(as_user ls "/proc/$waiting/fd" >/dev/null 2>&1 && echo readable || echo refused)
+[ -n "$waiting" ] && kill -KILL "$waiting"
+wait "$pid"
+rc=$?
+is "run: the copy-out's sandbox waits beside the build, unreachable; killed, the copy-out is made again" \
+	"${waiting:+found}:$fds:$rc:$(cat "$WORK/co-ahead/_output/bin/t" 2>/dev/null)" "found:refused:0:a"
