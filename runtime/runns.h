@@ -9,10 +9,11 @@
  * range-mapped run reaches files of subordinate ids at the first try.
  *
  * Each sandbox keeps its own view: what a process can see is its mount
- * namespace's business, and the sandboxes of a run never run at the same
+ * namespace's business, and the sandboxes of a run never work at the same
  * time as a command of another (the sync-in ends before the command
- * starts; the copy-out starts after every process of the build's pid
- * namespace has died).  The namespace is held by an fd of
+ * starts; the copy-out, made while the build runs, waits not dumpable
+ * and starts its work after every process of the build's pid namespace
+ * has died: isolate.h, rt_isolate_ahead).  The namespace is held by an fd of
  * /proc/PID/ns/user, which keeps it after the sandbox that made it is
  * gone. */
 #pragma once
