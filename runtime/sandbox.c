@@ -1,10 +1,12 @@
 /* rt_run: the sandbox's life, top to bottom in the order it happens.
  *
  *   monitor (the caller's process, outside)
- *     clone(NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS[|NEWNET])
+ *     clone(NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS), or in the run's user
+ *     namespace the same without NEWUSER through a middle process
  *     write the id maps, release the child
  *     forward signals, relay the pty, wait, return the status
  *   init (pid 1 inside)
+ *     unshare(NEWNET) while the maps are written
  *     build the root (mounts.c), hostname, loopback, pty
  *     fork the command, then reap every child until the command ends
  *   command
@@ -375,6 +377,16 @@ static _Noreturn void init_child(const rt_spec *s, chans *c, bool proc_bound)
 	 * channels stay (sync, error, pty, start). */
 	int keep[] = { c->sync[0], c->err[1], c->sock[1], c->start[1] };
 	(void)rt_close_fds(keep, 4);
+	/* The network namespace is made here rather than by the clone:
+	 * making one (its loopback device, its sysctls) takes about a
+	 * millisecond, which in the clone is the monitor's time, and here
+	 * overlaps the monitor writing our id maps.  A process has every
+	 * capability in the user namespace it was cloned into from the start,
+	 * maps or not (user_namespaces(7)), and the network namespace it makes
+	 * is owned by that user namespace, as the clone's would be: a fresh
+	 * sysfs needs that. */
+	if (!s->net_host && unshare(CLONE_NEWNET) < 0)
+		die(c->err[1], KB_EXIT_FAIL, errno, "create a network namespace");
 	/* Wait until the monitor has written our id maps: before that we
 	 * are "nobody" and every mount would fail.  (In the run's user
 	 * namespace, the word is already in the pipe.) */
@@ -479,11 +491,10 @@ static int start(const rt_spec *s, monitor *m, bool proc_bound, kb_error *err)
 	sigset_forwarded(&m->set);
 	(void)sigprocmask(SIG_BLOCK, &m->set, &m->old);
 
+	/* The network namespace comes later: init makes it (init_child). */
 	int flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
 	if (!proc_bound)
 		flags |= CLONE_NEWPID;
-	if (!s->net_host)
-		flags |= CLONE_NEWNET;
 	pid_t pid = -1;
 	int en = 0;
 	bool joined = false;
