@@ -11,7 +11,8 @@
 # unprivileged user, in one run:
 #   kbuild-ns run -- true, defaults  (what `run` does unless told: sync-in
 #                                   to the snapshot, the build sandbox on
-#                                   it, copy-out; the checkout is empty)
+#                                   it, copy-out; the checkout is empty;
+#                                   and the same with the one-id map)
 #   kbuild-ns run -- true          (the checkout's build sandbox, with
 #                                   --source bind: the checkout bound at
 #                                   /src, as bwrap gets it; the snapshot's
@@ -39,7 +40,7 @@
 #   --runs N       timed runs of each fast tool (default 300)
 #   --slow-runs N  timed runs of podman (default 30)
 #   --warmup N     untimed runs of each tool first (default 20; podman 3)
-#   --only LIST    comma-separated rows (kbuild-ns-snap,kbuild-ns,kbuild-ns-single,
+#   --only LIST    comma-separated rows (kbuild-ns-snap,kbuild-ns-snap-single,kbuild-ns,kbuild-ns-single,
 #                  kbuild-ns-unconfined,kbuild-ns-nonet,bwrap,unshare,unshare-volatile,ch-run,
 #                  runc,podman,idmap-range,idmap-single,true); kbuild-ns is
 #                  the reference for the ratios, so keep it in the list
@@ -212,11 +213,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 declare -A skipped failed cmdline rowenv
-rows=(kbuild-ns-snap kbuild-ns kbuild-ns-single kbuild-ns-unconfined kbuild-ns-nonet bwrap unshare unshare-volatile ch-run runc podman
+rows=(kbuild-ns-snap kbuild-ns-snap-single kbuild-ns kbuild-ns-single kbuild-ns-unconfined kbuild-ns-nonet bwrap unshare unshare-volatile ch-run runc podman
 	idmap-range idmap-single true)
 label() {
 	case $1 in
 	kbuild-ns-snap) echo "kbuild-ns run -- true, defaults (snapshot, copy-out)" ;;
+	kbuild-ns-snap-single) echo "the same, KBUILD_NS_IDMAP=single" ;;
 	kbuild-ns) echo "kbuild-ns run -- true" ;;
 	kbuild-ns-single) echo "kbuild-ns run, KBUILD_NS_IDMAP=single" ;;
 	kbuild-ns-unconfined) echo "kbuild-ns run --seccomp=unconfined" ;;
@@ -253,10 +255,10 @@ if [ -x "$KBUILD_NS" ]; then
 	copy_kbuild_ns
 fi
 if [ ! -x "$KBUILD_NS" ]; then
-	for r in kbuild-ns-snap kbuild-ns kbuild-ns-single kbuild-ns-unconfined kbuild-ns-nonet; do skipped[$r]="no kbuild-ns binary at $KBUILD_NS (set KBUILD_NS)"; done
+	for r in kbuild-ns-snap kbuild-ns-snap-single kbuild-ns kbuild-ns-single kbuild-ns-unconfined kbuild-ns-nonet; do skipped[$r]="no kbuild-ns binary at $KBUILD_NS (set KBUILD_NS)"; done
 elif ! as_user "$KBUILD_NS" -q --state-dir "$WORK/state" image import "$CACHE/image.oci.tar" --name "$IMAGE" \
 	>"$WORK/import.log" 2>&1; then
-	for r in kbuild-ns-snap kbuild-ns kbuild-ns-single kbuild-ns-unconfined kbuild-ns-nonet; do skipped[$r]="image import failed: $(last_line "$WORK/import.log")"; done
+	for r in kbuild-ns-snap kbuild-ns-snap-single kbuild-ns kbuild-ns-single kbuild-ns-unconfined kbuild-ns-nonet; do skipped[$r]="image import failed: $(last_line "$WORK/import.log")"; done
 else
 	have_kb=1
 fi
@@ -306,6 +308,8 @@ if [ $have_kb = 1 ]; then
 	# layer belongs to one mapping, hence the second checkout.
 	cmdline[kbuild-ns-single]="$KBUILD_NS -C $WORK/src-single --state-dir $WORK/state run --image $IMAGE --source bind --no-copy-output -- true"
 	rowenv[kbuild-ns-single]="KBUILD_NS_IDMAP=single"
+	cmdline[kbuild-ns-snap-single]="$KBUILD_NS -C $WORK/src-single --state-dir $WORK/state run --image $IMAGE -- true"
+	rowenv[kbuild-ns-snap-single]="KBUILD_NS_IDMAP=single"
 	cmdline[kbuild-ns-unconfined]="${KB[*]} --seccomp=unconfined -- true"
 	cmdline[kbuild-ns-nonet]="${KB[*]} --network host -- true"
 fi
@@ -487,10 +491,12 @@ if [ -n "$kb" ]; then
 		if (pm != "") printf "  at least 25x faster than podman: %.1fx %s\n", pm / kb, (pm / kb >= 25 ? "met" : "NOT met")
 		else print "  at least 25x faster than podman: no podman figure" }'
 	awk -v kb="$kb" -v snap="$(get kbuild-ns-snap 2)" -v single="$(get kbuild-ns-single 2)" -v bw="$(get bwrap 2)" \
+		-v snap1="$(get kbuild-ns-snap-single 2)" \
 		-v rg="$(get idmap-range 2)" -v one="$(get idmap-single 2)" 'BEGIN {
 		if (bw == "") { print "targets (issue 12): no bwrap figure"; exit }
 		print "targets (issue 12), against bwrap, which maps one id:"
 		if (snap != "") printf "  defaults (snapshot, copy-out) within 1.2x: %.2fx %s\n", snap / bw, (snap / bw <= 1.2 ? "met" : "NOT met")
+		if (snap1 != "") printf "  the same with one id (KBUILD_NS_IDMAP=single): %.2fx\n", snap1 / bw
 		printf "  --source bind --no-copy-output within 1.0x: %.2fx %s\n", kb / bw, (kb / bw <= 1.0 ? "met" : "NOT met")
 		if (single != "") printf "  the same with one id (KBUILD_NS_IDMAP=single): %.2fx\n", single / bw
 		if (rg != "" && one != "")
