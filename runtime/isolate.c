@@ -207,9 +207,6 @@ static int isolate(const rt_iso_dir *dirs, size_t n, int keep_fd, int nsfd, cons
 	iso_hdr *h = hdr_of(shared);
 	iso_call c = { .fn = fn, .arg = arg, .shared = shared, .keep_fd = keep_fd, .nsfd = nsfd, .go_fd = -1,
 		       .parent = getpid() };
-
-	if (nsfd >= 0)
-		range = NULL;
 	int up[2] = { -1, -1 }, down[2] = { -1, -1 };
 
 	*ret_isolated = false;
@@ -307,7 +304,7 @@ int rt_isolate_go(rt_iso_ahead *a, bool run, bool *ret_isolated, kb_error *err)
 	if (!sent) {
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		return run ? rt_isolate_go(a, true, ret_isolated, err) : 0;
+		return run ? rt_isolate_in(a->ns, a->dirs, a->n, a->fn, a->arg, a->shared, ret_isolated, err) : 0;
 	}
 	iso_hdr *h = hdr_of(a->shared);
 	int r = child_result(pid, h, err);
