@@ -54,6 +54,7 @@ typedef struct fixture {
 	int hold_w;
 	rt_runns ns;
 	char userns[64];
+	seen *s;                /* what fn saw, shared with the child */
 	char *dir;              /* a/ (read-only to fn) and b/ */
 	rt_iso_dir dirs[2];
 	char a[128], b[128];
@@ -68,6 +69,7 @@ static int setup(void **state)
 	assert_non_null(r);
 	*state = r;
 	r->ns = (rt_runns)RT_RUNNS_INIT;
+	assert_non_null(r->s = rt_iso_shared(sizeof *r->s));
 	r->dir = tmpdir_new();
 	snprintf(r->a, sizeof r->a, "%s/a", r->dir);
 	snprintf(r->b, sizeof r->b, "%s/b", r->dir);
@@ -111,6 +113,7 @@ static int teardown(void **state)
 		assert_int_equal(waitpid(r->holder, NULL, 0), r->holder);
 	}
 	tmpdir_free(r->dir);
+	rt_iso_shared_free(r->s, sizeof *r->s);
 	free(r);
 	return 0;
 }
@@ -123,6 +126,22 @@ static bool exists(const char *dir, const char *name)
 	return stat(path, &st) == 0;
 }
 
+/* fn ran once, saw value, could not write the read-only tree but wrote
+ * the other, in the run's namespace or (joined false) another one. */
+static void ran_once(const fixture *r, int value, bool joined)
+{
+	const seen *s = r->s;
+	assert_int_equal(s->ran, 1);
+	assert_int_equal(s->value, value);
+	assert_int_equal(s->ro_errno, EROFS);
+	assert_false(exists(r->a, "x"));
+	assert_true(exists(r->b, "y"));
+	if (joined)
+		assert_string_equal(s->userns, r->userns);
+	else
+		assert_string_not_equal(s->userns, r->userns);
+}
+
 static void test_in_runns(void **state)
 {
 	fixture *r = *state;
@@ -132,17 +151,9 @@ static void test_in_runns(void **state)
 
 	if (r->holder <= 0)
 		return;
-	seen *s = rt_iso_shared(sizeof *s);
-	assert_non_null(s);
-	assert_int_equal(rt_isolate_in(&r->ns, r->dirs, 2, fn, &t, s, &isolated, &e), 0);
+	assert_int_equal(rt_isolate_in(&r->ns, r->dirs, 2, fn, &t, r->s, &isolated, &e), 0);
 	assert_true(isolated);
-	assert_int_equal(s->ran, 1);
-	assert_int_equal(s->ro_errno, EROFS);
-	assert_true(exists(r->b, "y"));
-	assert_false(exists(r->a, "x"));
-	/* The run's namespace, not one of its own. */
-	assert_string_equal(s->userns, r->userns);
-	rt_iso_shared_free(s, sizeof *s);
+	ran_once(r, 1, true);
 }
 
 static void test_without_runns(void **state)
@@ -155,14 +166,9 @@ static void test_without_runns(void **state)
 
 	if (r->holder <= 0)
 		return;
-	seen *s = rt_iso_shared(sizeof *s);
-	assert_non_null(s);
-	assert_int_equal(rt_isolate_in(&none, r->dirs, 2, fn, &t, s, &isolated, &e), 0);
+	assert_int_equal(rt_isolate_in(&none, r->dirs, 2, fn, &t, r->s, &isolated, &e), 0);
 	assert_true(isolated);
-	assert_int_equal(s->ran, 1);
-	assert_int_equal(s->ro_errno, EROFS);
-	assert_string_not_equal(s->userns, r->userns);
-	rt_iso_shared_free(s, sizeof *s);
+	ran_once(r, 2, false);
 }
 
 static void sleep_ms(long ms)
@@ -205,22 +211,15 @@ static void test_ahead_runs_on_the_word(void **state)
 
 	if (r->holder <= 0)
 		return;
-	seen *s = rt_iso_shared(sizeof *s);
-	assert_non_null(s);
-	rt_isolate_ahead(&a, &r->ns, r->dirs, 2, fn, &t, s);
+	rt_isolate_ahead(&a, &r->ns, r->dirs, 2, fn, &t, r->s);
 	assert_true(a.pid > 0);
 	t.value = 8;
 	sleep_ms(100);
-	assert_int_equal(s->ran, 0);
+	assert_int_equal(r->s->ran, 0);
 	assert_false(exists(r->b, "y"));
 	assert_int_equal(rt_isolate_go(&a, true, &isolated, &e), 0);
 	assert_true(isolated);
-	assert_int_equal(s->ran, 1);
-	assert_int_equal(s->value, 7);
-	assert_int_equal(s->ro_errno, EROFS);
-	assert_true(exists(r->b, "y"));
-	assert_string_equal(s->userns, r->userns);
-	rt_iso_shared_free(s, sizeof *s);
+	ran_once(r, 7, true);
 }
 
 /* Not wanted after all: fn never runs, and the child is reaped. */
@@ -234,17 +233,14 @@ static void test_ahead_unused(void **state)
 
 	if (r->holder <= 0)
 		return;
-	seen *s = rt_iso_shared(sizeof *s);
-	assert_non_null(s);
-	rt_isolate_ahead(&a, &r->ns, r->dirs, 2, fn, &t, s);
+	rt_isolate_ahead(&a, &r->ns, r->dirs, 2, fn, &t, r->s);
 	pid_t pid = a.pid;
 	assert_true(pid > 0);
 	assert_int_equal(rt_isolate_go(&a, false, &isolated, &e), 0);
-	assert_int_equal(s->ran, 0);
+	assert_int_equal(r->s->ran, 0);
 	assert_false(exists(r->b, "y"));
 	assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
 	assert_int_equal(errno, ECHILD);
-	rt_iso_shared_free(s, sizeof *s);
 }
 
 /* A child that died waiting: the word cannot reach it, and the work is
@@ -259,21 +255,17 @@ static void test_ahead_killed(void **state)
 
 	if (r->holder <= 0)
 		return;
-	seen *s = rt_iso_shared(sizeof *s);
-	assert_non_null(s);
-	rt_isolate_ahead(&a, &r->ns, r->dirs, 2, fn, &t, s);
+	rt_isolate_ahead(&a, &r->ns, r->dirs, 2, fn, &t, r->s);
 	assert_true(a.pid > 0);
 	assert_int_equal(kill(a.pid, SIGKILL), 0);
 	assert_true(wait_zombie(a.pid));
 	assert_int_equal(rt_isolate_go(&a, true, &isolated, &e), 0);
 	assert_true(isolated);
-	assert_int_equal(s->ran, 1);
-	assert_int_equal(s->value, 4);
-	assert_true(exists(r->b, "y"));
-	rt_iso_shared_free(s, sizeof *s);
+	ran_once(r, 4, true);
 }
 
-/* Without the run's namespace nothing is made ahead; the go does it all. */
+/* Without the run's namespace nothing is made ahead; the go does it all,
+ * in a namespace of its own. */
 static void test_ahead_without_runns(void **state)
 {
 	fixture *r = *state;
@@ -285,14 +277,10 @@ static void test_ahead_without_runns(void **state)
 
 	if (r->holder <= 0)
 		return;
-	seen *s = rt_iso_shared(sizeof *s);
-	assert_non_null(s);
-	rt_isolate_ahead(&a, &none, r->dirs, 2, fn, &t, s);
+	rt_isolate_ahead(&a, &none, r->dirs, 2, fn, &t, r->s);
 	assert_int_equal(a.pid, 0);
 	assert_int_equal(rt_isolate_go(&a, true, &isolated, &e), 0);
-	assert_int_equal(s->ran, 1);
-	assert_int_equal(s->value, 5);
-	rt_iso_shared_free(s, sizeof *s);
+	ran_once(r, 5, false);
 }
 
 int main(void)
