@@ -61,6 +61,7 @@ struct kb_build {
 	rt_idrange range;
 	rt_runns ns;                 /* the run's user namespace (runns.h) */
 	struct out_ahead *ahead;     /* the copy-out's sandbox, made while the build runs */
+	sync_seen *seen;             /* the listings sync-in leaves for copy-out, or NULL */
 	envv env;
 	char **lowers;               /* layer paths, top first */
 	rt_bind binds[MAX_BINDS];
@@ -305,6 +306,7 @@ typedef struct sync_job {
 	bool out;
 	struct timespec mark;       /* sync-in: the last sync's mark (data_sync_mark) */
 	const char *checkout;
+	sync_seen *seen;            /* sync-in writes it, copy-out reads it (sync-seen.h) */
 } sync_job;
 
 /* Runs inside the sync sandbox; the stats come back in the shared area. */
@@ -312,7 +314,7 @@ static int sync_fn(void *arg, const int *fds, void *shared, kb_error *e)
 {
 	const sync_job *j = arg;
 	sync_opts o = { .rules = j->rules, .log = j->log, .resend_since = j->out ? NULL : &j->mark,
-			.dst_path = j->out ? j->checkout : NULL };
+			.dst_path = j->out ? j->checkout : NULL, .seen = j->seen };
 	return j->out ? sync_copy_out(fds[0], fds[1], &o, shared, e) : sync_mirror(fds[0], fds[1], &o, shared, e);
 }
 
@@ -327,7 +329,7 @@ static void sync_setup(const kb_build *b, bool out, sync_job *j, rt_iso_dir dirs
 	dirs[1] = (rt_iso_dir){ .path = out ? b->prof->checkout : d->snapshot, .ro = false };
 	/* build/common.sh adds rsync's -iv at KUBE_VERBOSE >= 6. */
 	*j = (sync_job){ .rules = &b->prof->rules, .log = v && atoi(v) >= 6 ? out_change : NULL, .out = out,
-			 .checkout = b->prof->checkout };
+			 .checkout = b->prof->checkout, .seen = b->seen };
 }
 
 /* The copy-out's sync sandbox, made while the build runs (build_run's
@@ -381,6 +383,8 @@ static int sync_once(kb_build *b, bool out, bool mapped, sync_stats *st, bool *i
 
 	if (out && !mapped && b->ahead)
 		return ahead_go(b, true, st, isolated, e);
+	if (!out && b->copy && !b->seen)
+		b->seen = seen_new();    /* without it, copy-out lists every directory */
 	sync_setup(b, out, &j, dirs);
 	if (!out && (r = data_sync_mark(b->data, &j.mark)) < 0)
 		return kb_err(e, -r, "state %s: the sync mark", b->data->dir);
@@ -426,9 +430,14 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
 		kb_err_prefix(e, "%s", what);
 		return r;
 	}
-	out_verbose("%s: %llu %s checked, %llu copied (%llu %s), %llu deleted%s", what, (unsigned long long)st.checked,
+	char reused[96] = "";
+	if (st.reused)
+		snprintf(reused, sizeof reused, "; %llu %s as sync-in left %s, not listed again",
+			 (unsigned long long)st.reused, plural(st.reused, "directory", "directories"),
+			 st.reused == 1 ? "it" : "them");
+	out_verbose("%s: %llu %s checked, %llu copied (%llu %s), %llu deleted%s%s", what, (unsigned long long)st.checked,
 		    plural(st.checked, "entry", "entries"), (unsigned long long)st.copied, (unsigned long long)st.bytes,
-		    plural(st.bytes, "byte", "bytes"), (unsigned long long)st.deleted,
+		    plural(st.bytes, "byte", "bytes"), (unsigned long long)st.deleted, reused,
 		    !isolated ? " (no user namespaces: in process)" :
 		    mapped ? " (files of subordinate ids: with the range mapped)" : "");
 	if (st.skipped)
@@ -1237,5 +1246,6 @@ void build_close(kb_build *b)
 	if (b->ahead)
 		(void)ahead_go(b, false, NULL, NULL, NULL);
 	rt_runns_end(&b->ns);
+	seen_free(b->seen);
 	free(b);
 }

@@ -50,9 +50,12 @@ typedef struct walk {
 	void (*fn)(struct walk *, job *);
 	pthread_t threads[MAX_THREADS];
 	int n_threads, max_threads;
-	atomic_uint_fast64_t checked, copied, deleted, bytes, skipped, modes;
+	atomic_uint_fast64_t checked, copied, deleted, bytes, skipped, modes, reused;
 	sfile_ctx files;            /* temporary names; O_TMPFILE or not */
 	atomic_int held;            /* fds held by queued jobs */
+	sync_seen *seen;            /* sync-in: where to record listings, or NULL */
+	struct timespec seen_mark;  /* sync-in: record directories whose ctime is before it */
+	seen_index *index;          /* copy-out: sync-in's listings, or NULL */
 } walk;
 
 /* ---- filters (filter.h) ---- */
@@ -112,10 +115,7 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
 
 /* ---- directory listings ---- */
 
-typedef struct entry {
-	const char *name;
-	unsigned char type;         /* DT_* */
-} entry;
+typedef seen_entry entry;    /* a name and its DT_* type */
 
 typedef struct listing {
 	entry *v;
@@ -310,7 +310,7 @@ static int run_pool(walk *w, sync_stats *st, kb_error *e)
 		free_job(w, j);
 	}
 	*st = (sync_stats){ .checked = w->checked, .copied = w->copied, .deleted = w->deleted,
-			    .bytes = w->bytes, .skipped = w->skipped, .modes = w->modes };
+			    .bytes = w->bytes, .skipped = w->skipped, .modes = w->modes, .reused = w->reused };
 	if (w->failed) {
 		*e = w->err;
 		return -(w->err.errnum ? w->err.errnum : EIO);
@@ -415,16 +415,41 @@ static void mirror_entry(walk *w, int sfd, int dfd, const char *rel, const entry
 	}
 }
 
-static void set_dir_meta(walk *w, int dfd, const job *j)
+/* The directory's mode and times, at the end of its job; true when it
+ * needed neither, so that *ds is its stat after its last change. */
+static bool set_dir_meta(walk *w, int dfd, const job *j, struct stat *ds)
 {
-	struct stat ds;
-	if (!j->has_meta || fstat(dfd, &ds) < 0)
-		return;
-	if ((ds.st_mode & 07777) != j->mode && fchmod(dfd, j->mode) < 0)
-		return fail(w, errno, "sync: chmod", j->rel);
+	if (!j->has_meta || fstat(dfd, ds) < 0)
+		return false;
+	bool same = true;
+	if ((ds->st_mode & 07777) != j->mode) {
+		same = false;
+		if (fchmod(dfd, j->mode) < 0) {
+			fail(w, errno, "sync: chmod", j->rel);
+			return false;
+		}
+	}
 	struct timespec ts[2] = { j->atime, j->mtime };
-	if (!same_time(&ds.st_mtim, &j->mtime) && futimens(dfd, ts) < 0)
-		return fail(w, errno, "sync: set times of", j->rel);
+	if (!same_time(&ds->st_mtim, &j->mtime)) {
+		same = false;
+		if (futimens(dfd, ts) < 0)
+			fail(w, errno, "sync: set times of", j->rel);
+	}
+	return same;
+}
+
+/* For copy-out (sync-seen.h): the snapshot directory's listing D, when
+ * this job left it as it found it.  A ctime before the mark says so: the
+ * job changed nothing in it, and nothing else did since the pass began,
+ * so D, read at the job's start, is still exact. */
+static void record_listing(walk *w, const job *j, const struct stat *ds, const listing *D)
+{
+	if (ts_cmp(&ds->st_ctim, &w->seen_mark) >= 0)
+		return;
+	for (size_t i = 0; i < D->n; i++)
+		if (D->v[i].type == DT_UNKNOWN)
+			return;    /* the file system does not say: copy-out lists it */
+	(void)seen_add(w->seen, j->rel, ds, D->v, D->n);
 }
 
 static void mirror_job(walk *w, job *j)
@@ -478,16 +503,39 @@ static void mirror_job(walk *w, job *j)
 				b++;
 		}
 	}
-	set_dir_meta(w, dfd, j);
+	struct stat ds;
+	if (set_dir_meta(w, dfd, j, &ds) && w->seen && !w->failed)
+		record_listing(w, j, &ds, &D);
 	listing_free(&S);
 	listing_free(&D);
+}
+
+/* The mark for the listings sync-in records: a fresh ctime from the
+ * snapshot's own file system (a chmod of its top to the mode it has),
+ * so that clock and granularity are those of the ctimes compared.  The
+ * top is opened first: the sync sandbox hands an O_PATH fd (open_tree),
+ * on which fchmod fails with EBADF. */
+static bool seen_start(walk *w)
+{
+	struct stat st;
+	seen_reset(w->seen);
+	_cleanup_close_ int fd = sfile_open_dir(w->dstfd, "");
+	if (fd < 0 || fstat(fd, &st) < 0 || fchmod(fd, st.st_mode & 07777) < 0 || fstat(fd, &st) < 0)
+		return false;
+	w->seen_mark = st.st_ctim;
+	return true;
 }
 
 int sync_mirror(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_error *e)
 {
 	walk w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = mirror_job, .files.open_up = true };
-	return run_pool(&w, st, e);
+		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = mirror_job, .files.open_up = true, .seen = o->seen };
+	if (w.seen && !seen_start(&w))
+		w.seen = NULL;    /* nothing recorded: copy-out lists every directory */
+	int r = run_pool(&w, st, e);
+	if (r == 0 && w.seen)
+		seen_done(w.seen);
+	return r;
 }
 
 /* ---- copy-out ---- */
@@ -586,20 +634,40 @@ static bool out_writable(walk *w, const job *j, int dfd, int *state)
 	return *state > 0;
 }
 
+/* The listing sync-in left for this directory, if it is still the one
+ * sync-in saw (sync-seen.h).  A job queued without fds stats its path:
+ * its parent was listed, or was itself found unchanged, so every
+ * directory on the way is one a listing named a directory. */
+static bool out_reuse(walk *w, const job *j, listing *ret)
+{
+	struct stat st;
+	if (!w->index)
+		return false;
+	if ((j->sfd >= 0 ? fstat(j->sfd, &st) : fstatat(w->srcfd, j->rel[0] ? j->rel : ".", &st, AT_SYMLINK_NOFOLLOW)) < 0 ||
+	    !seen_lookup(w->index, j->rel, &st, &ret->v, &ret->n))
+		return false;
+	ret->names = NULL;
+	atomic_fetch_add(&w->reused, 1);
+	return true;
+}
+
 static void out_job(walk *w, job *j)
 {
-	_cleanup_close_ int own_s = j->sfd < 0 ? sfile_open_dir(w->srcfd, j->rel) : -1;
-	int sfd = j->sfd >= 0 ? j->sfd : own_s;
+	_cleanup_close_ int own_s = -1;
+	int sfd = j->sfd;
 	_cleanup_close_ int dfd = -1;
 	const sync_rules *ru = w->o->rules;
 	listing S = { 0 };
 	char path[MAX_DEPTH_PATH];
 	int r, writable = 0;
 
-	if (sfd < 0)
-		return sfd == -ENOENT ? (void)0 : fail(w, -sfd, "copy-out: open", j->rel);
-	if ((r = list_dir(sfd, &S)) < 0)
-		return fail(w, -r, "copy-out: list", j->rel);
+	/* Reused, the directory is opened only if a file is to be read. */
+	if (!out_reuse(w, j, &S)) {
+		if (sfd < 0 && (sfd = own_s = sfile_open_dir(w->srcfd, j->rel)) < 0)
+			return sfd == -ENOENT ? (void)0 : fail(w, -sfd, "copy-out: open", j->rel);
+		if ((r = list_dir(sfd, &S)) < 0)
+			return fail(w, -r, "copy-out: list", j->rel);
+	}
 	for (size_t i = 0; i < S.n && !w->failed; i++) {
 		const entry *se = &S.v[i];
 		struct stat ss, ds;
@@ -610,8 +678,11 @@ static void out_job(walk *w, job *j)
 			break;
 		}
 		if (se->type == DT_DIR) {
+			/* With sync-in's listings most directories are not
+			 * opened at all: one stat of the path decides. */
 			const int pfds[2] = { sfd, -1 };
-			if (!filter_hides(&ru->out, path, true) && (r = push_at(w, path, NULL, pfds, se->name)) < 0)
+			if (!filter_hides(&ru->out, path, true) &&
+			    (r = push_at(w, path, NULL, sfd >= 0 && !w->index ? pfds : NULL, se->name)) < 0)
 				fail(w, -r, "copy-out", path);
 			continue;
 		}
@@ -619,6 +690,11 @@ static void out_job(walk *w, job *j)
 			continue;
 		if (filter_hides(&ru->out, path, false))
 			continue;
+		if (sfd < 0 && (sfd = own_s = sfile_open_dir(w->srcfd, j->rel)) < 0) {
+			if (sfd != -ENOENT)
+				fail(w, -sfd, "copy-out: open", j->rel);
+			break;
+		}
 		if (fstatat(sfd, se->name, &ss, AT_SYMLINK_NOFOLLOW) < 0 || !(S_ISREG(ss.st_mode) || S_ISLNK(ss.st_mode)))
 			continue;
 		atomic_fetch_add(&w->checked, 1);
@@ -660,8 +736,10 @@ static void out_job(walk *w, job *j)
 int sync_copy_out(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_error *e)
 {
 	walk w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = out_job };
-	return run_pool(&w, st, e);
+		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = out_job, .index = seen_index_new(o->seen) };
+	int r = run_pool(&w, st, e);
+	seen_index_free(w.index);
+	return r;
 }
 
 void sync_rules_free(sync_rules *r)

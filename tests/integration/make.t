@@ -31,7 +31,7 @@ need python3
 PYTHON=python3
 . "$SRCDIR/tests/integration/make-lib.sh"
 
-plan 48
+plan 49
 
 umask 022
 # The host environment must not steer the checks.
@@ -170,6 +170,14 @@ is "_output/dockerized/go (GOPATH, GOCACHE) does not come back to the host" \
 	"$(ls -A "$KCO/_output/dockerized" 2>&1 | paste -sd' ')" "bin"
 fails "... while the snapshot has it (kbuild-ns run -- test -d _output/dockerized/go/cache/build)" 0 \
 	kmq run -- test -d _output/dockerized/go/cache/build
+# Copy-out takes sync-in's listing of each directory the build left
+# alone (src/build/sync-seen.h) instead of reading it again; a generated
+# file rewritten in place in such a directory still comes back.
+out=$(km -v run -- sh -c "echo '// rewritten in place' >>$GEN" 2>&1 | grep 'copy-out:')
+is "$GEN rewritten in place comes back; directories as sync-in left them are not listed again ($(flat "$out"))" \
+	"$(tail -n 1 "$KCO/$GEN") $(echo "$out" | grep -c 'directories as sync-in left them, not listed again')" \
+	"// rewritten in place 1"
+hgit checkout -q -- "$GEN"
 
 # =============================================================================
 # Sync-in: host deletions; the host's _output/ and _tmp/ stay out

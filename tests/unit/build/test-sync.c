@@ -21,16 +21,18 @@ static void make_tree(const char *t)
 }
 
 /* One sync with the kube profile's rules; since: sync-in's resend_since;
- * the error's message, when msg is given. */
-static int sync_dirs_since(const char *src, const char *dst, bool out, sync_stats *st, const struct timespec *since,
-			   kb_error *ret_e)
+ * seen: what sync-in records and copy-out reuses (sync-seen.h); the
+ * error's message, when msg is given. */
+static int sync_with(const char *src, const char *dst, bool out, sync_stats *st, const struct timespec *since,
+		     sync_seen *seen, kb_error *ret_e)
 {
-	int sfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC), dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* O_PATH, as the sync sandbox hands them (open_tree). */
+	int sfd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC), dfd = open(dst, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	assert_true(sfd >= 0 && dfd >= 0);
 	kb_profile *p = NULL;
 	kb_error e = { 0 };
 	assert_int_equal(profile_builtin("kube", false, &p, &e), 0);
-	sync_opts o = { .rules = &p->rules, .threads = 3, .resend_since = since, .dst_path = dst };
+	sync_opts o = { .rules = &p->rules, .threads = 3, .resend_since = since, .dst_path = dst, .seen = seen };
 	int r = out ? sync_copy_out(sfd, dfd, &o, st, &e) : sync_mirror(sfd, dfd, &o, st, &e);
 	if (r < 0)
 		print_message("# sync: %s\n", e.msg);
@@ -40,6 +42,12 @@ static int sync_dirs_since(const char *src, const char *dst, bool out, sync_stat
 	close(sfd);
 	close(dfd);
 	return r;
+}
+
+static int sync_dirs_since(const char *src, const char *dst, bool out, sync_stats *st, const struct timespec *since,
+			   kb_error *ret_e)
+{
+	return sync_with(src, dst, out, st, since, NULL, ret_e);
 }
 
 static int sync_dirs(const char *src, const char *dst, bool out, sync_stats *st)
@@ -115,6 +123,57 @@ static void test_copy_out(void **state)
 	assert_int_equal(sync_dirs(snap, co, true, &st), 0);
 	assert_int_equal(run("[ \"$(cat %s/pkg)\" = mine ]", co), 0);
 	assert_true(st.skipped >= 1);
+	tmpdir_free(t);
+}
+
+/* Copy-out with sync-in's listings (sync-seen.h): a directory the build
+ * left alone is not listed again, yet a file rewritten in place in it
+ * still comes back; a directory the build changed, made, replaced or
+ * swapped for a symlink is found as without them.  The checkout ends as
+ * a copy-out that lists everything leaves it. */
+static void test_copy_out_reuse(void **state)
+{
+	(void)state;
+	char *t = tmpdir_new();
+	char co[256], co2[256], snap[256];
+	sync_stats st;
+	snprintf(co, sizeof co, "%s/co", t);
+	snprintf(co2, sizeof co2, "%s/co2", t);
+	snprintf(snap, sizeof snap, "%s/snap", t);
+	sync_seen *seen = seen_new();
+	assert_non_null(seen);
+	assert_int_equal(run("set -e; cd %s; mkdir -p co/pkg/a/b/c co/pkg/a/g/h co/pkg/d co/pkg/e co/pkg/f snap outside;"
+			     "for d in a a/b a/b/c a/g/h d e f; do echo package >co/pkg/$d/doc.go; done;"
+			     "for d in a e f a/g/h; do echo v1 >co/pkg/$d/zz_generated.deepcopy.go; done", t), 0);
+	/* The first sync makes every directory: none is recorded. */
+	assert_int_equal(sync_with(co, snap, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(sync_with(snap, co, true, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.reused, 0);
+	/* A pause past the file system clock's tick (10 ms at most), so
+	 * that the next sync's mark is later than the directories' ctime. */
+	assert_int_equal(run("sleep 0.05"), 0);
+	assert_int_equal(sync_with(co, snap, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.copied + st.deleted, 0);
+	assert_int_equal(run("cp -a %s %s", co, co2), 0);
+	/* The build: rewrites in place (a, a/g/h), a new file (d), a new
+	 * directory (a/b/new), a directory made again (e), one swapped for
+	 * a symlink to files elsewhere (a/b/c); f untouched. */
+	assert_int_equal(run("set -e; cd %s/pkg; echo v2-longer >a/zz_generated.deepcopy.go;"
+			     "echo h2 >a/g/h/zz_generated.deepcopy.go; echo new >d/zz_generated.conversion.go;"
+			     "mkdir a/b/new; echo proto >a/b/new/generated.proto; rm -r e; mkdir e; echo e2 >e/zz_generated.deepcopy.go;"
+			     "echo other >%s/outside/zz_generated.x.go; rm -r a/b/c; ln -s %s/outside a/b/c", snap, t, t), 0);
+	assert_int_equal(sync_with(snap, co, true, &st, NULL, seen, NULL), 0);
+	/* pkg/a, pkg/a/g, pkg/a/g/h and pkg/f: as sync-in left them. */
+	assert_int_equal(st.reused, 4);
+	assert_int_equal(st.copied, 5);
+	assert_int_equal(run("cd %s/pkg && [ \"$(cat a/zz_generated.deepcopy.go a/g/h/zz_generated.deepcopy.go "
+			     "d/zz_generated.conversion.go a/b/new/generated.proto e/zz_generated.deepcopy.go "
+			     "f/zz_generated.deepcopy.go)\" = \"$(printf 'v2-longer\\nh2\\nnew\\nproto\\ne2\\nv1')\" ] &&"
+			     " [ ! -e a/b/c/zz_generated.x.go ] && [ -f a/b/c/doc.go ]", co), 0);
+	assert_int_equal(sync_with(snap, co2, true, &st, NULL, NULL, NULL), 0);
+	assert_int_equal(st.reused, 0);
+	assert_int_equal(run("diff -r %s %s", co, co2), 0);
+	seen_free(seen);
 	tmpdir_free(t);
 }
 
@@ -278,6 +337,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mirror),
 		cmocka_unit_test(test_copy_out),
+		cmocka_unit_test(test_copy_out_reuse),
 		cmocka_unit_test(test_mirror_ctime),
 		cmocka_unit_test(test_tmp_names),
 		cmocka_unit_test(test_copy_out_refused),

@@ -1,0 +1,65 @@
+/* What sync-in saw of the snapshot, for the copy-out after the build.
+ *
+ * Copy-out has to find every file the build wrote that its rules send,
+ * and the kube rules' zz_generated.* and generated.proto may be anywhere:
+ * it lists every snapshot directory, moments after sync-in listed them
+ * all.  So sync-in leaves, for each directory it finished without
+ * changing, that listing with the directory's device, inode and ctime;
+ * copy-out stats the directory and, when all three are unchanged, takes
+ * the listing instead of reading the directory again (one stat in place
+ * of an open, two getdents64 and a close).
+ *
+ * Why an unchanged ctime means unchanged entries: making, removing or
+ * renaming an entry sets its directory's ctime from the file system's
+ * clock, and no process can set a ctime (utimensat sets atime and mtime
+ * only).  Two changes within one tick of that clock can share a ctime,
+ * so sync-in first gives the snapshot's top a fresh ctime (a chmod to
+ * its own mode), the mark, and records only directories whose ctime is
+ * before it: every change after that gets a ctime at or after the mark,
+ * from the same clock at the same granularity, never the recorded one.
+ * Only a clock set back to that very ctime could hide a change; the sync
+ * mark (data.h) trusts the same clock.  A file rewritten in place leaves
+ * its directory alone: copy-out still stats every file its rules send.
+ *
+ * The sync sandboxes are child processes, so the listings live in a
+ * shared anonymous mapping: sync-in's child writes it, the copy-out's
+ * child (forked after) reads it.  Bounded: past SEEN_CAP bytes no more
+ * directories are recorded, and copy-out lists those as before. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#define SEEN_CAP ((size_t)64 << 20)
+
+typedef struct seen_entry {
+	const char *name;
+	unsigned char type;         /* DT_*, never DT_UNKNOWN in a record */
+} seen_entry;
+
+typedef struct sync_seen sync_seen;
+
+/* NULL when the mapping cannot be made: the sync works without. */
+sync_seen *seen_new(void);
+void seen_free(sync_seen *s);
+
+/* ---- sync-in (any thread) ---- */
+
+/* Forget what an earlier pass recorded. */
+void seen_reset(sync_seen *s);
+/* Record directory rel, whose stat st was taken after its last change,
+ * with its n entries; false when the area is full (not recorded). */
+bool seen_add(sync_seen *s, const char *rel, const struct stat *st, const seen_entry *v, size_t n);
+/* The pass finished without failure: the record may be used. */
+void seen_done(sync_seen *s);
+
+/* ---- copy-out ---- */
+
+typedef struct seen_index seen_index;
+
+/* An index of a finished record; NULL without one. */
+seen_index *seen_index_new(const sync_seen *s);
+void seen_index_free(seen_index *ix);
+/* The listing of rel when st (the directory now) is the one recorded:
+ * *ret_v (malloc'd; names point into the record) and *ret_n. */
+bool seen_lookup(const seen_index *ix, const char *rel, const struct stat *st, seen_entry **ret_v, size_t *ret_n);
