@@ -61,7 +61,8 @@ struct kb_build {
 	rt_idrange range;
 	rt_runns ns;                 /* the run's user namespace (runns.h) */
 	struct out_ahead *ahead;     /* the copy-out's sandbox, made while the build runs */
-	sync_seen *seen;             /* the listings sync-in leaves for copy-out, or NULL */
+	sync_seen *seen;             /* the snapshot's listings, for copy-out and the next sync-in, or NULL */
+	uint64_t seen_reused;        /* directories the sync-in took from the last one's */
 	envv env;
 	char **lowers;               /* layer paths, top first */
 	rt_bind binds[MAX_BINDS];
@@ -358,6 +359,17 @@ static void copy_out_ahead(void *arg)
 	b->ahead = a;
 }
 
+/* build_run's after_start: what the monitor does while the build runs.
+ * The listings of this sync-in go to the state directory for the next
+ * one (sync-seen.h); the copy-out's sandbox is made ahead. */
+static void while_building(void *arg)
+{
+	kb_build *b = arg;
+	if (b->seen)
+		data_seen_save(b->data, b->seen, b->seen_reused);
+	copy_out_ahead(b);
+}
+
 /* The sandbox made ahead: run (copy-out) or ended unused. */
 static int ahead_go(kb_build *b, bool run, sync_stats *st, bool *isolated, kb_error *e)
 {
@@ -383,8 +395,8 @@ static int sync_once(kb_build *b, bool out, bool mapped, sync_stats *st, bool *i
 
 	if (out && !mapped && b->ahead)
 		return ahead_go(b, true, st, isolated, e);
-	if (!out && b->copy && !b->seen)
-		b->seen = seen_new();    /* without it, copy-out lists every directory */
+	if (!out && !b->seen && (b->seen = seen_new()))    /* without it, every directory is listed */
+		data_seen_load(b->data, b->seen);
 	sync_setup(b, out, &j, dirs);
 	if (!out && (r = data_sync_mark(b->data, &j.mark)) < 0)
 		return kb_err(e, -r, "state %s: the sync mark", b->data->dir);
@@ -421,6 +433,8 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
 	 * changed after (sync.h, resend_since). */
 	if (r == 0 && !out && wrote)
 		r = data_set_sync_mark(b->data, e);
+	if (r == 0 && !out)
+		b->seen_reused = st.reused;
 	if (r < 0) {
 		/* The sync names only the file: a full or read-only disk is
 		 * the tree's, so name that (copy-out writes the checkout,
@@ -430,11 +444,11 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
 		kb_err_prefix(e, "%s", what);
 		return r;
 	}
-	char reused[96] = "";
+	char reused[128] = "";
 	if (st.reused)
-		snprintf(reused, sizeof reused, "; %llu %s as sync-in left %s, not listed again",
+		snprintf(reused, sizeof reused, "; %llu snapshot %s as %s sync-in left %s, not listed again",
 			 (unsigned long long)st.reused, plural(st.reused, "directory", "directories"),
-			 st.reused == 1 ? "it" : "them");
+			 out ? "the" : "the last", st.reused == 1 ? "it" : "them");
 	out_verbose("%s: %llu %s checked, %llu copied (%llu %s), %llu deleted%s%s", what, (unsigned long long)st.checked,
 		    plural(st.checked, "entry", "entries"), (unsigned long long)st.copied, (unsigned long long)st.bytes,
 		    plural(st.bytes, "byte", "bytes"), (unsigned long long)st.deleted, reused,
@@ -1118,8 +1132,8 @@ int build_run(kb_build *b, int *ret_status, kb_error *e)
 		b->spec.before_start = sync_beside;
 		b->spec.before_arg = b;
 	}
-	if (b->snap && b->copy) {
-		b->spec.after_start = copy_out_ahead;
+	if (b->snap) {
+		b->spec.after_start = while_building;
 		b->spec.after_arg = b;
 	}
 	r = rt_run(&b->spec, ret_status, &info, e);

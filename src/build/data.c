@@ -26,6 +26,7 @@
 #define DF_READY "ready"
 #define DF_META "meta.json"
 #define DF_SYNCED "synced"
+#define DF_SEEN "snapshot.seen"
 #define DF_VERSION "version-step"
 #define DF_ROOTFS "rootfs"
 #define DF_ROOTFS_NEW "rootfs.new"
@@ -603,6 +604,18 @@ void data_drop_version_record(kb_data *d)
 }
 
 /* ---- the sync mark ---- */
+
+void data_seen_load(const kb_data *d, sync_seen *s)
+{
+	if (d->dirfd >= 0)
+		seen_load(s, d->dirfd, DF_SEEN);
+}
+
+void data_seen_save(kb_data *d, const sync_seen *s, uint64_t reused)
+{
+	if (d->dirfd >= 0)
+		(void)seen_save(s, reused, d->dirfd, DF_SEEN);
+}
 
 int data_sync_mark(const kb_data *d, struct timespec *ret)
 {

@@ -11,6 +11,8 @@
  *   meta.json      what ran last, for `kbuild-ns status`
  *   synced         its ctime: later than every ctime the last sync-in that
  *                  wrote anything gave (data_sync_mark)
+ *   snapshot.seen  the listings of snapshot directories the last sync-in
+ *                  left as it found them (sync-seen.h), a cache
  *   rootfs/        with the state directory on overlayfs, instead of
  *                  upper/: the image's layers merged into one directory,
  *                  the build's root (flatroot.h); rootfs.new/ while made
@@ -27,6 +29,7 @@
 #include "runtime/error.h"
 #include "runtime/userns.h"
 #include "build/profile.h"
+#include "build/sync-seen.h"
 #include <jansson.h>
 
 #define DATA_FORMAT "s1"
@@ -110,6 +113,10 @@ int data_rootfs_begin(kb_data *d, kb_error *e);
 int data_rootfs_commit(kb_data *d, const char *image_id, kb_error *e);
 int data_mark_ready(kb_data *d, const char *mark, kb_error *e);
 
+/* snapshot.seen (sync-seen.h): read into s before a sync-in, written
+ * from s after one; a cache, so neither fails. */
+void data_seen_load(const kb_data *d, sync_seen *s);
+void data_seen_save(kb_data *d, const sync_seen *s, uint64_t reused);
 /* The sync mark (sync.h, resend_since): its ctime in *ret, or zero when
  * there is none yet (then every file of the snapshot is suspect). */
 int data_sync_mark(const kb_data *d, struct timespec *ret);

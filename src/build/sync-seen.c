@@ -1,27 +1,38 @@
-/* The listings sync-in leaves for copy-out (sync-seen.h).
+/* The listings sync-in leaves for copy-out and the next sync-in
+ * (sync-seen.h).
  *
  * The area is one shared mapping: a header, then records one after the
  * other, each reserved whole by one compare-and-swap on `used` so that
  * threads never share one.  A record is its header (seen_rec), the
  * directory's path and NUL, then per entry its type byte, name and NUL,
- * padded to 8 bytes.  MAP_NORESERVE: only the pages written are used. */
+ * padded to 8 bytes.  MAP_NORESERVE: only the pages written are used.
+ * The file is a header (seen_file) and the records as they are. */
 #include "build/sync-seen.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include "base/util.h"
 
 typedef struct seen_area {
 	_Atomic uint64_t used;      /* bytes of records */
 	_Atomic uint32_t done;      /* the pass that wrote them finished */
-	uint32_t pad;
+	_Atomic uint32_t count;     /* records */
 	char data[];
 } seen_area;
 
 struct sync_seen {
 	seen_area *a;
+	char *prev_file;            /* the previous command's file, read whole */
+	const char *prev;           /* its records, checked */
+	size_t prev_len, prev_count;
 };
 
 typedef struct seen_rec {
@@ -52,6 +63,7 @@ void seen_free(sync_seen *s)
 	if (!s)
 		return;
 	munmap(s->a, SEEN_CAP);
+	free(s->prev_file);
 	free(s);
 }
 
@@ -59,6 +71,7 @@ void seen_reset(sync_seen *s)
 {
 	atomic_store(&s->a->done, 0);
 	atomic_store(&s->a->used, 0);
+	atomic_store(&s->a->count, 0);
 }
 
 bool seen_add(sync_seen *s, const char *rel, const struct stat *st, const seen_entry *v, size_t n)
@@ -75,6 +88,7 @@ bool seen_add(sync_seen *s, const char *rel, const struct stat *st, const seen_e
 	char *p = s->a->data + at;
 	*(seen_rec *)p = (seen_rec){ .len = (uint32_t)len, .n = (uint32_t)n, .dev = st->st_dev, .ino = st->st_ino,
 				     .sec = st->st_ctim.tv_sec, .nsec = st->st_ctim.tv_nsec };
+	atomic_fetch_add(&s->a->count, 1);
 	p += sizeof(seen_rec);
 	p = stpcpy(p, rel) + 1;
 	for (size_t i = 0; i < n; i++) {
@@ -87,6 +101,108 @@ bool seen_add(sync_seen *s, const char *rel, const struct stat *st, const seen_e
 void seen_done(sync_seen *s)
 {
 	atomic_store(&s->a->done, 1);
+}
+
+/* ---- the file ---- */
+
+#define SEEN_MAGIC "kbseen1\n"
+
+typedef struct seen_file {
+	char magic[8];
+	uint64_t len;               /* bytes of records after this header */
+	uint64_t sum;               /* sum_of() of them */
+} seen_file;
+
+/* A torn or stale write is caught by the checks in check_records; this
+ * catches the rest of what a crash without a journal can leave. */
+static uint64_t sum_of(const char *p, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
+	for (size_t i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+int seen_save(const sync_seen *s, uint64_t reused, int dirfd, const char *name)
+{
+	/* Every directory recorded was taken from the file, and it had no
+	 * other: the same records, in another order.  No write. */
+	uint32_t count = atomic_load(&s->a->count);
+	if (!atomic_load(&s->a->done) || (s->prev && count == reused && count == s->prev_count))
+		return 0;
+	seen_file h = { .magic = SEEN_MAGIC, .len = atomic_load(&s->a->used) };
+	h.sum = sum_of(s->a->data, h.len);
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, ".%s.%d", name, (int)getpid());
+	/* A cache, not synced to disk: what a crash leaves fails the checks. */
+	_cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	int r = write_all(fd, &h, sizeof h);
+	if (r == 0)
+		r = write_all(fd, s->a->data, h.len);
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		(void)unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+/* A name as getdents64 gives one: never empty, ".", ".." or with a "/",
+ * so that a record can name nothing outside its directory. */
+static bool plain_name(const char *p)
+{
+	return p[0] && strcmp(p, ".") && strcmp(p, "..") && !strchr(p, '/');
+}
+
+/* Every record whole, inside the buffer, its strings ended; how many
+ * in *ret_count. */
+static bool check_records(const char *data, size_t used, size_t *ret_count)
+{
+	*ret_count = 0;
+	for (size_t at = 0; at < used; ++*ret_count) {
+		const seen_rec *r = (const seen_rec *)(data + at);
+		if (used - at < sizeof *r || r->len < sizeof *r || r->len % 8 || r->len > used - at)
+			return false;
+		const char *p = (const char *)(r + 1), *end = data + at + r->len;
+		const char *z = memchr(p, 0, (size_t)(end - p));
+		if (!z)
+			return false;
+		p = z + 1;
+		for (uint32_t k = 0; k < r->n; k++) {
+			if (end - p < 2 || !(z = memchr(p + 1, 0, (size_t)(end - p - 1))) || !plain_name(p + 1))
+				return false;
+			p = z + 1;
+		}
+		at += r->len;
+	}
+	return true;
+}
+
+void seen_load(sync_seen *s, int dirfd, const char *name)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	seen_file h;
+	free(s->prev_file);
+	s->prev_file = NULL;
+	s->prev = NULL;
+	s->prev_len = 0;
+	if (read_file_at(dirfd, name, sizeof h + DATA_CAP, &buf, &len) < 0)
+		return;
+	/* malloc's alignment and the header's 24 bytes keep records on 8. */
+	const char *data = buf + sizeof h;
+	if (len < sizeof h || (memcpy(&h, buf, sizeof h), memcmp(h.magic, SEEN_MAGIC, 8)) || h.len != len - sizeof h ||
+	    h.len % 8 || sum_of(data, h.len) != h.sum || !check_records(data, h.len, &s->prev_count)) {
+		free(buf);
+		return;
+	}
+	s->prev_file = buf;
+	s->prev = data;
+	s->prev_len = h.len;
 }
 
 /* ---- the index: open addressing on the path ---- */
@@ -109,13 +225,10 @@ static const char *rec_rel(const seen_rec *r)
 	return (const char *)(r + 1);
 }
 
-seen_index *seen_index_new(const sync_seen *s)
+static seen_index *index_of(const char *data, uint64_t used)
 {
-	if (!s || !atomic_load(&s->a->done))
-		return NULL;
-	uint64_t used = atomic_load(&s->a->used);
 	size_t count = 0;
-	for (uint64_t at = 0; at < used; at += ((const seen_rec *)(s->a->data + at))->len)
+	for (uint64_t at = 0; at < used; at += ((const seen_rec *)(data + at))->len)
 		count++;
 	if (!count)
 		return NULL;
@@ -128,14 +241,24 @@ seen_index *seen_index_new(const sync_seen *s)
 		return NULL;
 	}
 	ix->mask = size - 1;
-	for (uint64_t at = 0; at < used; at += ((const seen_rec *)(s->a->data + at))->len) {
-		const seen_rec *r = (const seen_rec *)(s->a->data + at);
+	for (uint64_t at = 0; at < used; at += ((const seen_rec *)(data + at))->len) {
+		const seen_rec *r = (const seen_rec *)(data + at);
 		size_t i = hash(rec_rel(r)) & ix->mask;
 		while (ix->slot[i])
 			i = (i + 1) & ix->mask;
 		ix->slot[i] = r;
 	}
 	return ix;
+}
+
+seen_index *seen_index_new(const sync_seen *s)
+{
+	return s && atomic_load(&s->a->done) ? index_of(s->a->data, atomic_load(&s->a->used)) : NULL;
+}
+
+seen_index *seen_index_prev(const sync_seen *s)
+{
+	return s && s->prev ? index_of(s->prev, s->prev_len) : NULL;
 }
 
 void seen_index_free(seen_index *ix)

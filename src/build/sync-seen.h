@@ -21,13 +21,20 @@
  * mark (data.h) trusts the same clock.  A file rewritten in place leaves
  * its directory alone: copy-out still stats every file its rules send.
  *
+ * The next command's sync-in uses them the same way for the snapshot's
+ * side of its walk: kept in the state directory (seen_save, seen_load),
+ * a record stays true for as long as its directory's ctime is the one
+ * recorded, however old the file.  The checkout's side is always listed:
+ * its file system's clock is not ours to mark.
+ *
  * The sync sandboxes are child processes, so the listings live in a
  * shared anonymous mapping: sync-in's child writes it, the copy-out's
  * child (forked after) reads it.  Bounded: past SEEN_CAP bytes no more
- * directories are recorded, and copy-out lists those as before. */
+ * directories are recorded, and those are listed as before. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #define SEEN_CAP ((size_t)64 << 20)
@@ -53,12 +60,23 @@ bool seen_add(sync_seen *s, const char *rel, const struct stat *st, const seen_e
 /* The pass finished without failure: the record may be used. */
 void seen_done(sync_seen *s);
 
-/* ---- copy-out ---- */
+/* ---- kept between commands (a cache: any failure means no record) ---- */
+
+/* Write a finished record to dirfd/name (a new file renamed in place),
+ * unless it holds just what seen_load read: the pass reused (sync_stats)
+ * as many directories as both have. */
+int seen_save(const sync_seen *s, uint64_t reused, int dirfd, const char *name);
+/* Read the record dirfd/name left, checked whole, as the previous one. */
+void seen_load(sync_seen *s, int dirfd, const char *name);
+
+/* ---- lookups: copy-out in this pass's record, sync-in in the previous ---- */
 
 typedef struct seen_index seen_index;
 
-/* An index of a finished record; NULL without one. */
+/* An index of the finished record (copy-out), or of the previous one
+ * (sync-in, prev); NULL without one. */
 seen_index *seen_index_new(const sync_seen *s);
+seen_index *seen_index_prev(const sync_seen *s);
 void seen_index_free(seen_index *ix);
 /* The listing of rel when st (the directory now) is the one recorded:
  * *ret_v (malloc'd; names point into the record) and *ret_n. */

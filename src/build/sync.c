@@ -55,7 +55,7 @@ typedef struct walk {
 	atomic_int held;            /* fds held by queued jobs */
 	sync_seen *seen;            /* sync-in: where to record listings, or NULL */
 	struct timespec seen_mark;  /* sync-in: record directories whose ctime is before it */
-	seen_index *index;          /* copy-out: sync-in's listings, or NULL */
+	seen_index *index;          /* copy-out: sync-in's listings; sync-in: the last one's; or NULL */
 } walk;
 
 /* ---- filters (filter.h) ---- */
@@ -452,6 +452,23 @@ static void record_listing(walk *w, const job *j, const struct stat *ds, const l
 	(void)seen_add(w->seen, j->rel, ds, D->v, D->n);
 }
 
+/* The snapshot directory's listing as a sync left it, if the directory
+ * is still the one it recorded (sync-seen.h): the last command's sync-in
+ * for sync-in, this command's for copy-out.  fd, or with -1 j->rel's path:
+ * every directory on the way is one a listing named a directory. */
+static bool reuse_listing(walk *w, const job *j, int fd, listing *ret)
+{
+	struct stat st;
+	if (!w->index)
+		return false;
+	if ((fd >= 0 ? fstat(fd, &st) : fstatat(w->srcfd, j->rel[0] ? j->rel : ".", &st, AT_SYMLINK_NOFOLLOW)) < 0 ||
+	    !seen_lookup(w->index, j->rel, &st, &ret->v, &ret->n))
+		return false;
+	ret->names = NULL;
+	atomic_fetch_add(&w->reused, 1);
+	return true;
+}
+
 static void mirror_job(walk *w, job *j)
 {
 	_cleanup_close_ int own_s = -1, own_d = -1;
@@ -463,7 +480,7 @@ static void mirror_job(walk *w, job *j)
 		return sfd == -ENOENT ? (void)0 : fail(w, -sfd, "sync: open", j->rel);
 	if (dfd < 0 && (dfd = own_d = sfile_open_dir(w->dstfd, j->rel)) < 0)
 		return fail(w, -dfd, "sync: open snapshot", j->rel);
-	if ((r = list_dir(sfd, &S)) < 0 || (r = list_dir(dfd, &D)) < 0) {
+	if ((r = list_dir(sfd, &S)) < 0 || (!reuse_listing(w, j, dfd, &D) && (r = list_dir(dfd, &D)) < 0)) {
 		listing_free(&S);
 		return fail(w, -r, "sync: list", j->rel);
 	}
@@ -530,11 +547,13 @@ int sync_mirror(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_err
 {
 	walk w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
 		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = mirror_job, .files.open_up = true, .seen = o->seen };
+	w.index = seen_index_prev(w.seen);
 	if (w.seen && !seen_start(&w))
 		w.seen = NULL;    /* nothing recorded: copy-out lists every directory */
 	int r = run_pool(&w, st, e);
 	if (r == 0 && w.seen)
 		seen_done(w.seen);
+	seen_index_free(w.index);
 	return r;
 }
 
@@ -634,23 +653,6 @@ static bool out_writable(walk *w, const job *j, int dfd, int *state)
 	return *state > 0;
 }
 
-/* The listing sync-in left for this directory, if it is still the one
- * sync-in saw (sync-seen.h).  A job queued without fds stats its path:
- * its parent was listed, or was itself found unchanged, so every
- * directory on the way is one a listing named a directory. */
-static bool out_reuse(walk *w, const job *j, listing *ret)
-{
-	struct stat st;
-	if (!w->index)
-		return false;
-	if ((j->sfd >= 0 ? fstat(j->sfd, &st) : fstatat(w->srcfd, j->rel[0] ? j->rel : ".", &st, AT_SYMLINK_NOFOLLOW)) < 0 ||
-	    !seen_lookup(w->index, j->rel, &st, &ret->v, &ret->n))
-		return false;
-	ret->names = NULL;
-	atomic_fetch_add(&w->reused, 1);
-	return true;
-}
-
 static void out_job(walk *w, job *j)
 {
 	_cleanup_close_ int own_s = -1;
@@ -662,7 +664,7 @@ static void out_job(walk *w, job *j)
 	int r, writable = 0;
 
 	/* Reused, the directory is opened only if a file is to be read. */
-	if (!out_reuse(w, j, &S)) {
+	if (!reuse_listing(w, j, j->sfd, &S)) {
 		if (sfd < 0 && (sfd = own_s = sfile_open_dir(w->srcfd, j->rel)) < 0)
 			return sfd == -ENOENT ? (void)0 : fail(w, -sfd, "copy-out: open", j->rel);
 		if ((r = list_dir(sfd, &S)) < 0)

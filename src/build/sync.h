@@ -49,7 +49,7 @@ typedef struct sync_stats {
 	uint64_t bytes;             /* file bytes written */
 	uint64_t skipped;           /* special files not copied */
 	uint64_t modes;             /* files whose mode alone was set (sync-in) */
-	uint64_t reused;            /* directories not listed again: as sync-in left them (copy-out) */
+	uint64_t reused;            /* snapshot directories not listed again: as a sync-in left them */
 } sync_stats;
 
 /* One change, for KUBE_VERBOSE >= 6: kind is ">" (sent), "cd" (directory
@@ -67,8 +67,9 @@ typedef struct sync_opts {
 	 * ctime that sync gave (data_sync_mark); NULL: size and mtime only. */
 	const struct timespec *resend_since;
 	const char *dst_path;       /* copy-out: dst's host path, for messages */
-	/* sync-in: record the listings of the directories it leaves as it
-	 * found them; copy-out: use them (sync-seen.h).  NULL: none. */
+	/* sync-in: record the listings of the snapshot directories it leaves
+	 * as it found them, and use the previous record's (seen_load);
+	 * copy-out: use this record's (sync-seen.h).  NULL: none. */
 	struct sync_seen *seen;
 } sync_opts;
 

@@ -177,6 +177,75 @@ static void test_copy_out_reuse(void **state)
 	tmpdir_free(t);
 }
 
+/* Sync-in with the last one's listings (sync-seen.h, kept in a file): a
+ * snapshot directory the build left alone is not listed again, one it
+ * changed is, and the snapshot ends the same as a sync that lists all.
+ * A file that fails its checks (cut short, a byte changed) is no record. */
+static void test_mirror_reuse(void **state)
+{
+	(void)state;
+	char *t = tmpdir_new();
+	char src[256], dst[256], ref[256];
+	sync_stats st;
+	snprintf(src, sizeof src, "%s/src", t);
+	snprintf(dst, sizeof dst, "%s/dst", t);
+	snprintf(ref, sizeof ref, "%s/ref", t);
+	int tfd = open(t, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(tfd >= 0);
+	sync_seen *seen = seen_new();
+	assert_non_null(seen);
+	assert_int_equal(run("set -e; cd %s; mkdir -p src/a/b src/c src/d/e src/f src/g dst;"
+			     "for d in a a/b c d d/e f g; do echo $d >src/$d/file; done", t), 0);
+	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(seen_save(seen, st.reused, tfd, "seen"), 0);
+	assert_int_equal(run("sleep 0.05"), 0);    /* past the clock's tick: see test_copy_out_reuse */
+	seen_load(seen, tfd, "seen");
+	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.reused, 0);            /* the first sync made every directory */
+	assert_int_equal(seen_save(seen, st.reused, tfd, "seen"), 0);
+	/* The build: a file added (c), one removed (d), one rewritten in
+	 * place (f), a directory made again (a/b, so a changes too), one
+	 * swapped for a symlink (d/e); g untouched. */
+	assert_int_equal(run("set -e; cd %s; echo junk >c/junk; rm d/file; echo changed >f/file; rm -r a/b; mkdir a/b;"
+			     "rm -r d/e; ln -s ../c d/e", dst), 0);
+	seen_load(seen, tfd, "seen");
+	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.reused, 2);            /* f and g */
+	assert_int_equal(run("diff -r %s %s", src, dst), 0);
+	assert_int_equal(seen_save(seen, st.reused, tfd, "seen"), 0);
+	/* Nothing changed: what that sync wrote in is listed once more
+	 * (only g was recorded), then every directory but the top comes
+	 * from the file, which is not written again. */
+	assert_int_equal(run("sleep 0.05"), 0);
+	seen_load(seen, tfd, "seen");
+	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.reused, 1);
+	assert_int_equal(seen_save(seen, st.reused, tfd, "seen"), 0);
+	seen_load(seen, tfd, "seen");
+	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.reused, 7);
+	assert_int_equal(run("cp -p %s/seen %s/seen.orig", t, t), 0);
+	assert_int_equal(seen_save(seen, st.reused, tfd, "seen"), 0);
+	assert_int_equal(run("cmp %s/seen %s/seen.orig && [ ! %s/seen -nt %s/seen.orig ]", t, t, t, t), 0);
+	/* A file cut short, then one with a byte changed: no record. */
+	assert_int_equal(run("cd %s && head -c 100 seen.orig >seen", t), 0);
+	seen_load(seen, tfd, "seen");
+	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.reused, 0);
+	assert_int_equal(run("cd %s && cp seen.orig seen && printf 'X' | dd of=seen bs=1 seek=60 conv=notrunc status=none", t), 0);
+	seen_load(seen, tfd, "seen");
+	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.reused, 0);
+	assert_int_equal(run("cd %s && cp seen.orig seen", t), 0);
+	seen_load(seen, tfd, "seen");
+	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.reused, 7);
+	assert_int_equal(run("cp -a %s %s && diff -r %s %s", src, ref, ref, dst), 0);
+	seen_free(seen);
+	close(tfd);
+	tmpdir_free(t);
+}
+
 /* Sync-in's ctime rule (issue 14, item 8): a snapshot file rewritten at
  * the same size with its mtime put back is sent again once a mark says
  * the last sync came before; the files the sync wrote itself are not. */
@@ -338,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_mirror),
 		cmocka_unit_test(test_copy_out),
 		cmocka_unit_test(test_copy_out_reuse),
+		cmocka_unit_test(test_mirror_reuse),
 		cmocka_unit_test(test_mirror_ctime),
 		cmocka_unit_test(test_tmp_names),
 		cmocka_unit_test(test_copy_out_refused),
