@@ -692,12 +692,11 @@ static void out_job(walk *w, job *j)
 			continue;
 		if (filter_hides(&ru->out, path, false))
 			continue;
-		if (sfd < 0 && (sfd = own_s = sfile_open_dir(w->srcfd, j->rel)) < 0) {
-			if (sfd != -ENOENT)
-				fail(w, -sfd, "copy-out: open", j->rel);
-			break;
-		}
-		if (fstatat(sfd, se->name, &ss, AT_SYMLINK_NOFOLLOW) < 0 || !(S_ISREG(ss.st_mode) || S_ISLNK(ss.st_mode)))
+		/* A reused directory is not opened to compare: its path leads
+		 * through directories a listing named (reuse_listing). */
+		if ((sfd >= 0 ? fstatat(sfd, se->name, &ss, AT_SYMLINK_NOFOLLOW)
+			      : fstatat(w->srcfd, path, &ss, AT_SYMLINK_NOFOLLOW)) < 0 ||
+		    !(S_ISREG(ss.st_mode) || S_ISLNK(ss.st_mode)))
 			continue;
 		atomic_fetch_add(&w->checked, 1);
 		if (dfd < 0 && (dfd = out_job_dir(w, j, path)) < 0)
@@ -708,6 +707,19 @@ static void out_job(walk *w, job *j)
 			logc(w, "!skipped (a directory on the host)", path);
 			continue;
 		}
+		mode_t mode = ss.st_mode & 0111 ? 0755 : 0644;    /* rsync under umask 0022 as upstream forces it */
+		if (S_ISREG(ss.st_mode) && have && S_ISREG(ds.st_mode) && ds.st_size == ss.st_size &&
+		    same_time(&ds.st_mtim, &ss.st_mtim)) {
+			if ((ds.st_mode & 07777) != mode)
+				(void)chmod_nofollow_at(dfd, se->name, mode);
+			continue;
+		}
+		/* Something to read: the directory, opened once. */
+		if (sfd < 0 && (sfd = own_s = sfile_open_dir(w->srcfd, j->rel)) < 0) {
+			if (sfd != -ENOENT)
+				fail(w, -sfd, "copy-out: open", j->rel);
+			break;
+		}
 		if (S_ISLNK(ss.st_mode)) {
 			bool same = have && S_ISLNK(ds.st_mode) && sfile_same_link(sfd, dfd, se->name);
 			if (!same && !out_writable(w, j, dfd, &writable))
@@ -716,13 +728,6 @@ static void out_job(walk *w, job *j)
 				fail_dst(w, -r, "", path);
 			else if (r > 0)
 				logc(w, ">", path);
-			continue;
-		}
-		/* rsync under umask 0022 as upstream forces it. */
-		mode_t mode = ss.st_mode & 0111 ? 0755 : 0644;
-		if (have && S_ISREG(ds.st_mode) && ds.st_size == ss.st_size && same_time(&ds.st_mtim, &ss.st_mtim)) {
-			if ((ds.st_mode & 07777) != mode)
-				(void)chmod_nofollow_at(dfd, se->name, mode);
 			continue;
 		}
 		if (!out_writable(w, j, dfd, &writable))
