@@ -446,7 +446,7 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
 	}
 	char reused[128] = "";
 	if (st.reused)
-		snprintf(reused, sizeof reused, "; %llu snapshot %s as %s sync-in left %s, not listed again",
+		snprintf(reused, sizeof reused, "; %llu %s not read again: as %s sync-in left %s",
 			 (unsigned long long)st.reused, plural(st.reused, "directory", "directories"),
 			 out ? "the" : "the last", st.reused == 1 ? "it" : "them");
 	out_verbose("%s: %llu %s checked, %llu copied (%llu %s), %llu deleted%s%s", what, (unsigned long long)st.checked,

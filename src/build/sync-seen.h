@@ -24,8 +24,11 @@
  * The next command's sync-in uses them the same way for the snapshot's
  * side of its walk: kept in the state directory (seen_save, seen_load),
  * a record stays true for as long as its directory's ctime is the one
- * recorded, however old the file.  The checkout's side is always listed:
- * its file system's clock is not ours to mark.
+ * recorded, however old the file.  It also records and reuses the
+ * checkout's directories when the checkout is on the snapshot's file
+ * system (the same device): the mark is then on their clock too.  On
+ * another file system they are always listed: their clock is not ours
+ * to mark (nor, on NFS, this machine's).
  *
  * The sync sandboxes are child processes, so the listings live in a
  * shared anonymous mapping: sync-in's child writes it, the copy-out's
@@ -46,6 +49,12 @@ typedef struct seen_entry {
 
 typedef struct sync_seen sync_seen;
 
+/* Whose directory a record is. */
+typedef enum seen_side {
+	SEEN_SNAPSHOT,
+	SEEN_CHECKOUT,              /* only on the snapshot's file system: its clock is marked */
+} seen_side;
+
 /* NULL when the mapping cannot be made: the sync works without. */
 sync_seen *seen_new(void);
 void seen_free(sync_seen *s);
@@ -56,7 +65,7 @@ void seen_free(sync_seen *s);
 void seen_reset(sync_seen *s);
 /* Record directory rel, whose stat st was taken after its last change,
  * with its n entries; false when the area is full (not recorded). */
-bool seen_add(sync_seen *s, const char *rel, const struct stat *st, const seen_entry *v, size_t n);
+bool seen_add(sync_seen *s, seen_side side, const char *rel, const struct stat *st, const seen_entry *v, size_t n);
 /* The pass finished without failure: the record may be used. */
 void seen_done(sync_seen *s);
 
@@ -80,4 +89,5 @@ seen_index *seen_index_prev(const sync_seen *s);
 void seen_index_free(seen_index *ix);
 /* The listing of rel when st (the directory now) is the one recorded:
  * *ret_v (malloc'd; names point into the record) and *ret_n. */
-bool seen_lookup(const seen_index *ix, const char *rel, const struct stat *st, seen_entry **ret_v, size_t *ret_n);
+bool seen_lookup(const seen_index *ix, seen_side side, const char *rel, const struct stat *st, seen_entry **ret_v,
+		 size_t *ret_n);

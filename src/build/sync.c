@@ -54,6 +54,7 @@ typedef struct walk {
 	sfile_ctx files;            /* temporary names; O_TMPFILE or not */
 	atomic_int held;            /* fds held by queued jobs */
 	sync_seen *seen;            /* sync-in: where to record listings, or NULL */
+	bool seen_checkout;         /* sync-in: the checkout's too (on the snapshot's file system) */
 	struct timespec seen_mark;  /* sync-in: record directories whose ctime is before it */
 	seen_index *index;          /* copy-out: sync-in's listings; sync-in: the last one's; or NULL */
 } walk;
@@ -438,35 +439,42 @@ static bool set_dir_meta(walk *w, int dfd, const job *j, struct stat *ds)
 	return same;
 }
 
-/* For copy-out (sync-seen.h): the snapshot directory's listing D, when
- * this job left it as it found it.  A ctime before the mark says so: the
- * job changed nothing in it, and nothing else did since the pass began,
- * so D, read at the job's start, is still exact. */
-static void record_listing(walk *w, const job *j, const struct stat *ds, const listing *D)
+/* For copy-out and the next sync-in (sync-seen.h): a directory's
+ * listing L, read after the mark, with st, its stat taken after L's last
+ * change (the snapshot's: at the job's end; the checkout's, which sync-in
+ * does not change: before L was read).  A ctime before the mark says
+ * nothing changed it since the pass began, so L is still exact. */
+static void record_listing(walk *w, seen_side side, const char *rel, const struct stat *st, const listing *L)
 {
-	if (ts_cmp(&ds->st_ctim, &w->seen_mark) >= 0)
+	if (ts_cmp(&st->st_ctim, &w->seen_mark) >= 0)
 		return;
-	for (size_t i = 0; i < D->n; i++)
-		if (D->v[i].type == DT_UNKNOWN)
-			return;    /* the file system does not say: copy-out lists it */
-	(void)seen_add(w->seen, j->rel, ds, D->v, D->n);
+	for (size_t i = 0; i < L->n; i++)
+		if (L->v[i].type == DT_UNKNOWN)
+			return;    /* the file system does not say: listed each time */
+	(void)seen_add(w->seen, side, rel, st, L->v, L->n);
 }
 
-/* The snapshot directory's listing as a sync left it, if the directory
- * is still the one it recorded (sync-seen.h): the last command's sync-in
- * for sync-in, this command's for copy-out.  fd, or with -1 j->rel's path:
- * every directory on the way is one a listing named a directory. */
-static bool reuse_listing(walk *w, const job *j, int fd, listing *ret)
+/* The directory's listing as a sync left it, if st says it is still the
+ * one recorded (sync-seen.h): the last command's sync-in's for sync-in,
+ * this command's for copy-out. */
+static bool reuse_from(walk *w, seen_side side, const char *rel, const struct stat *st, listing *ret)
 {
-	struct stat st;
-	if (!w->index)
-		return false;
-	if ((fd >= 0 ? fstat(fd, &st) : fstatat(w->srcfd, j->rel[0] ? j->rel : ".", &st, AT_SYMLINK_NOFOLLOW)) < 0 ||
-	    !seen_lookup(w->index, j->rel, &st, &ret->v, &ret->n))
+	if (!w->index || !seen_lookup(w->index, side, rel, st, &ret->v, &ret->n))
 		return false;
 	ret->names = NULL;
 	atomic_fetch_add(&w->reused, 1);
 	return true;
+}
+
+/* The same for a snapshot directory, statted here: by fd, or with -1 by
+ * j->rel's path, when every directory on the way is one a listing named
+ * a directory. */
+static bool reuse_listing(walk *w, const job *j, int fd, listing *ret)
+{
+	struct stat st;
+	return w->index &&
+	       (fd >= 0 ? fstat(fd, &st) : fstatat(w->srcfd, j->rel[0] ? j->rel : ".", &st, AT_SYMLINK_NOFOLLOW)) == 0 &&
+	       reuse_from(w, SEEN_SNAPSHOT, j->rel, &st, ret);
 }
 
 static void mirror_job(walk *w, job *j)
@@ -480,7 +488,11 @@ static void mirror_job(walk *w, job *j)
 		return sfd == -ENOENT ? (void)0 : fail(w, -sfd, "sync: open", j->rel);
 	if (dfd < 0 && (dfd = own_d = sfile_open_dir(w->dstfd, j->rel)) < 0)
 		return fail(w, -dfd, "sync: open snapshot", j->rel);
-	if ((r = list_dir(sfd, &S)) < 0 || (!reuse_listing(w, j, dfd, &D) && (r = list_dir(dfd, &D)) < 0)) {
+	/* The checkout's directory is statted before it is read. */
+	struct stat sst;
+	bool s_stat = (w->index || w->seen_checkout) && fstat(sfd, &sst) == 0;
+	if ((!(s_stat && reuse_from(w, SEEN_CHECKOUT, j->rel, &sst, &S)) && (r = list_dir(sfd, &S)) < 0) ||
+	    (!reuse_listing(w, j, dfd, &D) && (r = list_dir(dfd, &D)) < 0)) {
 		listing_free(&S);
 		return fail(w, -r, "sync: list", j->rel);
 	}
@@ -522,24 +534,28 @@ static void mirror_job(walk *w, job *j)
 	}
 	struct stat ds;
 	if (set_dir_meta(w, dfd, j, &ds) && w->seen && !w->failed)
-		record_listing(w, j, &ds, &D);
+		record_listing(w, SEEN_SNAPSHOT, j->rel, &ds, &D);
+	if (s_stat && w->seen && w->seen_checkout && !w->failed)
+		record_listing(w, SEEN_CHECKOUT, j->rel, &sst, &S);
 	listing_free(&S);
 	listing_free(&D);
 }
 
 /* The mark for the listings sync-in records: a fresh ctime from the
  * snapshot's own file system (a chmod of its top to the mode it has),
- * so that clock and granularity are those of the ctimes compared.  The
+ * so that clock and granularity are those of the ctimes compared; the
+ * checkout's directories too when they are on that file system.  The
  * top is opened first: the sync sandbox hands an O_PATH fd (open_tree),
  * on which fchmod fails with EBADF. */
 static bool seen_start(walk *w)
 {
-	struct stat st;
+	struct stat st, src;
 	seen_reset(w->seen);
 	_cleanup_close_ int fd = sfile_open_dir(w->dstfd, "");
 	if (fd < 0 || fstat(fd, &st) < 0 || fchmod(fd, st.st_mode & 07777) < 0 || fstat(fd, &st) < 0)
 		return false;
 	w->seen_mark = st.st_ctim;
+	w->seen_checkout = fstat(w->srcfd, &src) == 0 && src.st_dev == st.st_dev;
 	return true;
 }
 

@@ -175,7 +175,7 @@ fails "... while the snapshot has it (kbuild-ns run -- test -d _output/dockerize
 # file rewritten in place in such a directory still comes back.
 out=$(km -v run -- sh -c "echo '// rewritten in place' >>$GEN" 2>&1 | grep 'copy-out:')
 is "$GEN rewritten in place comes back; directories as sync-in left them are not listed again ($(flat "$out"))" \
-	"$(tail -n 1 "$KCO/$GEN") $(echo "$out" | grep -c 'as the sync-in left them, not listed again')" \
+	"$(tail -n 1 "$KCO/$GEN") $(echo "$out" | grep -c 'directories not read again: as the sync-in left them')" \
 	"// rewritten in place 1"
 hgit checkout -q -- "$GEN"
 

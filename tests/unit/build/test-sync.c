@@ -178,9 +178,11 @@ static void test_copy_out_reuse(void **state)
 }
 
 /* Sync-in with the last one's listings (sync-seen.h, kept in a file): a
- * snapshot directory the build left alone is not listed again, one it
- * changed is, and the snapshot ends the same as a sync that lists all.
- * A file that fails its checks (cut short, a byte changed) is no record. */
+ * directory the build left alone is not read again, one it changed is,
+ * and the snapshot ends the same as a sync that reads all.  The
+ * checkout's directories are on the snapshot's file system here, so
+ * theirs are kept too.  A file that fails its checks (cut short, a byte
+ * changed) is no record. */
 static void test_mirror_reuse(void **state)
 {
 	(void)state;
@@ -194,36 +196,43 @@ static void test_mirror_reuse(void **state)
 	assert_true(tfd >= 0);
 	sync_seen *seen = seen_new();
 	assert_non_null(seen);
+	/* Each pause goes past the file system clock's tick (10 ms at most),
+	 * so that a sync's mark is later than what was changed before it. */
 	assert_int_equal(run("set -e; cd %s; mkdir -p src/a/b src/c src/d/e src/f src/g dst;"
-			     "for d in a a/b c d d/e f g; do echo $d >src/$d/file; done", t), 0);
+			     "for d in a a/b c d d/e f g; do echo $d >src/$d/file; done; sleep 0.05", t), 0);
+	/* The first sync makes every snapshot directory: only the checkout's
+	 * 8 are kept, and the next sync reads none of those. */
 	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.reused, 0);
 	assert_int_equal(seen_save(seen, st.reused, tfd, "seen"), 0);
-	assert_int_equal(run("sleep 0.05"), 0);    /* past the clock's tick: see test_copy_out_reuse */
-	seen_load(seen, tfd, "seen");
-	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
-	assert_int_equal(st.reused, 0);            /* the first sync made every directory */
-	assert_int_equal(seen_save(seen, st.reused, tfd, "seen"), 0);
-	/* The build: a file added (c), one removed (d), one rewritten in
-	 * place (f), a directory made again (a/b, so a changes too), one
-	 * swapped for a symlink (d/e); g untouched. */
-	assert_int_equal(run("set -e; cd %s; echo junk >c/junk; rm d/file; echo changed >f/file; rm -r a/b; mkdir a/b;"
-			     "rm -r d/e; ln -s ../c d/e", dst), 0);
-	seen_load(seen, tfd, "seen");
-	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
-	assert_int_equal(st.reused, 2);            /* f and g */
-	assert_int_equal(run("diff -r %s %s", src, dst), 0);
-	assert_int_equal(seen_save(seen, st.reused, tfd, "seen"), 0);
-	/* Nothing changed: what that sync wrote in is listed once more
-	 * (only g was recorded), then every directory but the top comes
-	 * from the file, which is not written again. */
 	assert_int_equal(run("sleep 0.05"), 0);
 	seen_load(seen, tfd, "seen");
 	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
-	assert_int_equal(st.reused, 1);
+	assert_int_equal(st.reused, 8);
+	assert_int_equal(seen_save(seen, st.reused, tfd, "seen"), 0);
+	/* The build: a file added (c), one removed (d), one rewritten in
+	 * place (f), a directory made again (a/b, so a changes too), one
+	 * swapped for a symlink (d/e); g untouched.  Of the snapshot's 7,
+	 * f and g are as the last sync left them. */
+	assert_int_equal(run("set -e; cd %s; echo junk >c/junk; rm d/file; echo changed >f/file; rm -r a/b; mkdir a/b;"
+			     "rm -r d/e; ln -s ../c d/e; sleep 0.05", dst), 0);
+	seen_load(seen, tfd, "seen");
+	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.reused, 8 + 2);
+	assert_int_equal(run("diff -r %s %s", src, dst), 0);
+	assert_int_equal(seen_save(seen, st.reused, tfd, "seen"), 0);
+	/* Nothing changed: what that sync changed is read once more (of the
+	 * snapshot's it kept g alone: it put a's mtime back), then every
+	 * directory but the snapshot's top comes from the file, which is not
+	 * written again. */
+	assert_int_equal(run("sleep 0.05"), 0);
+	seen_load(seen, tfd, "seen");
+	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.reused, 8 + 1);
 	assert_int_equal(seen_save(seen, st.reused, tfd, "seen"), 0);
 	seen_load(seen, tfd, "seen");
 	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
-	assert_int_equal(st.reused, 7);
+	assert_int_equal(st.reused, 8 + 7);
 	assert_int_equal(run("cp -p %s/seen %s/seen.orig", t, t), 0);
 	assert_int_equal(seen_save(seen, st.reused, tfd, "seen"), 0);
 	assert_int_equal(run("cmp %s/seen %s/seen.orig && [ ! %s/seen -nt %s/seen.orig ]", t, t, t, t), 0);
@@ -239,7 +248,13 @@ static void test_mirror_reuse(void **state)
 	assert_int_equal(run("cd %s && cp seen.orig seen", t), 0);
 	seen_load(seen, tfd, "seen");
 	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
-	assert_int_equal(st.reused, 7);
+	assert_int_equal(st.reused, 8 + 7);
+	/* A file added in the checkout (its directory's ctime moves): sent. */
+	assert_int_equal(run("echo new >%s/g/new", src), 0);
+	seen_load(seen, tfd, "seen");
+	assert_int_equal(sync_with(src, dst, false, &st, NULL, seen, NULL), 0);
+	assert_int_equal(st.reused, 8 + 7 - 1);
+	assert_int_equal(st.copied, 1);
 	assert_int_equal(run("cp -a %s %s && diff -r %s %s", src, ref, ref, dst), 0);
 	seen_free(seen);
 	close(tfd);
