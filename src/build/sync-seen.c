@@ -30,7 +30,7 @@ typedef struct seen_area {
 
 struct sync_seen {
 	seen_area *a;
-	char *prev_file;            /* the previous command's file, read whole (mapped) */
+	char *prev_file;            /* the previous command's file, mapped whole */
 	size_t prev_file_len;
 	const char *prev;           /* its records, checked */
 	size_t prev_len, prev_count;
@@ -40,7 +40,7 @@ typedef struct seen_rec {
 	uint32_t len;               /* the whole record, a multiple of 8 */
 	uint32_t n;                 /* entries */
 	uint32_t side;              /* seen_side */
-	uint32_t pad;
+	uint32_t same;              /* a snapshot record without entries: the checkout record's */
 	uint64_t dev, ino;
 	int64_t sec, nsec;          /* ctime */
 } seen_rec;
@@ -71,15 +71,35 @@ void seen_free(sync_seen *s)
 	free(s);
 }
 
+/* Memory for len bytes, its pages made at once.  A page fault
+ * costs ~12 us on a paravirtualised guest (1,280 of them were 16 ms for
+ * 5 MB here, MADV_POPULATE_WRITE 2 ms), and a large tree's record is
+ * several MB.  Kernels before 5.14 refuse the advice; then the pages
+ * come one fault at a time, as without. */
+static void populate(void *p, size_t len)
+{
+	(void)madvise(p, len, MADV_POPULATE_WRITE);
+}
+
 void seen_reset(sync_seen *s)
 {
+	/* This pass records about as much as the last: its pages made now,
+	 * at once.  Here, in the process that writes them: a fork does not
+	 * copy the page table entries of a shared mapping, so pages made in
+	 * the parent would fault again in the child. */
+	size_t want = sizeof *s->a + s->prev_len + s->prev_len / 8;
+	if (s->prev)
+		populate(s->a, want < SEEN_CAP ? want : SEEN_CAP);
 	atomic_store(&s->a->done, 0);
 	atomic_store(&s->a->used, 0);
 	atomic_store(&s->a->count, 0);
 }
 
-bool seen_add(sync_seen *s, seen_side side, const char *rel, const struct stat *st, const seen_entry *v, size_t n)
+bool seen_add(sync_seen *s, seen_side side, const char *rel, const struct stat *st, const seen_entry *v, size_t n,
+	      bool same)
 {
+	if (same)
+		n = 0;
 	size_t len = sizeof(seen_rec) + strlen(rel) + 1;
 	for (size_t i = 0; i < n; i++)
 		len += 2 + strlen(v[i].name);
@@ -90,7 +110,8 @@ bool seen_add(sync_seen *s, seen_side side, const char *rel, const struct stat *
 			return false;
 	} while (!atomic_compare_exchange_weak(&s->a->used, &at, at + len));
 	char *p = s->a->data + at;
-	*(seen_rec *)p = (seen_rec){ .len = (uint32_t)len, .n = (uint32_t)n, .side = side, .dev = st->st_dev, .ino = st->st_ino,
+	*(seen_rec *)p = (seen_rec){ .len = (uint32_t)len, .n = (uint32_t)n, .side = side, .same = same,
+				     .dev = st->st_dev, .ino = st->st_ino,
 				     .sec = st->st_ctim.tv_sec, .nsec = st->st_ctim.tv_nsec };
 	atomic_fetch_add(&s->a->count, 1);
 	p += sizeof(seen_rec);
@@ -109,7 +130,7 @@ void seen_done(sync_seen *s)
 
 /* ---- the file ---- */
 
-#define SEEN_MAGIC "kbseen2\n"
+#define SEEN_MAGIC "kbseen3\n"
 
 typedef struct seen_file {
 	char magic[8];
@@ -117,17 +138,20 @@ typedef struct seen_file {
 	uint64_t sum;               /* sum_of() of them */
 } seen_file;
 
-/* A torn or stale write is caught by the checks in check_records; this
- * catches the rest of what a crash without a journal can leave. */
+/* A torn or stale write is mostly caught by the checks in
+ * check_records; this catches the rest of what a crash without a
+ * journal can leave (zeroed or stale blocks), not a forgery.  Fletcher's
+ * sums over 64-bit words: a few cycles a word (a multiply chain took 6
+ * ms for 4.6 MB here). */
 static uint64_t sum_of(const char *p, size_t len)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
+	uint64_t a = 1, b = 0, w;
 	for (size_t i = 0; i + 8 <= len; i += 8) {
 		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0x100000001b3ULL;
-		h ^= h >> 29;
+		a += w;
+		b += a;
 	}
-	return h;
+	return a ^ (b << 1 | b >> 63);
 }
 
 int seen_save(const sync_seen *s, uint64_t reused, int dirfd, const char *name)
@@ -170,7 +194,7 @@ static bool check_records(const char *data, size_t used, size_t *ret_count)
 	for (size_t at = 0; at < used; ++*ret_count) {
 		const seen_rec *r = (const seen_rec *)(data + at);
 		if (used - at < sizeof *r || r->len < sizeof *r || r->len % 8 || r->len > used - at ||
-		    r->side > SEEN_CHECKOUT)
+		    r->side > SEEN_CHECKOUT || r->same > (r->side == SEEN_SNAPSHOT && r->n == 0))
 			return false;
 		const char *p = (const char *)(r + 1), *end = data + at + r->len;
 		const char *z = memchr(p, 0, (size_t)(end - p));
@@ -187,41 +211,22 @@ static bool check_records(const char *data, size_t used, size_t *ret_count)
 	return true;
 }
 
-/* Fresh memory for len bytes, its pages made at once.  A page fault
- * costs ~12 us on a paravirtualised guest (4,000 of them were 16 ms for
- * 5 MB here, MADV_POPULATE_WRITE 2 ms): the file is several MB on a
- * large tree.  Kernels before 5.14 refuse the advice; then the pages
- * come one fault at a time, as without. */
-static void populate(void *p, size_t len)
-{
-	(void)madvise(p, len, MADV_POPULATE_WRITE);
-}
-
 /* The whole file dirfd/name, when it is a regular file of at most max
- * bytes, into a private mapping (*ret, *ret_len); false otherwise. */
-static bool read_whole(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len)
+ * bytes, mapped (*ret, *ret_len); false otherwise.  Mapped, not read:
+ * copying a few MB cost as much as checking them here.  Nothing
+ * truncates it while mapped: kbuild-ns holds the state's lock, and
+ * replaces the file by a rename (seen_save). */
+static bool map_whole(int dirfd, const char *name, size_t max, char **ret, size_t *ret_len)
 {
 	struct stat st;
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > max)
 		return false;
-	size_t len = (size_t)st.st_size, got = 0;
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	if (p == MAP_FAILED)
 		return false;
-	populate(p, len);
-	while (got < len) {
-		ssize_t n = read(fd, p + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			munmap(p, len);
-			return false;
-		}
-		got += (size_t)n;
-	}
 	*ret = p;
-	*ret_len = len;
+	*ret_len = (size_t)st.st_size;
 	return true;
 }
 
@@ -235,7 +240,7 @@ void seen_load(sync_seen *s, int dirfd, const char *name)
 	s->prev_file = NULL;
 	s->prev = NULL;
 	s->prev_len = s->prev_count = 0;
-	if (!read_whole(dirfd, name, sizeof h + DATA_CAP, &buf, &len))
+	if (!map_whole(dirfd, name, sizeof h + DATA_CAP, &buf, &len))
 		return;
 	/* A mapping is page-aligned, and the header's 24 bytes keep records on 8. */
 	const char *data = buf + sizeof h;
@@ -248,8 +253,6 @@ void seen_load(sync_seen *s, int dirfd, const char *name)
 	s->prev_file_len = len;
 	s->prev = data;
 	s->prev_len = h.len;
-	/* This pass records about as much: its pages made now, at once. */
-	populate(s->a, sizeof *s->a + h.len + h.len / 8 < SEEN_CAP ? sizeof *s->a + h.len + h.len / 8 : SEEN_CAP);
 }
 
 /* ---- the index: open addressing on the path ---- */
@@ -300,12 +303,20 @@ static seen_index *index_of(const char *data, uint64_t used)
 
 seen_index *seen_index_new(const sync_seen *s)
 {
-	return s && atomic_load(&s->a->done) ? index_of(s->a->data, atomic_load(&s->a->used)) : NULL;
+	if (!s || !atomic_load(&s->a->done))
+		return NULL;
+	uint64_t used = atomic_load(&s->a->used);
+	(void)madvise(s->a, sizeof *s->a + used, MADV_POPULATE_READ);    /* as populate(), for reading */
+	return index_of(s->a->data, used);
 }
 
 seen_index *seen_index_prev(const sync_seen *s)
 {
-	return s && s->prev ? index_of(s->prev, s->prev_len) : NULL;
+	if (!s || !s->prev)
+		return NULL;
+	/* A fork leaves the file mapping's page table entries behind too. */
+	(void)madvise(s->prev_file, s->prev_file_len, MADV_POPULATE_READ);
+	return index_of(s->prev, s->prev_len);
 }
 
 void seen_index_free(seen_index *ix)
@@ -316,15 +327,25 @@ void seen_index_free(seen_index *ix)
 	free(ix);
 }
 
-bool seen_lookup(const seen_index *ix, seen_side side, const char *rel, const struct stat *st, seen_entry **ret_v,
-		 size_t *ret_n)
+static const seen_rec *find(const seen_index *ix, seen_side side, const char *rel)
 {
 	const seen_rec *r;
 	for (size_t i = (hash(rel) ^ side) & ix->mask; (r = ix->slot[i]); i = (i + 1) & ix->mask)
 		if (r->side == side && !strcmp(rec_rel(r), rel))
-			break;
+			return r;
+	return NULL;
+}
+
+bool seen_lookup(const seen_index *ix, seen_side side, const char *rel, const struct stat *st, seen_entry **ret_v,
+		 size_t *ret_n)
+{
+	const seen_rec *r = find(ix, side, rel);
 	if (!r || !S_ISDIR(st->st_mode) || r->dev != (uint64_t)st->st_dev || r->ino != (uint64_t)st->st_ino ||
 	    r->sec != st->st_ctim.tv_sec || r->nsec != st->st_ctim.tv_nsec)
+		return false;
+	/* The entries are the checkout record's, written by the same job
+	 * (whatever the checkout directory is now); without it, none. */
+	if (r->same && !(r = find(ix, SEEN_CHECKOUT, rel)))
 		return false;
 	seen_entry *v = malloc((r->n ? r->n : 1) * sizeof *v);
 	if (!v)

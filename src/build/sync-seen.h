@@ -64,8 +64,11 @@ void seen_free(sync_seen *s);
 /* Forget what an earlier pass recorded. */
 void seen_reset(sync_seen *s);
 /* Record directory rel, whose stat st was taken after its last change,
- * with its n entries; false when the area is full (not recorded). */
-bool seen_add(sync_seen *s, seen_side side, const char *rel, const struct stat *st, const seen_entry *v, size_t n);
+ * with its n entries; false when the area is full (not recorded).  same
+ * (a snapshot record): its entries are those of the checkout record the
+ * same job just made for rel, and are not written twice. */
+bool seen_add(sync_seen *s, seen_side side, const char *rel, const struct stat *st, const seen_entry *v, size_t n,
+	      bool same);
 /* The pass finished without failure: the record may be used. */
 void seen_done(sync_seen *s);
 

@@ -440,18 +440,42 @@ static bool set_dir_meta(walk *w, int dfd, const job *j, struct stat *ds)
 }
 
 /* For copy-out and the next sync-in (sync-seen.h): a directory's
- * listing L, read after the mark, with st, its stat taken after L's last
- * change (the snapshot's: at the job's end; the checkout's, which sync-in
- * does not change: before L was read).  A ctime before the mark says
- * nothing changed it since the pass began, so L is still exact. */
-static void record_listing(walk *w, seen_side side, const char *rel, const struct stat *st, const listing *L)
+ * listing L, read after the mark, may be kept with st, its stat taken
+ * after L's last change (the snapshot's: at the job's end; the
+ * checkout's, which sync-in does not change: before L was read).  A
+ * ctime before the mark says nothing changed it since the pass began, so
+ * L is still exact. */
+static bool recordable(const walk *w, const struct stat *st, const listing *L)
 {
 	if (ts_cmp(&st->st_ctim, &w->seen_mark) >= 0)
-		return;
+		return false;
 	for (size_t i = 0; i < L->n; i++)
 		if (L->v[i].type == DT_UNKNOWN)
-			return;    /* the file system does not say: listed each time */
-	(void)seen_add(w->seen, side, rel, st, L->v, L->n);
+			return false;    /* the file system does not say: listed each time */
+	return true;
+}
+
+static bool same_listing(const listing *a, const listing *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i].type != b->v[i].type || (a->v[i].name != b->v[i].name && strcmp(a->v[i].name, b->v[i].name)))
+			return false;
+	return true;
+}
+
+/* Both sides of a job: the snapshot's listing D with ds, its stat after
+ * the job's last change; the checkout's S with sst, taken before S was
+ * read (sync-in does not change it), when s_stat.  Where both are kept
+ * and alike (most directories), D is not written twice. */
+static void record_listings(walk *w, const job *j, const listing *S, const struct stat *sst, bool s_stat,
+			    const listing *D, const struct stat *ds, bool d_stat)
+{
+	bool s_kept = s_stat && w->seen_checkout && recordable(w, sst, S) &&
+		      seen_add(w->seen, SEEN_CHECKOUT, j->rel, sst, S->v, S->n, false);
+	if (d_stat && recordable(w, ds, D))
+		(void)seen_add(w->seen, SEEN_SNAPSHOT, j->rel, ds, D->v, D->n, s_kept && same_listing(S, D));
 }
 
 /* The directory's listing as a sync left it, if st says it is still the
@@ -533,10 +557,9 @@ static void mirror_job(walk *w, job *j)
 		}
 	}
 	struct stat ds;
-	if (set_dir_meta(w, dfd, j, &ds) && w->seen && !w->failed)
-		record_listing(w, SEEN_SNAPSHOT, j->rel, &ds, &D);
-	if (s_stat && w->seen && w->seen_checkout && !w->failed)
-		record_listing(w, SEEN_CHECKOUT, j->rel, &sst, &S);
+	bool d_stat = set_dir_meta(w, dfd, j, &ds);
+	if (w->seen && !w->failed)
+		record_listings(w, j, &S, &sst, s_stat, &D, &ds, d_stat);
 	listing_free(&S);
 	listing_free(&D);
 }
