@@ -10,7 +10,12 @@
  * that bound, or when the parent's are gone, it reopens them from the
  * roots by path, never through a symlink (sync-file.c).  Either way a
  * symlink swapped in for a directory while we work can never take a write
- * outside the tree.  Files are written by sync-file.c too, whole. */
+ * outside the tree.  Files are written by sync-file.c too, whole.
+ *
+ * A directory whose listing a sync kept (sync-seen.h) and whose inode and
+ * ctime are unchanged is not read again: its listing is taken from the
+ * record.  Copy-out then does not even open it, unless a file in it is
+ * to be read, and queues its subdirectories by path. */
 #include "build/sync.h"
 #include "build/sync-file.h"
 
