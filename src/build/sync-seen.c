@@ -157,7 +157,9 @@ static uint64_t sum_of(const char *p, size_t len)
 int seen_save(const sync_seen *s, uint64_t reused, int dirfd, const char *name)
 {
 	/* Every directory recorded was taken from the file, and it had no
-	 * other: the same records, in another order.  No write. */
+	 * other: the same records, in another order.  No write.  (Were the
+	 * sets to differ after all, the file would only be less useful: a
+	 * record is checked against its directory each time it is used.) */
 	uint32_t count = atomic_load(&s->a->count);
 	if (!atomic_load(&s->a->done) || (s->prev && count == reused && count == s->prev_count))
 		return 0;

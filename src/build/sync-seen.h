@@ -1,4 +1,5 @@
-/* What sync-in saw of the snapshot, for the copy-out after the build.
+/* What sync-in saw, for the copy-out after the build and the next
+ * command's sync-in.
  *
  * Copy-out has to find every file the build wrote that its rules send,
  * and the kube rules' zz_generated.* and generated.proto may be anywhere:
