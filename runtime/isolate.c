@@ -201,6 +201,21 @@ static int child_result(pid_t pid, iso_hdr *h, kb_error *err)
 	return 0;
 }
 
+/* The child's result; where it could make no user namespace, fn runs
+ * in this process instead (*ret_isolated false). */
+static int finish(pid_t pid, const rt_iso_dir *dirs, size_t n, rt_iso_fn fn, void *arg, void *shared,
+		  bool *ret_isolated, kb_error *err)
+{
+	iso_hdr *h = hdr_of(shared);
+	int r = child_result(pid, h, err);
+	if (h->fallback) {
+		*err = (kb_error){ 0 };
+		return in_process(dirs, n, fn, arg, shared, err);
+	}
+	*ret_isolated = true;
+	return r;
+}
+
 static int isolate(const rt_iso_dir *dirs, size_t n, int keep_fd, int nsfd, const rt_idrange *range, rt_iso_fn fn,
 		   void *arg, void *shared, bool *ret_isolated, kb_error *err)
 {
@@ -237,13 +252,7 @@ static int isolate(const rt_iso_dir *dirs, size_t n, int keep_fd, int nsfd, cons
 	}
 	if (pid < 0)
 		return kb_err(err, en, "sandbox: fork");
-	int r = child_result(pid, h, err);
-	if (h->fallback) {
-		*err = (kb_error){ 0 };
-		return in_process(dirs, n, fn, arg, shared, err);
-	}
-	*ret_isolated = true;
-	return r;
+	return finish(pid, dirs, n, fn, arg, shared, ret_isolated, err);
 }
 
 int rt_isolate(const rt_iso_dir *dirs, size_t n, const rt_idrange *range, rt_iso_fn fn, void *arg, void *shared,
@@ -306,14 +315,7 @@ int rt_isolate_go(rt_iso_ahead *a, bool run, bool *ret_isolated, kb_error *err)
 			;
 		return run ? rt_isolate_in(a->ns, a->dirs, a->n, a->fn, a->arg, a->shared, ret_isolated, err) : 0;
 	}
-	iso_hdr *h = hdr_of(a->shared);
-	int r = child_result(pid, h, err);
-	if (h->fallback) {
-		*err = (kb_error){ 0 };
-		return in_process(a->dirs, a->n, a->fn, a->arg, a->shared, err);
-	}
-	*ret_isolated = true;
-	return r;
+	return finish(pid, a->dirs, a->n, a->fn, a->arg, a->shared, ret_isolated, err);
 }
 
 /* ---- work on files of subordinate ids ---- */

@@ -523,8 +523,8 @@ static int start(const rt_spec *s, monitor *m, bool proc_bound, kb_error *err)
 			en = errno;
 		(void)sigprocmask(SIG_SETMASK, &m->old, NULL);
 		close_chans(&c);
-		return kb_err(err, en, joined || nsfd >= 0 ? "create namespaces in the run's user namespace"
-							: "create namespaces (clone)");
+		return kb_err(err, en, nsfd >= 0 ? "create namespaces in the run's user namespace"
+					       : "create namespaces (clone)");
 	}
 	close(c.sync[0]);
 	close(c.err[1]);
