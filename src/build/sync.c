@@ -59,7 +59,7 @@ typedef struct walk {
 	sfile_ctx files;            /* temporary names; O_TMPFILE or not */
 	atomic_int held;            /* fds held by queued jobs */
 	sync_seen *seen;            /* sync-in: where to record listings, or NULL */
-	bool seen_checkout;         /* sync-in: the checkout's too (on the snapshot's file system) */
+	bool same_fs;               /* sync-in: the checkout is on the snapshot's file system: its listings are kept too */
 	struct timespec seen_mark;  /* sync-in: record directories whose ctime is before it */
 	seen_index *index;          /* copy-out: sync-in's listings; sync-in: the last one's; or NULL */
 } walk;
@@ -477,7 +477,7 @@ static bool same_listing(const listing *a, const listing *b)
 static void record_listings(walk *w, const job *j, const listing *S, const struct stat *sst, bool s_stat,
 			    const listing *D, const struct stat *ds, bool d_stat)
 {
-	bool s_kept = s_stat && w->seen_checkout && recordable(w, sst, S) &&
+	bool s_kept = s_stat && recordable(w, sst, S) &&
 		      seen_add(w->seen, SEEN_CHECKOUT, j->rel, sst, S->v, S->n, false);
 	if (d_stat && recordable(w, ds, D))
 		(void)seen_add(w->seen, SEEN_SNAPSHOT, j->rel, ds, D->v, D->n, s_kept && same_listing(S, D));
@@ -517,9 +517,10 @@ static void mirror_job(walk *w, job *j)
 		return sfd == -ENOENT ? (void)0 : fail(w, -sfd, "sync: open", j->rel);
 	if (dfd < 0 && (dfd = own_d = sfile_open_dir(w->dstfd, j->rel)) < 0)
 		return fail(w, -dfd, "sync: open snapshot", j->rel);
-	/* The checkout's directory is statted before it is read. */
+	/* The checkout's directory is statted before it is read, when its
+	 * listing may be kept or taken (same_fs). */
 	struct stat sst;
-	bool s_stat = (w->index || w->seen_checkout) && fstat(sfd, &sst) == 0;
+	bool s_stat = w->same_fs && (w->index || w->seen) && fstat(sfd, &sst) == 0;
 	if ((!(s_stat && reuse_from(w, SEEN_CHECKOUT, j->rel, &sst, &S)) && (r = list_dir(sfd, &S)) < 0) ||
 	    (!reuse_listing(w, j, dfd, &D) && (r = list_dir(dfd, &D)) < 0)) {
 		listing_free(&S);
@@ -572,19 +573,27 @@ static void mirror_job(walk *w, job *j)
 /* The mark for the listings sync-in records: a fresh ctime from the
  * snapshot's own file system (a chmod of its top to the mode it has),
  * so that clock and granularity are those of the ctimes compared; the
- * checkout's directories too when they are on that file system.  The
- * top is opened first: the sync sandbox hands an O_PATH fd (open_tree),
- * on which fchmod fails with EBADF. */
+ * checkout's directories too when they are on that file system
+ * (same_fs).  The top is opened first: the sync sandbox hands an O_PATH
+ * fd (open_tree), on which fchmod fails with EBADF. */
 static bool seen_start(walk *w)
 {
-	struct stat st, src;
+	struct stat st;
 	seen_reset(w->seen);
 	_cleanup_close_ int fd = sfile_open_dir(w->dstfd, "");
 	if (fd < 0 || fstat(fd, &st) < 0 || fchmod(fd, st.st_mode & 07777) < 0 || fstat(fd, &st) < 0)
 		return false;
 	w->seen_mark = st.st_ctim;
-	w->seen_checkout = fstat(w->srcfd, &src) == 0 && src.st_dev == st.st_dev;
 	return true;
+}
+
+/* Are the checkout's directories on the snapshot's file system, where
+ * the mark's clock is theirs?  (A record made elsewhere never matches:
+ * its device is another.) */
+static bool same_fs(int srcfd, int dstfd)
+{
+	struct stat s, d;
+	return fstat(srcfd, &s) == 0 && fstat(dstfd, &d) == 0 && s.st_dev == d.st_dev;
 }
 
 int sync_mirror(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_error *e)
@@ -592,6 +601,7 @@ int sync_mirror(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_err
 	walk w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
 		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = mirror_job, .files.open_up = true, .seen = o->seen };
 	w.index = seen_index_prev(w.seen);
+	w.same_fs = w.seen && same_fs(srcfd, dstfd);
 	if (w.seen && !seen_start(&w))
 		w.seen = NULL;    /* nothing recorded: copy-out lists every directory */
 	int r = run_pool(&w, st, e);
