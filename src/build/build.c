@@ -360,14 +360,15 @@ static void copy_out_ahead(void *arg)
 }
 
 /* build_run's after_start: what the monitor does while the build runs.
- * The listings of this sync-in go to the state directory for the next
- * one (sync-seen.h); the copy-out's sandbox is made ahead. */
+ * The copy-out's sandbox is made ahead first (its child then sets itself
+ * up on the other core), then the listings of this sync-in go to the
+ * state directory for the next one (sync-seen.h). */
 static void while_building(void *arg)
 {
 	kb_build *b = arg;
+	copy_out_ahead(b);
 	if (b->seen)
 		data_seen_save(b->data, b->seen, b->seen_reused);
-	copy_out_ahead(b);
 }
 
 /* The sandbox made ahead: run (copy-out) or ended unused. */

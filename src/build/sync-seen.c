@@ -165,9 +165,12 @@ int seen_save(const sync_seen *s, uint64_t reused, int dirfd, const char *name)
 		return 0;
 	seen_file h = { .magic = SEEN_MAGIC, .len = atomic_load(&s->a->used) };
 	h.sum = sum_of(s->a->data, h.len);
+	/* One temporary name, not one per process: kbuild-ns writes the file
+	 * under the state's lock, and a name left by a kill is taken again
+	 * (O_TRUNC) by the next write instead of staying.  A cache, not
+	 * synced to disk: what a crash leaves fails the checks. */
 	char tmp[64];
-	snprintf(tmp, sizeof tmp, ".%s.%d", name, (int)getpid());
-	/* A cache, not synced to disk: what a crash leaves fails the checks. */
+	snprintf(tmp, sizeof tmp, ".%s.tmp", name);
 	_cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
