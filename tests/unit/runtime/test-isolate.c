@@ -142,33 +142,40 @@ static void ran_once(const fixture *r, int value, bool joined)
 		assert_string_not_equal(s->userns, r->userns);
 }
 
+/* rt_isolate_in in ns (the run's, or none): isolated, and as ran_once. */
+static void isolate_in(const fixture *r, rt_runns *ns, int value, bool joined)
+{
+	targ t = { value };
+	bool isolated = false;
+	kb_error e = { 0 };
+	assert_int_equal(rt_isolate_in(ns, r->dirs, 2, fn, &t, r->s, &isolated, &e), 0);
+	assert_true(isolated);
+	ran_once(r, value, joined);
+}
+
+/* The word to a child made ahead: isolated, and as ran_once. */
+static void go(const fixture *r, rt_iso_ahead *a, int value, bool joined)
+{
+	bool isolated = false;
+	kb_error e = { 0 };
+	assert_int_equal(rt_isolate_go(a, true, &isolated, &e), 0);
+	assert_true(isolated);
+	ran_once(r, value, joined);
+}
+
 static void test_in_runns(void **state)
 {
 	fixture *r = *state;
-	targ t = { 1 };
-	bool isolated = false;
-	kb_error e = { 0 };
-
-	if (r->holder <= 0)
-		return;
-	assert_int_equal(rt_isolate_in(&r->ns, r->dirs, 2, fn, &t, r->s, &isolated, &e), 0);
-	assert_true(isolated);
-	ran_once(r, 1, true);
+	if (r->holder > 0)
+		isolate_in(r, &r->ns, 1, true);
 }
 
 static void test_without_runns(void **state)
 {
 	fixture *r = *state;
 	rt_runns none = RT_RUNNS_INIT;
-	targ t = { 2 };
-	bool isolated = false;
-	kb_error e = { 0 };
-
-	if (r->holder <= 0)
-		return;
-	assert_int_equal(rt_isolate_in(&none, r->dirs, 2, fn, &t, r->s, &isolated, &e), 0);
-	assert_true(isolated);
-	ran_once(r, 2, false);
+	if (r->holder > 0)
+		isolate_in(r, &none, 2, false);
 }
 
 static void sleep_ms(long ms)
@@ -206,8 +213,6 @@ static void test_ahead_runs_on_the_word(void **state)
 	fixture *r = *state;
 	targ t = { 7 };
 	rt_iso_ahead a;
-	bool isolated = false;
-	kb_error e = { 0 };
 
 	if (r->holder <= 0)
 		return;
@@ -217,9 +222,7 @@ static void test_ahead_runs_on_the_word(void **state)
 	sleep_ms(100);
 	assert_int_equal(r->s->ran, 0);
 	assert_false(exists(r->b, "y"));
-	assert_int_equal(rt_isolate_go(&a, true, &isolated, &e), 0);
-	assert_true(isolated);
-	ran_once(r, 7, true);
+	go(r, &a, 7, true);
 }
 
 /* Not wanted after all: fn never runs, and the child is reaped. */
@@ -250,8 +253,6 @@ static void test_ahead_killed(void **state)
 	fixture *r = *state;
 	targ t = { 4 };
 	rt_iso_ahead a;
-	bool isolated = false;
-	kb_error e = { 0 };
 
 	if (r->holder <= 0)
 		return;
@@ -259,9 +260,7 @@ static void test_ahead_killed(void **state)
 	assert_true(a.pid > 0);
 	assert_int_equal(kill(a.pid, SIGKILL), 0);
 	assert_true(wait_zombie(a.pid));
-	assert_int_equal(rt_isolate_go(&a, true, &isolated, &e), 0);
-	assert_true(isolated);
-	ran_once(r, 4, true);
+	go(r, &a, 4, true);
 }
 
 /* Without the run's namespace nothing is made ahead; the go does it all,
@@ -272,15 +271,12 @@ static void test_ahead_without_runns(void **state)
 	rt_runns none = RT_RUNNS_INIT;
 	targ t = { 5 };
 	rt_iso_ahead a;
-	bool isolated = false;
-	kb_error e = { 0 };
 
 	if (r->holder <= 0)
 		return;
 	rt_isolate_ahead(&a, &none, r->dirs, 2, fn, &t, r->s);
 	assert_int_equal(a.pid, 0);
-	assert_int_equal(rt_isolate_go(&a, true, &isolated, &e), 0);
-	ran_once(r, 5, false);
+	go(r, &a, 5, false);
 }
 
 int main(void)
