@@ -261,6 +261,40 @@ static void test_mirror_reuse(void **state)
 	tmpdir_free(t);
 }
 
+/* A kept file whose checksum is right but whose listing names ".",
+ * "..", "" or a path with "/" is no record at all (seen_load): such a
+ * name would reach outside its directory.  A plain name passes. */
+static void test_seen_names(void **state)
+{
+	(void)state;
+	char *t = tmpdir_new();
+	int tfd = open(t, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	assert_true(tfd >= 0);
+	assert_int_equal(fstat(tfd, &st), 0);
+	const char *names[] = { "plain", "..", ".", "", "a/b" };
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		sync_seen *w = seen_new(), *r = seen_new();
+		assert_true(w && r);
+		seen_entry v[] = { { "ok", DT_REG }, { names[i], DT_DIR } };
+		seen_reset(w);
+		assert_true(seen_add(w, SEEN_SNAPSHOT, "d", &st, v, 2, false));
+		seen_done(w);
+		assert_int_equal(seen_save(w, 0, tfd, "seen"), 0);
+		seen_load(r, tfd, "seen");
+		seen_index *ix = seen_index_prev(r);
+		if (i == 0)
+			assert_non_null(ix);
+		else
+			assert_null(ix);
+		seen_index_free(ix);
+		seen_free(w);
+		seen_free(r);
+	}
+	close(tfd);
+	tmpdir_free(t);
+}
+
 /* Sync-in's ctime rule (issue 14, item 8): a snapshot file rewritten at
  * the same size with its mtime put back is sent again once a mark says
  * the last sync came before; the files the sync wrote itself are not. */
@@ -423,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_copy_out),
 		cmocka_unit_test(test_copy_out_reuse),
 		cmocka_unit_test(test_mirror_reuse),
+		cmocka_unit_test(test_seen_names),
 		cmocka_unit_test(test_mirror_ctime),
 		cmocka_unit_test(test_tmp_names),
 		cmocka_unit_test(test_copy_out_refused),
