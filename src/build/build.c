@@ -447,8 +447,12 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
 	}
 	char reused[128] = "";
 	if (st.reused)
+		/* sync-in counts a listing per side, the checkout's and the
+		 * snapshot's; copy-out reads the snapshot only. */
 		snprintf(reused, sizeof reused, "; %llu %s not read again: as %s sync-in left %s",
-			 (unsigned long long)st.reused, plural(st.reused, "directory", "directories"),
+			 (unsigned long long)st.reused,
+			 out ? plural(st.reused, "directory", "directories")
+			     : plural(st.reused, "directory listing", "directory listings"),
 			 out ? "the" : "the last", st.reused == 1 ? "it" : "them");
 	out_verbose("%s: %llu %s checked, %llu copied (%llu %s), %llu deleted%s%s", what, (unsigned long long)st.checked,
 		    plural(st.checked, "entry", "entries"), (unsigned long long)st.copied, (unsigned long long)st.bytes,
