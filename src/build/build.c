@@ -62,7 +62,7 @@ struct kb_build {
 	rt_runns ns;                 /* the run's user namespace (runns.h) */
 	struct out_ahead *ahead;     /* the copy-out's sandbox, made while the build runs */
 	sync_seen *seen;             /* the snapshot's listings, for copy-out and the next sync-in, or NULL */
-	uint64_t seen_reused;        /* directories the sync-in took from the last one's */
+	uint64_t seen_reused;        /* listings the sync-in took from the last one's (seen_save) */
 	envv env;
 	char **lowers;               /* layer paths, top first */
 	rt_bind binds[MAX_BINDS];
