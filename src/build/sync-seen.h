@@ -5,7 +5,8 @@
  * and the kube rules' zz_generated.* and generated.proto may be anywhere:
  * it lists every snapshot directory, moments after sync-in listed them
  * all.  So sync-in leaves, for each directory it finished without
- * changing, that listing with the directory's device, inode and ctime;
+ * changing, that listing with the directory's device, inode and ctime
+ * (and reads those it changed once more after its pass, past a new mark);
  * copy-out stats the directory and, when all three are unchanged, takes
  * the listing instead of reading the directory again (one stat in place
  * of an open, two getdents64 and a close).

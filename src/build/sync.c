@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #define MAX_DEPTH_PATH 4096
 #define MAX_THREADS 15
@@ -61,6 +62,8 @@ typedef struct walk {
 	sync_seen *seen;            /* sync-in: where to record listings, or NULL */
 	bool same_fs;               /* sync-in: the checkout is on the snapshot's file system: its listings are kept too */
 	struct timespec seen_mark;  /* sync-in: record directories whose ctime is before it */
+	job *later;                 /* sync-in: snapshot directories it changed, listed again after the pass */
+	size_t n_later;
 	seen_index *index;          /* copy-out: sync-in's listings; sync-in: the last one's; or NULL */
 } walk;
 
@@ -291,6 +294,30 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Work the queued jobs (pending of them) to the end, on up to
+ * max_threads more threads, and join those. */
+static void drain(walk *w)
+{
+	w->n_threads = 0;
+	work(w);
+	/* n_threads only grows under the lock while work() runs; every
+	 * thread has returned from work() once it is joined. */
+	pthread_mutex_lock(&w->mu);
+	int started = w->n_threads;
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < started; i++)
+		pthread_join(w->threads[i], NULL);
+}
+
+static void free_jobs(walk *w, job **list)
+{
+	while (*list) {
+		job *j = *list;
+		*list = j->next;
+		free_job(w, j);
+	}
+}
+
 static int run_pool(walk *w, sync_stats *st, kb_error *e)
 {
 	int n = w->o->threads > 0 ? w->o->threads : cpu_count() < 2 ? 2 : cpu_count();
@@ -301,20 +328,9 @@ static int run_pool(walk *w, sync_stats *st, kb_error *e)
 	/* Files and directories are made with their final modes (one
 	 * fchmod less each); the umask is the process's, put back below. */
 	mode_t old_mask = umask(0);
-	work(w);
-	/* n_threads only grows under the lock while work() runs; every
-	 * thread has returned from work() once it is joined. */
-	pthread_mutex_lock(&w->mu);
-	int started = w->n_threads;
-	pthread_mutex_unlock(&w->mu);
-	for (int i = 0; i < started; i++)
-		pthread_join(w->threads[i], NULL);
+	drain(w);
 	umask(old_mask);
-	while (w->stack) {    /* left over after a failure */
-		job *j = w->stack;
-		w->stack = j->next;
-		free_job(w, j);
-	}
+	free_jobs(w, &w->stack);    /* left over after a failure */
 	*st = (sync_stats){ .checked = w->checked, .copied = w->copied, .deleted = w->deleted,
 			    .bytes = w->bytes, .skipped = w->skipped, .modes = w->modes, .reused = w->reused };
 	if (w->failed) {
@@ -473,14 +489,36 @@ static bool same_listing(const listing *a, const listing *b)
 /* Both sides of a job: the snapshot's listing D with ds, its stat after
  * the job's last change; the checkout's S with sst, taken before S was
  * read (sync-in does not change it), when s_stat.  Where both are kept
- * and alike (most directories), D is not written twice. */
-static void record_listings(walk *w, const job *j, const listing *S, const struct stat *sst, bool s_stat,
+ * and alike (most directories), D is not written twice.  True when the
+ * snapshot's directory changed during the pass (this job made, removed
+ * or renamed an entry in it, or set its mode or times): it is listed
+ * again once the pass is over (relist_later). */
+static bool record_listings(walk *w, const job *j, const listing *S, const struct stat *sst, bool s_stat,
 			    const listing *D, const struct stat *ds, bool d_stat)
 {
 	bool s_kept = s_stat && recordable(w, sst, S) &&
 		      seen_add(w->seen, SEEN_CHECKOUT, j->rel, sst, S->v, S->n, false);
-	if (d_stat && recordable(w, ds, D))
+	if (!d_stat || ts_cmp(&ds->st_ctim, &w->seen_mark) >= 0)
+		return j->rel[0] != '\0';    /* the top: its ctime is the mark's own */
+	if (recordable(w, ds, D))
 		(void)seen_add(w->seen, SEEN_SNAPSHOT, j->rel, ds, D->v, D->n, s_kept && same_listing(S, D));
+	return false;
+}
+
+/* Queue rel to be listed again after the pass (relist_later). */
+static void defer(walk *w, const char *rel)
+{
+	size_t len = strlen(rel);
+	job *j = calloc(1, sizeof *j + len + 1);
+	if (!j)
+		return;    /* not recorded: listed again by the next sync */
+	j->sfd = j->dfd = -1;
+	memcpy(j->rel, rel, len + 1);
+	pthread_mutex_lock(&w->mu);
+	j->next = w->later;
+	w->later = j;
+	w->n_later++;
+	pthread_mutex_unlock(&w->mu);
 }
 
 /* The directory's listing as a sync left it, if st says it is still the
@@ -564,8 +602,8 @@ static void mirror_job(walk *w, job *j)
 	}
 	struct stat ds;
 	bool d_stat = set_dir_meta(w, dfd, j, &ds);
-	if (w->seen && !w->failed)
-		record_listings(w, j, &S, &sst, s_stat, &D, &ds, d_stat);
+	if (w->seen && !w->failed && record_listings(w, j, &S, &sst, s_stat, &D, &ds, d_stat))
+		defer(w, j->rel);
 	listing_free(&S);
 	listing_free(&D);
 }
@@ -576,15 +614,58 @@ static void mirror_job(walk *w, job *j)
  * checkout's directories too when they are on that file system
  * (same_fs).  The top is opened first: the sync sandbox hands an O_PATH
  * fd (open_tree), on which fchmod fails with EBADF. */
-static bool seen_start(walk *w)
+static bool take_mark(walk *w)
 {
 	struct stat st;
-	seen_reset(w->seen);
 	_cleanup_close_ int fd = sfile_open_dir(w->dstfd, "");
 	if (fd < 0 || fstat(fd, &st) < 0 || fchmod(fd, st.st_mode & 07777) < 0 || fstat(fd, &st) < 0)
 		return false;
 	w->seen_mark = st.st_ctim;
 	return true;
+}
+
+/* A snapshot directory the pass changed, listed again now that no job
+ * writes the snapshot any more; kept when its ctime is before the new
+ * mark, under the same rule as the others (recordable).  A failure here
+ * only means it is not kept. */
+static void relist_job(walk *w, job *j)
+{
+	_cleanup_close_ int fd = sfile_open_dir(w->dstfd, j->rel);
+	listing D = { 0 };
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && list_dir(fd, &D) == 0 && recordable(w, &st, &D))
+		(void)seen_add(w->seen, SEEN_SNAPSHOT, j->rel, &st, D.v, D.n, false);
+	listing_free(&D);
+}
+
+/* After a pass that made, removed or renamed entries (an initial sync
+ * makes every directory), list the directories it changed once more, so
+ * that the next command finds them all kept and not only those this pass
+ * left alone.  The new mark is taken after the pass's last change and
+ * before these listings, and made later than the ctime of every change
+ * before it: a mark is touched again until its ctime moves (at once on
+ * kernels with fine-grained timestamps, which give a queried inode's
+ * next change a later time; else within a tick of the coarse clock, as
+ * data_set_sync_mark waits).  Then a change after one of these listings
+ * gets a ctime at or after the mark, never the one recorded. */
+static void relist_later(walk *w)
+{
+	if (!w->later || !take_mark(w))
+		return;
+	struct timespec first = w->seen_mark;
+	for (int i = 0; ts_cmp(&w->seen_mark, &first) <= 0; i++) {
+		if (i > 0) {
+			struct timespec ms = { 0, 1000000 };
+			(void)nanosleep(&ms, NULL);
+		}
+		if (i == 1000 || !take_mark(w))
+			return;    /* the clock does not move: nothing more kept */
+	}
+	w->stack = w->later;
+	w->later = NULL;
+	w->pending = w->n_later;
+	w->fn = relist_job;
+	drain(w);
 }
 
 /* Are the checkout's directories on the snapshot's file system, where
@@ -602,11 +683,18 @@ int sync_mirror(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_err
 		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = mirror_job, .files.open_up = true, .seen = o->seen };
 	w.index = seen_index_prev(w.seen);
 	w.same_fs = w.seen && same_fs(srcfd, dstfd);
-	if (w.seen && !seen_start(&w))
-		w.seen = NULL;    /* nothing recorded: copy-out lists every directory */
+	if (w.seen) {
+		seen_reset(w.seen);
+		if (!take_mark(&w))
+			w.seen = NULL;    /* nothing recorded: copy-out lists every directory */
+	}
 	int r = run_pool(&w, st, e);
-	if (r == 0 && w.seen)
+	if (r == 0 && w.seen) {
+		relist_later(&w);
 		seen_done(w.seen);
+	}
+	free_jobs(&w, &w.later);
+	free_jobs(&w, &w.stack);
 	seen_index_free(w.index);
 	return r;
 }
