@@ -277,6 +277,30 @@ def gen_oci_config():
     return {"multi": b"3" + img.config_blob(), "small": b"1" + small_image().config_blob()}
 
 
+def gen_seen():
+    """A few records as sync-in keeps them (src/build/sync-seen.c), after
+    the 32 bytes of the stat the target looks up with: a snapshot and a
+    checkout record of one directory, a snapshot record that takes the
+    checkout record's entries ("same"), and an empty directory."""
+    import struct
+    DT = {"dir": 4, "reg": 8, "lnk": 10}
+
+    def rec(side, rel, entries, same=0, dev=0x801, ino=42, sec=1700000000, nsec=123):
+        body = rel.encode() + b"\0" + b"".join(bytes([DT[t]]) + n.encode() + b"\0" for t, n in entries)
+        n = len(struct.pack("<IIIIQQqq", 0, 0, 0, 0, 0, 0, 0, 0)) + len(body)
+        n = (n + 7) & ~7
+        head = struct.pack("<IIIIQQqq", n, len(entries), side, same, dev, ino, sec, nsec)
+        return (head + body).ljust(n, b"\0")
+
+    stat = struct.pack("<QQqq", 0x801, 42, 1700000000, 123)
+    ents = [("reg", "BUILD"), ("dir", "api"), ("lnk", "vendor"), ("reg", "zz_generated.deepcopy.go")]
+    return {
+        "pair": stat + rec(1, "pkg/apis", ents) + rec(0, "pkg/apis", ents),
+        "same": stat + rec(1, "pkg", ents[:2]) + rec(0, "pkg", [], same=1) + rec(0, "pkg/empty", [], ino=7),
+        "other": stat + rec(0, "a", [("reg", "x")], ino=43) + rec(0, "", [("dir", "a")], sec=1),
+    }
+
+
 def main():
     out_dir, targets = sys.argv[2], sys.argv[3:]
     cases = None
@@ -287,7 +311,7 @@ def main():
         gen = {"oci-plan": gen_oci_plan, "oci-config": gen_oci_config, "zstream": gen_zstream,
                "cache-meta": gen_cache_meta, "profile": gen_profile, "prov-verify": gen_prov_verify,
                "shellrules": gen_shellrules, "dockerfile": gen_dockerfile,
-               "registry-manifest": gen_registry_manifest}.get(t)
+               "registry-manifest": gen_registry_manifest, "seen": gen_seen}.get(t)
         if t in ("tarindex", "extract"):
             cases = cases if cases is not None else hostile_cases()
             seeds = gen_tarindex(cases) if t == "tarindex" else gen_extract(cases)

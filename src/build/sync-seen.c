@@ -9,6 +9,7 @@
  * The file is a header (seen_file) and the records as they are. */
 #include "build/sync-seen.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -163,8 +164,13 @@ int seen_save(const sync_seen *s, uint64_t reused, int dirfd, const char *name)
 	uint32_t count = atomic_load(&s->a->count);
 	if (!atomic_load(&s->a->done) || (s->prev && count == reused && count == s->prev_count))
 		return 0;
-	seen_file h = { .magic = SEEN_MAGIC, .len = atomic_load(&s->a->used) };
-	h.sum = sum_of(s->a->data, h.len);
+	return seen_write(dirfd, name, s->a->data, atomic_load(&s->a->used));
+}
+
+int seen_write(int dirfd, const char *name, const void *records, size_t len)
+{
+	seen_file h = { .magic = SEEN_MAGIC, .len = len };
+	h.sum = sum_of(records, len);
 	/* One temporary name, not one per process: kbuild-ns writes the file
 	 * under the state's lock, and a name left by a kill is taken again
 	 * (O_TRUNC) by the next write instead of staying.  A cache, not
@@ -176,7 +182,7 @@ int seen_save(const sync_seen *s, uint64_t reused, int dirfd, const char *name)
 		return -errno;
 	int r = write_all(fd, &h, sizeof h);
 	if (r == 0)
-		r = write_all(fd, s->a->data, h.len);
+		r = write_all(fd, records, len);
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = -errno;
 	if (r < 0)
@@ -191,8 +197,16 @@ static bool plain_name(const char *p)
 	return p[0] && strcmp(p, ".") && strcmp(p, "..") && !strchr(p, '/');
 }
 
-/* Every record whole, inside the buffer, its strings ended; how many
- * in *ret_count. */
+/* A type getdents64 gives on Linux; never DT_UNKNOWN (sync-seen.h). */
+static bool known_type(unsigned char t)
+{
+	return t == DT_FIFO || t == DT_CHR || t == DT_DIR || t == DT_BLK || t == DT_REG || t == DT_LNK || t == DT_SOCK;
+}
+
+/* Every record whole, inside the buffer, its strings ended, and its
+ * entries as list_dir (sync.c) makes a listing: plain names of known
+ * types, sorted and each once, which the sync's merge of two listings
+ * counts on.  How many records in *ret_count. */
 static bool check_records(const char *data, size_t used, size_t *ret_count)
 {
 	*ret_count = 0;
@@ -206,9 +220,12 @@ static bool check_records(const char *data, size_t used, size_t *ret_count)
 		if (!z)
 			return false;
 		p = z + 1;
+		const char *last = NULL;
 		for (uint32_t k = 0; k < r->n; k++) {
-			if (end - p < 2 || !(z = memchr(p + 1, 0, (size_t)(end - p - 1))) || !plain_name(p + 1))
+			if (end - p < 2 || !(z = memchr(p + 1, 0, (size_t)(end - p - 1))) || !known_type((unsigned char)*p) ||
+			    !plain_name(p + 1) || (last && strcmp(last, p + 1) >= 0))
 				return false;
+			last = p + 1;
 			p = z + 1;
 		}
 		at += r->len;

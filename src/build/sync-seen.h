@@ -80,6 +80,9 @@ void seen_done(sync_seen *s);
  * unless it holds just what seen_load read: the pass reused (sync_stats)
  * as many directories as both have. */
 int seen_save(const sync_seen *s, uint64_t reused, int dirfd, const char *name);
+/* Write len bytes of records (the area's layout) as the file
+ * dirfd/name: seen_save's writer, and the fuzz target's (fuzz/). */
+int seen_write(int dirfd, const char *name, const void *records, size_t len);
 /* Read the record dirfd/name left, checked whole, as the previous one. */
 void seen_load(sync_seen *s, int dirfd, const char *name);
 
