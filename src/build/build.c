@@ -396,7 +396,9 @@ static int sync_once(kb_build *b, bool out, bool mapped, sync_stats *st, bool *i
 
 	if (out && !mapped && b->ahead)
 		return ahead_go(b, true, st, isolated, e);
-	if (!out && !b->seen && (b->seen = seen_new()))    /* without it, every directory is listed */
+	/* Without it, every directory is listed.  Loaded here by sync-in,
+	 * or by copy-out when no sync-in came first (kbuild-ns copy-output). */
+	if (!b->seen && (b->seen = seen_new()))
 		data_seen_load(b->data, b->seen);
 	sync_setup(b, out, &j, dirs);
 	if (!out && (r = data_sync_mark(b->data, &j.mark)) < 0)
@@ -453,7 +455,7 @@ static int sync_pass(kb_build *b, bool out, kb_error *e)
 			 (unsigned long long)st.reused,
 			 out ? plural(st.reused, "directory", "directories")
 			     : plural(st.reused, "directory listing", "directory listings"),
-			 out ? "the" : "the last", st.reused == 1 ? "it" : "them");
+			 out && b->seen && seen_finished(b->seen) ? "the" : "the last", st.reused == 1 ? "it" : "them");
 	out_verbose("%s: %llu %s checked, %llu copied (%llu %s), %llu deleted%s%s", what, (unsigned long long)st.checked,
 		    plural(st.checked, "entry", "entries"), (unsigned long long)st.copied, (unsigned long long)st.bytes,
 		    plural(st.bytes, "byte", "bytes"), (unsigned long long)st.deleted, reused,

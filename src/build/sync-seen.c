@@ -129,6 +129,11 @@ void seen_done(sync_seen *s)
 	atomic_store(&s->a->done, 1);
 }
 
+bool seen_finished(const sync_seen *s)
+{
+	return atomic_load(&s->a->done);
+}
+
 /* ---- the file ---- */
 
 #define SEEN_MAGIC "kbseen3\n"

@@ -73,6 +73,9 @@ bool seen_add(sync_seen *s, seen_side side, const char *rel, const struct stat *
 	      bool same);
 /* The pass finished without failure: the record may be used. */
 void seen_done(sync_seen *s);
+/* Has this command's pass finished its record (copy-out takes it; else
+ * the previous one's)? */
+bool seen_finished(const sync_seen *s);
 
 /* ---- kept between commands (a cache: any failure means no record) ---- */
 
@@ -86,7 +89,8 @@ int seen_write(int dirfd, const char *name, const void *records, size_t len);
 /* Read the record dirfd/name left, checked whole, as the previous one. */
 void seen_load(sync_seen *s, int dirfd, const char *name);
 
-/* ---- lookups: copy-out in this pass's record, sync-in in the previous ---- */
+/* ---- lookups: copy-out in this pass's record (alone, in the previous),
+ * sync-in in the previous ---- */
 
 typedef struct seen_index seen_index;
 

@@ -701,6 +701,16 @@ int sync_mirror(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_err
 
 /* ---- copy-out ---- */
 
+/* The listings copy-out may take: this command's sync-in's, or, with
+ * none (kbuild-ns copy-output alone), the last one's, kept in the state
+ * (a record holds for as long as its directory's ctime is the one
+ * recorded, however old). */
+static seen_index *out_index(const sync_seen *s)
+{
+	seen_index *ix = seen_index_new(s);
+	return ix ? ix : seen_index_prev(s);
+}
+
 /* A write into the checkout that failed: the host path and the cause
  * (what: "cannot write in " for a directory, "" for a file). */
 static void fail_dst(walk *w, int errnum, const char *what, const char *rel)
@@ -885,7 +895,7 @@ static void out_job(walk *w, job *j)
 int sync_copy_out(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_error *e)
 {
 	walk w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = out_job, .index = seen_index_new(o->seen) };
+		   .srcfd = srcfd, .dstfd = dstfd, .o = o, .fn = out_job, .index = out_index(o->seen) };
 	int r = run_pool(&w, st, e);
 	seen_index_free(w.index);
 	return r;

@@ -69,7 +69,8 @@ typedef struct sync_opts {
 	const char *dst_path;       /* copy-out: dst's host path, for messages */
 	/* sync-in: record the listings of the snapshot directories it leaves
 	 * as it found them, and use the previous record's (seen_load);
-	 * copy-out: use this record's (sync-seen.h).  NULL: none. */
+	 * copy-out: use this record's, or without one the previous record's
+	 * (sync-seen.h).  NULL: none. */
 	struct sync_seen *seen;
 } sync_opts;
 

@@ -31,7 +31,7 @@ need python3
 PYTHON=python3
 . "$SRCDIR/tests/integration/make-lib.sh"
 
-plan 49
+plan 50
 
 umask 022
 # The host environment must not steer the checks.
@@ -177,6 +177,14 @@ out=$(km -v run -- sh -c "echo '// rewritten in place' >>$GEN" 2>&1 | grep 'copy
 is "$GEN rewritten in place comes back; directories as sync-in left them are not listed again ($(flat "$out"))" \
 	"$(tail -n 1 "$KCO/$GEN") $(echo "$out" | grep -c 'directories not read again: as the sync-in left them')" \
 	"// rewritten in place 1"
+hgit checkout -q -- "$GEN"
+# kbuild-ns copy-output alone takes the last sync-in's listings, kept in
+# the state (snapshot.seen), the same way.
+kmq run --no-copy-output -- sh -c "echo '// again, in place' >>$GEN" >/dev/null 2>&1
+out=$(km -v copy-output 2>&1 | grep 'copy-out:')
+is "copy-output alone: $GEN comes back; directories as the last sync-in left them are not listed again ($(flat "$out"))" \
+	"$(tail -n 1 "$KCO/$GEN") $(echo "$out" | grep -c 'directories not read again: as the last sync-in left them')" \
+	"// again, in place 1"
 hgit checkout -q -- "$GEN"
 
 # =============================================================================
