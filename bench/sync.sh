@@ -19,9 +19,11 @@
 #     sync-tree, rsync, kbuild-ns run -- true, and to split the real path:
 #     kbuild-ns run --no-copy-output -- true, kbuild-ns run --source bind
 #     --no-copy-output -- true (no sync at all), kbuild-ns run -- true
-#     once more (the runs that follow: every directory's listing kept, see
-#     src/build/sync-seen.h; the first no-change run has only the
-#     checkout's, the initial sync having made every snapshot directory),
+#     once more (the runs that follow; every directory's listing is kept
+#     from the first no-change run on, see src/build/sync-seen.h: the
+#     initial sync lists the directories it made once more after its
+#     pass; before that change the first run could take only the
+#     checkout's),
 #     and copy-out alone with nothing to copy (sync-tree --out; rsync with
 #     upstream's copy-output filters)
 #   20 changed     (bench/mktree.py change: 15 edits, a same-size edit, an
