@@ -285,12 +285,13 @@ def gen_seen():
     import struct
     DT = {"dir": 4, "reg": 8, "lnk": 10}
 
+    HEAD = "<IIIIQQqq"    # seen_rec: len, n, side, same, dev, ino, ctime
+
     def rec(side, rel, entries, same=0, dev=0x801, ino=42, sec=1700000000, nsec=123):
-        body = rel.encode() + b"\0" + b"".join(bytes([DT[t]]) + n.encode() + b"\0" for t, n in entries)
-        n = len(struct.pack("<IIIIQQqq", 0, 0, 0, 0, 0, 0, 0, 0)) + len(body)
-        n = (n + 7) & ~7
-        head = struct.pack("<IIIIQQqq", n, len(entries), side, same, dev, ino, sec, nsec)
-        return (head + body).ljust(n, b"\0")
+        body = rel.encode() + b"\0" + b"".join(bytes([DT[t]]) + name.encode() + b"\0" for t, name in entries)
+        size = (struct.calcsize(HEAD) + len(body) + 7) & ~7
+        head = struct.pack(HEAD, size, len(entries), side, same, dev, ino, sec, nsec)
+        return (head + body).ljust(size, b"\0")
 
     stat = struct.pack("<QQqq", 0x801, 42, 1700000000, 123)
     ents = [("reg", "BUILD"), ("dir", "api"), ("lnk", "vendor"), ("reg", "zz_generated.deepcopy.go")]
