@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -83,6 +84,43 @@ const char *human_size(uint64_t n, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.1f %s", v, unit[i]);
 	return buf;
+}
+
+int write_file_replace(int dirfd, const char *name, const struct iovec *iov, size_t n)
+{
+	char tmp[NAME_MAX + 1];
+	int len = snprintf(tmp, sizeof tmp, ".%s.tmp", name);
+	if (len < 0 || (size_t)len >= sizeof tmp)
+		return -ENAMETOOLONG;
+	_cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = write_all(fd, iov[i].iov_base, iov[i].iov_len);
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		(void)unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+int ctime_past(int fd, int (*touch)(int fd, void *arg), void *arg, struct timespec *ret)
+{
+	struct stat first, now;
+	if (touch(fd, arg) < 0 || fstat(fd, &first) < 0)
+		return -errno;
+	for (int i = 0; i < 1000; i++) {
+		if (touch(fd, arg) < 0 || fstat(fd, &now) < 0)
+			return -errno;
+		if (ts_cmp(&now.st_ctim, &first.st_ctim) > 0) {
+			*ret = now.st_ctim;
+			return 0;
+		}
+		struct timespec ms = { 0, 1000000 };
+		(void)nanosleep(&ms, NULL);
+	}
+	return -ETIME;
 }
 
 int write_all(int fd, const void *buf, size_t len)

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _cleanup_free_ _cleanup_(freep)
@@ -78,6 +79,20 @@ const char *read_file_strerror(int r);
 bool disk_write_error(int errnum);
 /* Write data to dirfd/name through a temporary name, fsync, rename. */
 int write_file_atomic(int dirfd, const char *name, const void *data, size_t len);
+/* Write the n pieces of iov, one after the other, to dirfd/name through
+ * the temporary name .NAME.tmp and rename: never half a file under NAME,
+ * but no fsync (a record or a cache that a crash may lose).  One name,
+ * not one per process: the caller holds a lock on the directory, and a
+ * name a kill left behind is taken over (O_TRUNC) by the next write. */
+int write_file_replace(int dirfd, const char *name, const struct iovec *iov, size_t n);
+/* Give fd a ctime later than every ctime its file system handed out
+ * before the call, in *ret: touch(fd, arg), a change that sets the ctime
+ * (futimens, or a chmod to the mode it has), until the ctime moves past
+ * the first touch's.  File times come from a coarse clock (a tick is a
+ * jiffy, up to 10 ms) on kernels without fine-grained timestamps; with
+ * them, a queried inode's next change gets a finer, later time, and the
+ * second touch moves at once.  -ETIME when it does not move in a second. */
+int ctime_past(int fd, int (*touch)(int fd, void *arg), void *arg, struct timespec *ret);
 /* mkdir -p relative to dirfd (paths are our own, not archive content). */
 int mkdir_p_at(int dirfd, const char *path, mode_t mode);
 /* rm -rf of dirfd/name without following symlinks; ENOENT is success.

@@ -627,27 +627,24 @@ int data_sync_mark(const kb_data *d, struct timespec *ret)
 	return 0;
 }
 
+static int touch_times(int fd, void *arg)
+{
+	(void)arg;
+	return futimens(fd, NULL);
+}
+
 int data_set_sync_mark(kb_data *d, kb_error *e)
 {
 	/* Every file the sync wrote has a ctime at or before now; the mark's
 	 * must be later than all of them, or the next sync would send them
-	 * again.  File times come from a coarse clock (one tick is a jiffy,
-	 * up to 10 ms, on kernels without fine-grained timestamps), so the
-	 * mark is touched until its ctime moves past the first touch: at
-	 * most a tick, and only after a sync that wrote something. */
+	 * again: at most a tick's wait, and only after a sync that wrote
+	 * something. */
 	_cleanup_close_ int fd = openat(d->dirfd, DF_SYNCED, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	struct stat first, now;
-	if (fd < 0 || futimens(fd, NULL) < 0 || fstat(fd, &first) < 0)
-		return kb_err(e, errno, "state %s/" DF_SYNCED, d->dir);
-	for (int i = 0; i < 1000; i++) {
-		if (futimens(fd, NULL) < 0 || fstat(fd, &now) < 0)
-			return kb_err(e, errno, "state %s/" DF_SYNCED, d->dir);
-		if (ts_cmp(&now.st_ctim, &first.st_ctim) > 0)
-			return 0;
-		struct timespec ms = { 0, 1000000 };
-		(void)nanosleep(&ms, NULL);
-	}
-	return kb_errx(e, EIO, "state %s/" DF_SYNCED ": the file system's clock does not move", d->dir);
+	struct timespec mark;
+	int r = fd < 0 ? -errno : ctime_past(fd, touch_times, NULL, &mark);
+	if (r == -ETIME)
+		return kb_errx(e, EIO, "state %s/" DF_SYNCED ": the file system's clock does not move", d->dir);
+	return r < 0 ? kb_err(e, -r, "state %s/" DF_SYNCED, d->dir) : 0;
 }
 
 /* ---- the record ---- */
@@ -666,19 +663,11 @@ int data_write_meta(kb_data *d, const kb_profile *p, const char *image, const ch
 	json_decref(j);
 	if (!text)
 		return kb_err_oom(e, "state " DF_META);
-	/* Information only: through a temporary name (never half a file)
-	 * but without the fsync write_file_atomic pays on every run. */
-	_cleanup_close_ int fd = openat(d->dirfd, DF_META ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return kb_err(e, errno, "state %s/" DF_META, d->dir);
-	int r = write_all(fd, text, strlen(text));
-	if (r == 0 && renameat(d->dirfd, DF_META ".tmp", d->dirfd, DF_META) < 0)
-		r = -errno;
-	if (r < 0) {
-		(void)unlinkat(d->dirfd, DF_META ".tmp", 0);
-		return kb_err(e, -r, "state %s/" DF_META, d->dir);
-	}
-	return 0;
+	/* Information only: never half a file, but without the fsync
+	 * write_file_atomic pays on every run. */
+	struct iovec iov = { text, strlen(text) };
+	int r = write_file_replace(d->dirfd, DF_META, &iov, 1);
+	return r < 0 ? kb_err(e, -r, "state %s/" DF_META, d->dir) : 0;
 }
 
 json_t *data_read_meta(const kb_data *d)

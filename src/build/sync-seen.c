@@ -174,25 +174,11 @@ int seen_save(const sync_seen *s, uint64_t reused, int dirfd, const char *name)
 
 int seen_write(int dirfd, const char *name, const void *records, size_t len)
 {
-	seen_file h = { .magic = SEEN_MAGIC, .len = len };
-	h.sum = sum_of(records, len);
-	/* One temporary name, not one per process: kbuild-ns writes the file
-	 * under the state's lock, and a name left by a kill is taken again
-	 * (O_TRUNC) by the next write instead of staying.  A cache, not
-	 * synced to disk: what a crash leaves fails the checks. */
-	char tmp[64];
-	snprintf(tmp, sizeof tmp, ".%s.tmp", name);
-	_cleanup_close_ int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	int r = write_all(fd, &h, sizeof h);
-	if (r == 0)
-		r = write_all(fd, records, len);
-	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		r = -errno;
-	if (r < 0)
-		(void)unlinkat(dirfd, tmp, 0);
-	return r;
+	/* A cache, not synced to disk: what a crash leaves fails the checks
+	 * of seen_load.  Written under the state's lock (write_file_replace). */
+	seen_file h = { .magic = SEEN_MAGIC, .len = len, .sum = sum_of(records, len) };
+	const struct iovec iov[2] = { { &h, sizeof h }, { (void *)records, len } };
+	return write_file_replace(dirfd, name, iov, 2);
 }
 
 /* A name as getdents64 gives one: never empty, ".", ".." or with a "/",

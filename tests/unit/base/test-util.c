@@ -1,13 +1,15 @@
-/* The fd-relative helpers of base/util.c that guard the host: rm_rf_at
+/* The fd-relative helpers of base/util.c: those that guard the host, rm_rf_at
  * (never follows a symlink, opens read-only directories, and removes
  * trees of any depth with a few fds) and the chmod helpers (never change
- * what a symlink points to, even one swapped in after a check).
+ * what a symlink points to, even one swapped in after a check); and the
+ * two the state's records rest on, write_file_replace and ctime_past.
  *
  * Linked with -Wl,--wrap=fstatat: a test can arm __wrap_fstatat to swap
  * a directory for a symlink right after the code under test looked at
  * it, the race a build or a second process could win. */
 #include "unit.h"
 
+#include <limits.h>
 #include <sys/resource.h>
 
 /* ---- the swap ---- */
@@ -181,6 +183,80 @@ static void test_ts_cmp(void **state)
 	assert_int_equal(ts_cmp(&a, &d), 0);
 }
 
+static int touch_chmod(int fd, void *arg)
+{
+	(void)arg;
+	return fchmod(fd, 0644);
+}
+
+static int touch_none(int fd, void *arg)
+{
+	(void)fd;
+	(void)arg;
+	return 0;
+}
+
+static int touch_fails(int fd, void *arg)
+{
+	(void)fd;
+	(void)arg;
+	errno = EPERM;
+	return -1;
+}
+
+/* ctime_past gives a ctime later than one handed out just before to
+ * another file: a single touch may get the very same one (the coarse
+ * floor both come from).  A touch that changes nothing never moves it
+ * (-ETIME, after its second of tries); a failing touch says why. */
+static void test_ctime_past(void **state)
+{
+	(void)state;
+	char *t = tmpdir_new();
+	int dfd = open(t, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	int a = openat(dfd, "a", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	int b = openat(dfd, "b", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(a >= 0 && b >= 0);
+	struct stat sb;
+	struct timespec got;
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(fchmod(b, 0644), 0);
+		assert_int_equal(fstat(b, &sb), 0);
+		assert_int_equal(ctime_past(a, touch_chmod, NULL, &got), 0);
+		assert_true(ts_cmp(&got, &sb.st_ctim) > 0);
+	}
+	assert_int_equal(ctime_past(a, touch_fails, NULL, &got), -EPERM);
+	assert_int_equal(ctime_past(a, touch_none, NULL, &got), -ETIME);
+	close(a);
+	close(b);
+	close(dfd);
+	tmpdir_free(t);
+}
+
+/* write_file_replace: the pieces one after the other, the old file
+ * replaced, no temporary name left, also when the rename fails; a name
+ * too long for a temporary name is refused before anything is made. */
+static void test_write_file_replace(void **state)
+{
+	(void)state;
+	char *t = tmpdir_new();
+	int dfd = open(t, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	struct iovec iov[2] = { { "head,", 5 }, { "body", 4 } };
+	assert_int_equal(run("echo old >%s/f && mkdir %s/d", t, t), 0);
+	assert_int_equal(write_file_replace(dfd, "f", iov, 2), 0);
+	assert_int_equal(run("[ \"$(cat %s/f)\" = head,body ] && [ ! -e %s/.f.tmp ]", t, t), 0);
+	assert_int_equal(write_file_replace(dfd, "d", iov, 2), -EISDIR);
+	assert_int_equal(run("[ -d %s/d ] && [ ! -e %s/.d.tmp ]", t, t), 0);
+	char name[NAME_MAX];
+	memset(name, 'n', sizeof name - 1);
+	name[sizeof name - 1] = '\0';
+	assert_int_equal(write_file_replace(dfd, name, iov, 2), -ENAMETOOLONG);
+	assert_int_equal(run("[ $(ls -A %s | wc -l) = 2 ]", t), 0);
+	close(dfd);
+	tmpdir_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +266,8 @@ int main(void)
 		cmocka_unit_test(test_ts_cmp),
 		cmocka_unit_test(test_rm_deep_few_fds),
 		cmocka_unit_test(test_rm_wide),
+		cmocka_unit_test(test_ctime_past),
+		cmocka_unit_test(test_write_file_replace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

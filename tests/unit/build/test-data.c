@@ -175,7 +175,7 @@ static void test_meta(void **state)
 	assert_int_equal(json_integer_value(json_object_get(m, "last_status")), 2);
 	assert_string_equal(json_string_value(json_object_get(m, "checkout")), "/src/k8s");
 	json_decref(m);
-	assert_false(exists(d, "meta.json.tmp"));
+	assert_false(exists(d, ".meta.json.tmp"));
 	data_free(d);
 }
 
