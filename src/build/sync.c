@@ -26,7 +26,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
 
 #define MAX_DEPTH_PATH 4096
 #define MAX_THREADS 15
@@ -210,13 +209,23 @@ static int open_child(int pfd, const char *name)
 /* Queue directory rel; with pfds (the parent's source and destination
  * fds; copy-out passes -1 for the destination, opened only when a file
  * lands) and name, its fds are opened now while the budget allows. */
-static int push_at(walk *w, const char *rel, const struct stat *meta, const int *pfds, const char *name)
+/* A job for directory rel, without fds yet; NULL without memory. */
+static job *job_new(const char *rel)
 {
 	size_t len = strlen(rel);
 	job *j = calloc(1, sizeof *j + len + 1);
+	if (j) {
+		j->sfd = j->dfd = -1;
+		memcpy(j->rel, rel, len + 1);
+	}
+	return j;
+}
+
+static int push_at(walk *w, const char *rel, const struct stat *meta, const int *pfds, const char *name)
+{
+	job *j = job_new(rel);
 	if (!j)
 		return -ENOMEM;
-	j->sfd = j->dfd = -1;
 	if (pfds && atomic_load(&w->held) < MAX_HELD_FDS) {
 		j->sfd = open_child(pfds[0], name);
 		j->dfd = j->sfd >= 0 && pfds[1] >= 0 ? open_child(pfds[1], name) : -1;
@@ -227,7 +236,6 @@ static int push_at(walk *w, const char *rel, const struct stat *meta, const int 
 		if (j->sfd >= 0)
 			atomic_fetch_add(&w->held, 2);
 	}
-	memcpy(j->rel, rel, len + 1);
 	if (meta) {
 		j->has_meta = true;
 		j->mode = meta->st_mode & 07777;
@@ -508,12 +516,9 @@ static bool record_listings(walk *w, const job *j, const listing *S, const struc
 /* Queue rel to be listed again after the pass (relist_later). */
 static void defer(walk *w, const char *rel)
 {
-	size_t len = strlen(rel);
-	job *j = calloc(1, sizeof *j + len + 1);
+	job *j = job_new(rel);
 	if (!j)
 		return;    /* not recorded: listed again by the next sync */
-	j->sfd = j->dfd = -1;
-	memcpy(j->rel, rel, len + 1);
 	pthread_mutex_lock(&w->mu);
 	j->next = w->later;
 	w->later = j;
@@ -612,13 +617,24 @@ static void mirror_job(walk *w, job *j)
  * snapshot's own file system (a chmod of its top to the mode it has),
  * so that clock and granularity are those of the ctimes compared; the
  * checkout's directories too when they are on that file system
- * (same_fs).  The top is opened first: the sync sandbox hands an O_PATH
- * fd (open_tree), on which fchmod fails with EBADF. */
-static bool take_mark(walk *w)
+ * (same_fs).  past: later than every ctime given before (ctime_past).
+ * The top is opened first: the sync sandbox hands an O_PATH fd
+ * (open_tree), on which fchmod fails with EBADF. */
+static int touch_mode(int fd, void *mode)
+{
+	return fchmod(fd, *(mode_t *)mode);
+}
+
+static bool take_mark(walk *w, bool past)
 {
 	struct stat st;
 	_cleanup_close_ int fd = sfile_open_dir(w->dstfd, "");
-	if (fd < 0 || fstat(fd, &st) < 0 || fchmod(fd, st.st_mode & 07777) < 0 || fstat(fd, &st) < 0)
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return false;
+	mode_t mode = st.st_mode & 07777;
+	if (past)
+		return ctime_past(fd, touch_mode, &mode, &w->seen_mark) == 0;
+	if (touch_mode(fd, &mode) < 0 || fstat(fd, &st) < 0)
 		return false;
 	w->seen_mark = st.st_ctim;
 	return true;
@@ -642,25 +658,14 @@ static void relist_job(walk *w, job *j)
  * makes every directory), list the directories it changed once more, so
  * that the next command finds them all kept and not only those this pass
  * left alone.  The new mark is taken after the pass's last change and
- * before these listings, and made later than the ctime of every change
- * before it: a mark is touched again until its ctime moves (at once on
- * kernels with fine-grained timestamps, which give a queried inode's
- * next change a later time; else within a tick of the coarse clock, as
- * data_set_sync_mark waits).  Then a change after one of these listings
- * gets a ctime at or after the mark, never the one recorded. */
+ * before these listings, later than the ctime of every change before it
+ * (ctime_past: at once with fine-grained timestamps, else within a tick
+ * of the coarse clock).  Then a change after one of these listings gets
+ * a ctime at or after the mark, never the one recorded. */
 static void relist_later(walk *w)
 {
-	if (!w->later || !take_mark(w))
-		return;
-	struct timespec first = w->seen_mark;
-	for (int i = 0; ts_cmp(&w->seen_mark, &first) <= 0; i++) {
-		if (i > 0) {
-			struct timespec ms = { 0, 1000000 };
-			(void)nanosleep(&ms, NULL);
-		}
-		if (i == 1000 || !take_mark(w))
-			return;    /* the clock does not move: nothing more kept */
-	}
+	if (!w->later || !take_mark(w, true))
+		return;    /* no mark (a clock that does not move): nothing more kept */
 	w->stack = w->later;
 	w->later = NULL;
 	w->pending = w->n_later;
@@ -685,7 +690,7 @@ int sync_mirror(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_err
 	w.same_fs = w.seen && same_fs(srcfd, dstfd);
 	if (w.seen) {
 		seen_reset(w.seen);
-		if (!take_mark(&w))
+		if (!take_mark(&w, false))
 			w.seen = NULL;    /* nothing recorded: copy-out lists every directory */
 	}
 	int r = run_pool(&w, st, e);
@@ -693,8 +698,7 @@ int sync_mirror(int srcfd, int dstfd, const sync_opts *o, sync_stats *st, kb_err
 		relist_later(&w);
 		seen_done(w.seen);
 	}
-	free_jobs(&w, &w.later);
-	free_jobs(&w, &w.stack);
+	free_jobs(&w, &w.later);    /* after a failed pass */
 	seen_index_free(w.index);
 	return r;
 }
