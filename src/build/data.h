@@ -11,8 +11,8 @@
  *   meta.json      what ran last, for `kbuild-ns status`
  *   synced         its ctime: later than every ctime the last sync-in that
  *                  wrote anything gave (data_sync_mark)
- *   snapshot.seen  the listings of snapshot directories the last sync-in
- *                  left as it found them (sync-seen.h), a cache
+ *   snapshot.seen  the listings of the directories as the last sync-in
+ *                  left them (sync-seen.h), a cache
  *   rootfs/        with the state directory on overlayfs, instead of
  *                  upper/: the image's layers merged into one directory,
  *                  the build's root (flatroot.h); rootfs.new/ while made

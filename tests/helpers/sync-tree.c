@@ -37,8 +37,9 @@ static int both(int sfd, int dfd, sync_opts *o, const char *src, bool reuse)
 	kb_error e = { 0 };
 	sync_stats st;
 	struct timespec t0;
+	int rc = 0;
 	o->seen = seen_new();
-	for (int out = 0; out < 2; out++) {
+	for (int out = 0; out < 2 && rc == 0; out++) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		o->dst_path = out ? src : NULL;
 		sync_seen *seen = o->seen;
@@ -48,7 +49,8 @@ static int both(int sfd, int dfd, sync_opts *o, const char *src, bool reuse)
 		o->seen = seen;
 		if (r < 0) {
 			fprintf(stderr, "sync-tree: %s: %s\n", out ? "copy-out" : "sync-in", e.msg);
-			return 1;
+			rc = 1;
+			continue;
 		}
 		printf("%s: checked %llu copied %llu deleted %llu bytes %llu reused %llu ms %.1f\n",
 		       out ? "copy-out" : "sync-in", (unsigned long long)st.checked, (unsigned long long)st.copied,
@@ -56,7 +58,7 @@ static int both(int sfd, int dfd, sync_opts *o, const char *src, bool reuse)
 		       ms_since(&t0));
 	}
 	seen_free(o->seen);
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)
