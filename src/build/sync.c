@@ -206,9 +206,6 @@ static int open_child(int pfd, const char *name)
 	return openat(pfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 }
 
-/* Queue directory rel; with pfds (the parent's source and destination
- * fds; copy-out passes -1 for the destination, opened only when a file
- * lands) and name, its fds are opened now while the budget allows. */
 /* A job for directory rel, without fds yet; NULL without memory. */
 static job *job_new(const char *rel)
 {
@@ -221,6 +218,9 @@ static job *job_new(const char *rel)
 	return j;
 }
 
+/* Queue directory rel; with pfds (the parent's source and destination
+ * fds; copy-out passes -1 for the destination, opened only when a file
+ * lands) and name, its fds are opened now while the budget allows. */
 static int push_at(walk *w, const char *rel, const struct stat *meta, const int *pfds, const char *name)
 {
 	job *j = job_new(rel);
